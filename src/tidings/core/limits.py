@@ -1,0 +1,38 @@
+"""Every limit the server enforces, named, with its default and the reason for it.
+
+Each field can be set in the `[limits]` table of the TOML configuration file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Budgets against abusive or broken clients. Sizes are in bytes, times in seconds."""
+
+    # Longest command line, literals excluded. RFC 9051 §4 sets no limit but recommends at
+    # least 8000 octets (RFC 7162 §4 raises that for CONDSTORE clients); Dovecot uses 64 KiB.
+    max_line_length: int = 65536
+    # Largest single literal, and so the largest APPENDed message (advertised as APPENDLIMIT).
+    max_message_size: int = 50 * 1024 * 1024
+    # Commands answered BAD before the server says BYE (Dovecot: 20, aiosmtpd: 20).
+    max_bad_commands: int = 20
+    # Autologout once authenticated: RFC 9051 §5.4 requires at least 30 minutes.
+    idle_timeout_authenticated: float = 30 * 60
+    # Autologout before authentication; short, since such connections cost without use.
+    idle_timeout_unauthenticated: float = 60
+    # Delay before answering a failed LOGIN/AUTHENTICATE (Dovecot's auth_failure_delay: 2s).
+    auth_failure_delay: float = 2.0
+    # Failures from one address within `auth_failure_window` after which each further
+    # failure waits `auth_failure_delay` times the excess (capped at `auth_max_delay`).
+    auth_failures_before_throttle: int = 3
+    auth_failure_window: float = 300.0
+    auth_max_delay: float = 15.0
+    # Failed authentications on one connection before BYE.
+    max_auth_failures_per_connection: int = 3
+    # Length of a mailbox name in bytes (Dovecot's mailbox_list_max_name: 255 per level).
+    max_mailbox_name_length: int = 1024
+    # Untagged changes queued for one session before it must resync from the change log.
+    notify_queue_size: int = 1024

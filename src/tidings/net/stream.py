@@ -1,0 +1,102 @@
+"""A byte stream the protocol drivers read and write, over TCP with optional TLS.
+
+Drivers know only this interface; `net/` knows no protocol. Foreign exceptions (OSError,
+ssl.SSLError, ConnectionResetError) are translated here, once, into `StreamClosed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+from typing import Protocol
+
+
+class StreamClosed(Exception):
+    """The peer went away or the transport failed."""
+
+
+class Stream(Protocol):
+    """What a protocol driver needs from a connection."""
+
+    @property
+    def peer_host(self) -> str:
+        """The peer's IP address as text."""
+        ...
+
+    @property
+    def is_loopback(self) -> bool:
+        """Whether the peer is on this machine (plaintext passwords are allowed then)."""
+        ...
+
+    @property
+    def is_tls(self) -> bool:
+        """Whether the connection is encrypted now."""
+        ...
+
+    async def read(self, max_bytes: int = 65536) -> bytes:
+        """Some bytes, or b"" at end of stream. Raises StreamClosed on a transport error."""
+        ...
+
+    async def write(self, data: bytes) -> None:
+        """Write and wait until the buffer has drained. Raises StreamClosed."""
+        ...
+
+    async def start_tls(self, context: ssl.SSLContext) -> None:
+        """Upgrade to TLS as the server side (STARTTLS / STLS)."""
+        ...
+
+    async def close(self) -> None:
+        """Close the connection; never raises."""
+        ...
+
+
+class TcpStream:
+    """`Stream` over asyncio's StreamReader/StreamWriter."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        peer = writer.get_extra_info("peername")
+        self._peer_host = str(peer[0]) if peer else "unknown"
+
+    @property
+    def peer_host(self) -> str:
+        return self._peer_host
+
+    @property
+    def is_loopback(self) -> bool:
+        try:
+            return ipaddress.ip_address(self._peer_host).is_loopback
+        except ValueError:
+            return self._peer_host == "unix"
+
+    @property
+    def is_tls(self) -> bool:
+        return self._writer.get_extra_info("ssl_object") is not None
+
+    async def read(self, max_bytes: int = 65536) -> bytes:
+        try:
+            return await self._reader.read(max_bytes)
+        except (OSError, ssl.SSLError) as error:
+            raise StreamClosed(str(error)) from error
+
+    async def write(self, data: bytes) -> None:
+        try:
+            self._writer.write(data)
+            await self._writer.drain()
+        except (OSError, ssl.SSLError, RuntimeError) as error:
+            raise StreamClosed(str(error)) from error
+
+    async def start_tls(self, context: ssl.SSLContext) -> None:
+        try:
+            await self._writer.start_tls(context)
+        except (OSError, ssl.SSLError) as error:
+            raise StreamClosed(str(error)) from error
+
+    async def close(self) -> None:
+        try:
+            self._writer.close()
+            await self._writer.wait_closed()
+        except (OSError, ssl.SSLError, RuntimeError):
+            pass

@@ -1,0 +1,79 @@
+"""The in-process notification hub: storage publishes, sessions wait.
+
+Each subscription holds a bounded set of pending notices. Because a notice only says "read
+the log", notices for the same mailbox coalesce, and overflow just means "resync everything"
+(`Subscription.overflowed`), never lost data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from tidings.notify.api import ChangeNotice
+
+
+class Subscription:
+    """One session's view of the hub for one account."""
+
+    def __init__(self, hub: NotificationHub, account: str, max_pending: int) -> None:
+        self._hub = hub
+        self.account = account
+        self._max_pending = max_pending
+        self._pending: dict[int | None, ChangeNotice] = {}
+        self._event = asyncio.Event()
+        self.overflowed = False
+
+    def _deliver(self, notice: ChangeNotice) -> None:
+        if notice.mailbox_id not in self._pending and len(self._pending) >= self._max_pending:
+            self.overflowed = True
+        else:
+            self._pending[notice.mailbox_id] = notice
+        self._event.set()
+
+    async def wait(self) -> None:
+        """Return once at least one notice is pending (at once if one already is)."""
+        await self._event.wait()
+
+    def drain(self) -> list[ChangeNotice]:
+        """Take the pending notices (one per mailbox, the newest) and reset the overflow."""
+        notices = list(self._pending.values())
+        self._pending.clear()
+        self.overflowed = False
+        self._event.clear()
+        return notices
+
+    @property
+    def has_pending(self) -> bool:
+        """Whether a notice (or an overflow) is waiting to be drained."""
+        return self._event.is_set()
+
+    def close(self) -> None:
+        """Stop receiving notices."""
+        self._hub._unsubscribe(self)
+
+
+class NotificationHub:
+    """Fan-out of change notices to the subscriptions of each account."""
+
+    def __init__(self, max_pending: int = 1024) -> None:
+        self._max_pending = max_pending
+        self._subscriptions: defaultdict[str, set[Subscription]] = defaultdict(set)
+
+    def subscribe(self, account: str) -> Subscription:
+        """A new subscription to every notice of `account`."""
+        subscription = Subscription(self, account.lower(), self._max_pending)
+        self._subscriptions[subscription.account].add(subscription)
+        return subscription
+
+    def publish(self, notice: ChangeNotice) -> None:
+        """Hand `notice` to every subscription of its account. Call from the event loop."""
+        for subscription in self._subscriptions.get(notice.account.lower(), ()):
+            subscription._deliver(notice)
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        subscribers = self._subscriptions.get(subscription.account)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscriptions[subscription.account]

@@ -1,0 +1,258 @@
+"""The storage contract: what every backend (SQLite, PostgreSQL, ...) provides.
+
+Protocol code depends only on this module. Every method is async and raises only
+`tidings.core.errors.MailError` for expected failures. A method that changes mail returns only
+after the change is committed (durable), and then publishes a `ChangeNotice` to the hub, so an
+acknowledgement sent after `await` is never a lie (DESIGN.md "Nothing acknowledged is lost").
+
+Mailbox names are Unicode strings with "/" as the hierarchy delimiter; "INBOX" is
+case-insensitive (RFC 9051 §5.1) and always stored and returned as "INBOX".
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from tidings.core.mime import MessageFacts
+
+HIERARCHY_DELIMITER = "/"
+
+# The mailboxes every account gets, with their RFC 6154 SPECIAL-USE attributes.
+DEFAULT_MAILBOXES: tuple[tuple[str, str | None], ...] = (
+    ("INBOX", None),
+    ("Drafts", "\\Drafts"),
+    ("Sent", "\\Sent"),
+    ("Junk", "\\Junk"),
+    ("Trash", "\\Trash"),
+    ("Archive", "\\Archive"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxInfo:
+    """A mailbox as it is at the moment it was read."""
+
+    id: int
+    name: str
+    uidvalidity: int
+    uidnext: int
+    highestmodseq: int
+    special_use: str | None
+    subscribed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxStatus:
+    """The counters STATUS reports (RFC 9051 §6.3.11, RFC 8438 SIZE)."""
+
+    messages: int
+    recent: int
+    unseen: int
+    deleted: int
+    size: int
+    uidnext: int
+    uidvalidity: int
+    highestmodseq: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageMeta:
+    """The mutable and cheap facts of one message in one mailbox."""
+
+    uid: int
+    modseq: int
+    flags: frozenset[str]  # system flags with their backslash ("\\Seen"), keywords as given
+    internaldate: datetime  # timezone-aware
+    size: int  # RFC822.SIZE: octets of the message as stored
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxSnapshot:
+    """What SELECT/EXAMINE sees: the mailbox and all its messages, ascending by UID."""
+
+    info: MailboxInfo
+    messages: tuple[MessageMeta, ...]
+    recent_uids: frozenset[int]  # \Recent messages this opening claimed (empty for EXAMINE)
+
+
+class ChangeKind(enum.Enum):
+    """What a change-log row records."""
+
+    APPEND = "append"
+    FLAGS = "flags"
+    EXPUNGE = "expunge"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One row of a mailbox's change log, in modseq order.
+
+    `meta` is the message's state at `modseq` for APPEND and FLAGS, None for EXPUNGE.
+    """
+
+    modseq: int
+    uid: int
+    kind: ChangeKind
+    meta: MessageMeta | None
+
+
+class FlagOperation(enum.Enum):
+    """STORE's three modes (RFC 9051 §6.4.6)."""
+
+    REPLACE = "replace"  # FLAGS
+    ADD = "add"  # +FLAGS
+    REMOVE = "remove"  # -FLAGS
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """Where an APPENDed message went (RFC 4315 APPENDUID)."""
+
+    uidvalidity: int
+    uid: int
+
+
+@dataclass(frozen=True, slots=True)
+class CopyResult:
+    """Where COPY/MOVE put messages (RFC 4315 COPYUID): source_uids[i] became dest_uids[i]."""
+
+    uidvalidity: int
+    source_uids: tuple[int, ...]
+    dest_uids: tuple[int, ...]
+
+
+class MailStore(Protocol):
+    """One account's mailboxes and messages."""
+
+    @property
+    def account(self) -> str:
+        """The account's address."""
+        ...
+
+    async def list_mailboxes(self) -> list[MailboxInfo]:
+        """Every existing mailbox, sorted by name."""
+        ...
+
+    async def list_subscriptions(self) -> list[str]:
+        """Subscribed names, which may include mailboxes that no longer exist."""
+        ...
+
+    async def get_mailbox(self, name: str) -> MailboxInfo:
+        """The mailbox called `name`; NOTFOUND if none."""
+        ...
+
+    async def create_mailbox(self, name: str, special_use: str | None = None) -> MailboxInfo:
+        """Create `name` and any missing parents; EXISTS if it exists, CANNOT if invalid."""
+        ...
+
+    async def delete_mailbox(self, name: str) -> None:
+        """Delete `name` with its messages; NOPERM for INBOX, CANNOT if it has children."""
+        ...
+
+    async def rename_mailbox(self, old: str, new: str) -> None:
+        """Rename `old` and its children to `new`.
+
+        Renaming INBOX moves all its messages to a new mailbox `new` and leaves INBOX empty
+        (RFC 9051 §6.3.6). NOTFOUND, EXISTS, CANNOT as for create.
+        """
+        ...
+
+    async def set_subscribed(self, name: str, subscribed: bool) -> None:
+        """Add or remove `name` from the subscriptions (no error if already so)."""
+        ...
+
+    async def status(self, name: str) -> MailboxStatus:
+        """Counters of `name`; NOTFOUND if none."""
+        ...
+
+    async def open_mailbox(self, name: str, claim_recent: bool) -> MailboxSnapshot:
+        """Snapshot for SELECT (claim_recent=True) or EXAMINE (False)."""
+        ...
+
+    async def claim_recent(self, mailbox_id: int, up_to_uid: int) -> frozenset[int]:
+        """Claim \\Recent for messages with UIDs up to `up_to_uid` not yet claimed by any
+        session; return the UIDs this caller won (RFC 3501 §2.3.2: one session each)."""
+        ...
+
+    async def changes_since(self, mailbox_id: int, modseq: int) -> list[Change]:
+        """Change-log rows with modseq > `modseq`, ascending; NOTFOUND if the mailbox is gone."""
+        ...
+
+    async def append(
+        self,
+        name: str,
+        raw: bytes,
+        flags: Iterable[str] = (),
+        internaldate: datetime | None = None,
+    ) -> AppendResult:
+        """Parse and store `raw` in mailbox `name`; committed before returning."""
+        ...
+
+    async def store_flags(
+        self, mailbox_id: int, uids: Sequence[int], operation: FlagOperation, flags: Iterable[str]
+    ) -> list[MessageMeta]:
+        """Change flags of `uids` (missing UIDs are ignored); return the messages whose flags
+        actually changed, each with its new modseq."""
+        ...
+
+    async def expunge(self, mailbox_id: int, uids: Sequence[int] | None = None) -> list[int]:
+        """Remove the messages flagged \\Deleted (only those in `uids` if given); return the
+        expunged UIDs, ascending."""
+        ...
+
+    async def copy(self, mailbox_id: int, uids: Sequence[int], dest_name: str) -> CopyResult:
+        """Copy `uids` (ascending, existing ones only) to `dest_name` with flags and dates."""
+        ...
+
+    async def move(self, mailbox_id: int, uids: Sequence[int], dest_name: str) -> CopyResult:
+        """Copy then expunge from the source, atomically (RFC 6851)."""
+        ...
+
+    async def read_message(self, mailbox_id: int, uid: int) -> bytes:
+        """The message exactly as stored; EXPUNGED if it is gone."""
+        ...
+
+    async def read_facts(self, mailbox_id: int, uid: int) -> MessageFacts:
+        """The facts parsed at APPEND (envelope, structure, offsets); EXPUNGED if gone."""
+        ...
+
+
+class AccountStore(Protocol):
+    """The accounts a backend holds."""
+
+    async def add_account(self, address: str, password_hash: str) -> None:
+        """Create the account with the DEFAULT_MAILBOXES; EXISTS if present."""
+        ...
+
+    async def set_password_hash(self, address: str, password_hash: str) -> None:
+        """Replace the stored hash; NOTFOUND if no such account."""
+        ...
+
+    async def remove_account(self, address: str) -> None:
+        """Delete the account and all its mail; NOTFOUND if none."""
+        ...
+
+    async def list_accounts(self) -> list[str]:
+        """All account addresses, sorted."""
+        ...
+
+    async def password_hash(self, address: str) -> str | None:
+        """The stored hash, None if there is no such account. Case-insensitive address."""
+        ...
+
+    async def mail_store(self, address: str) -> MailStore:
+        """The account's mail; NOTFOUND if no such account."""
+        ...
+
+
+class Backend(AccountStore, Protocol):
+    """A storage backend: accounts plus lifecycle."""
+
+    async def close(self) -> None:
+        """Finish pending work and release connections and files."""
+        ...
