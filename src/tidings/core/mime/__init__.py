@@ -1,0 +1,41 @@
+"""Message facts: parse once at APPEND, then serve FETCH and SEARCH from offsets.
+
+Stdlib only, no I/O, no IMAP knowledge (DESIGN.md "Layers": core).
+"""
+
+from tidings.core.mime.facts import BodyPart, Envelope, MessageFacts
+from tidings.core.mime.headers import decode_words
+from tidings.core.mime.parser import parse_date, parse_message
+from tidings.core.mime.rfc822 import Address
+from tidings.core.mime.sections import (
+    UnknownTransferEncoding,
+    binary_section,
+    decode_body,
+    find_part,
+    section_bytes,
+)
+from tidings.core.mime.text import (
+    decoded_header_values,
+    decoded_param,
+    header_fields,
+    search_text,
+)
+
+__all__ = [
+    "Address",
+    "BodyPart",
+    "Envelope",
+    "MessageFacts",
+    "UnknownTransferEncoding",
+    "binary_section",
+    "decode_body",
+    "decode_words",
+    "decoded_header_values",
+    "decoded_param",
+    "find_part",
+    "header_fields",
+    "parse_date",
+    "parse_message",
+    "search_text",
+    "section_bytes",
+]

@@ -1,0 +1,178 @@
+"""The one place that builds concrete objects: storage, hub, authenticator, TLS, listeners.
+
+Everything below this module is written against interfaces (`storage.api.Backend`,
+`net.stream.Stream`, ...); here they meet their implementations, and `tidings serve` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+
+from tidings.auth.authenticator import Authenticator
+from tidings.config import Config
+from tidings.net.listener import (
+    ConnectionRegistry,
+    Handler,
+    bound_addresses,
+    format_address,
+    start_listener,
+)
+from tidings.net.stream import Stream
+from tidings.net.tls import load_or_create_certificate
+from tidings.notify.hub import NotificationHub
+from tidings.storage.api import Backend
+
+logger = logging.getLogger("tidings")
+
+
+class StartupError(Exception):
+    """The server could not start (a port in use, an unreadable certificate, ...)."""
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr, one line per event, at `level` ("debug", "info", ...)."""
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+
+
+async def open_backend(config: Config, hub: NotificationHub | None = None) -> Backend:
+    """Open the configured store, creating the data dir if needed (for `tidings user ...`)."""
+    from tidings.storage.sqlite import SqliteBackend  # noqa: PLC0415 - keeps CLI start fast
+
+    # Owner-only: the directory holds password hashes, mail and the TLS private key.
+    config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    backend: Backend = await SqliteBackend.open(
+        config.database_path, hub, max_message_size=config.limits.max_message_size
+    )
+    return backend
+
+
+async def run_server(
+    config: Config,
+    *,
+    ready: Callable[[], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT (or until `stop` is set), then shut down cleanly.
+
+    `ready` is called once every listener accepts connections. Raises StartupError.
+    """
+    stop_event = stop if stop is not None else asyncio.Event()
+    hub = NotificationHub(max_pending=config.limits.notify_queue_size)
+    backend = await open_backend(config, hub)
+    connections = ConnectionRegistry()
+    servers: list[asyncio.Server] = []
+    try:
+        servers = await _start_listeners(config, backend, hub, connections)
+        with _signals_set(stop_event):
+            if ready is not None:
+                ready()
+            await stop_event.wait()
+        logger.info("shutting down")
+    finally:
+        await _shutdown(servers, connections, backend)
+
+
+async def _start_listeners(
+    config: Config, backend: Backend, hub: NotificationHub, connections: ConnectionRegistry
+) -> list[asyncio.Server]:
+    from tidings.imap.driver import serve_connection  # noqa: PLC0415 - built in parallel
+    from tidings.imap.session.context import ImapServerContext  # noqa: PLC0415
+
+    try:
+        tls_context = load_or_create_certificate(
+            config.data_dir, config.tls_cert_file, config.tls_key_file
+        )
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+        raise StartupError(f"cannot load the TLS certificate: {error}") from error
+    context = ImapServerContext(
+        backend=backend,
+        hub=hub,
+        authenticator=Authenticator(backend, config.limits),
+        limits=config.limits,
+        tls_context=tls_context,
+    )
+
+    def imap_handler(stream: Stream) -> Awaitable[None]:
+        return serve_connection(stream, context)
+
+    plan: list[tuple[str, tuple[str, int] | None, Handler, bool]] = [
+        ("imap", config.imap, imap_handler, False),
+        ("imaps", config.imaps, imap_handler, True),
+    ]
+    for name in ("pop3", "pop3s", "lmtp"):
+        if getattr(config, name) is not None:
+            logger.warning("%s is not implemented yet; not listening", name)
+    servers: list[asyncio.Server] = []
+    try:
+        for name, address, handler, implicit_tls in plan:
+            if address is None:
+                continue
+            listener_tls = tls_context if implicit_tls else None
+            servers.append(await _listen(name, address, handler, listener_tls, connections))
+    except BaseException:
+        for server in servers:
+            server.close()
+        raise
+    return servers
+
+
+async def _listen(
+    name: str,
+    address: tuple[str, int],
+    handler: Handler,
+    ssl_context: ssl.SSLContext | None,
+    connections: ConnectionRegistry,
+) -> asyncio.Server:
+    try:
+        server = await start_listener(
+            *address, handler, ssl_context=ssl_context, connections=connections
+        )
+    except OSError as error:
+        raise StartupError(
+            f"cannot listen for {name} on {format_address(*address)}: {error.strerror or error}"
+        ) from error
+    for where in bound_addresses(server):
+        logger.info("%s listening on %s", name, where)
+    return server
+
+
+async def _shutdown(
+    servers: list[asyncio.Server], connections: ConnectionRegistry, backend: Backend
+) -> None:
+    """Stop accepting, close live connections, then close the store (in that order, so no
+    session writes to a closed backend)."""
+    for server in servers:
+        server.close()
+    await connections.close_all()
+    for server in servers:
+        # Python 3.12+ waits here for connections, which close_all has already ended.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server.wait_closed(), timeout=5)
+    await backend.close()
+
+
+@contextlib.contextmanager
+def _signals_set(event: asyncio.Event) -> Iterator[None]:
+    """Set `event` on SIGTERM/SIGINT while inside the block."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, event.set)
+            installed.append(signum)
+    try:
+        yield
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)

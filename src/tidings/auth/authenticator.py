@@ -1,0 +1,125 @@
+"""Checking a user name and password, with failure delays and per-host throttling.
+
+Protocol drivers call `Authenticator.verify` for LOGIN, AUTHENTICATE, USER/PASS and AUTH; it
+is the one place that touches password hashes. Defences, after Dovecot's auth_failure_delay
+and auth_penalty:
+- every failure is answered only after `Limits.auth_failure_delay`, so guessing is slow;
+- a host that keeps failing waits longer and longer (capped at `Limits.auth_max_delay`);
+- an unknown account costs the same Argon2 work as a known one (no user enumeration by timing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from tidings.auth.passwords import hash_password, needs_rehash, verify_password
+from tidings.core.errors import MailError
+from tidings.core.limits import Limits
+from tidings.storage.api import AccountStore
+
+logger = logging.getLogger(__name__)
+
+# Failure timestamps kept per host: enough to reach the delay cap many times over, bounded so
+# a flood from one address cannot grow memory.
+_MAX_FAILURES_REMEMBERED = 1024
+# Hosts remembered before expired entries are swept; a sweep keeps the table proportional to
+# the hosts that failed within one window.
+_SWEEP_THRESHOLD = 4096
+
+
+class Authenticator:
+    """Verifies credentials against an `AccountStore`."""
+
+    def __init__(
+        self,
+        accounts: AccountStore,
+        limits: Limits,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._accounts = accounts
+        self._limits = limits
+        self._sleep = sleep
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._dummy_hash: str | None = None
+
+    async def verify(self, username: str, password: str, peer_host: str) -> str | None:
+        """The canonical (lower-case) account address if `password` is right, else None.
+
+        A failure returns only after the failure delay for `peer_host`.
+        """
+        address = username.strip().lower()
+        stored = await self._accounts.password_hash(address) if address else None
+        # Always run Argon2, against a dummy hash when there is no account, so that the
+        # answer takes as long for "no such user" as for "wrong password".
+        candidate = stored if stored is not None else await self._get_dummy_hash()
+        matches = await asyncio.to_thread(verify_password, candidate, password)
+        if stored is not None and matches:
+            self._failures.pop(peer_host, None)  # as Dovecot clears auth_penalty on success
+            await self._upgrade_hash(address, stored, password)
+            logger.info("authenticated %s from %s", address, peer_host)
+            return address
+        delay = self._record_failure(peer_host)
+        logger.info("authentication failed for %r from %s", username[:256], peer_host)
+        await self._sleep(delay)
+        return None
+
+    def failure_count(self, peer_host: str) -> int:
+        """Failures from `peer_host` within the current window."""
+        failures = self._failures.get(peer_host)
+        if failures is None:
+            return 0
+        self._expire(failures, self._clock())
+        return len(failures)
+
+    def _record_failure(self, peer_host: str) -> float:
+        """Count a failure and return how long to wait before answering it."""
+        now = self._clock()
+        if len(self._failures) >= _SWEEP_THRESHOLD:
+            self._sweep(now)
+        failures = self._failures.setdefault(peer_host, deque(maxlen=_MAX_FAILURES_REMEMBERED))
+        self._expire(failures, now)
+        failures.append(now)
+        return self.delay_for(len(failures))
+
+    def delay_for(self, failures: int) -> float:
+        """The wait after the `failures`-th failure within one window from one host."""
+        base = self._limits.auth_failure_delay
+        excess = failures - self._limits.auth_failures_before_throttle
+        if excess <= 0:
+            return base
+        return max(base, min(self._limits.auth_max_delay, base * (1 + excess)))
+
+    def _expire(self, failures: deque[float], now: float) -> None:
+        horizon = now - self._limits.auth_failure_window
+        while failures and failures[0] <= horizon:
+            failures.popleft()
+
+    def _sweep(self, now: float) -> None:
+        for host in list(self._failures):
+            failures = self._failures[host]
+            self._expire(failures, now)
+            if not failures:
+                del self._failures[host]
+
+    async def _get_dummy_hash(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = await asyncio.to_thread(hash_password, secrets.token_urlsafe(16))
+        return self._dummy_hash
+
+    async def _upgrade_hash(self, address: str, stored: str, password: str) -> None:
+        """Re-hash with current parameters after a success (the only time we see the
+        password); a failure here must not fail the login."""
+        if not needs_rehash(stored):
+            return
+        try:
+            new_hash = await asyncio.to_thread(hash_password, password)
+            await self._accounts.set_password_hash(address, new_hash)
+        except MailError as error:
+            logger.warning("could not upgrade the password hash of %s: %s", address, error)

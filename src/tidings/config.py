@@ -1,0 +1,183 @@
+"""The server's configuration: defaults, a TOML file, environment variables, CLI flags.
+
+Precedence, highest first: command-line flags, environment (`TIDINGS_DATA`), the TOML file
+(`--config` or `TIDINGS_CONFIG`), built-in defaults. Every key is documented in README.md
+("Configuration"); an unknown key is an error, so a typo never silently does nothing.
+
+    data_dir = "/var/lib/tidings"     # relative paths are relative to the config file
+    log_level = "info"
+    [listen]
+    imap = "127.0.0.1:1143"           # or "off"; also imaps, pop3, pop3s, lmtp
+    [tls]
+    cert_file = "/etc/tidings/fullchain.pem"
+    key_file = "/etc/tidings/privkey.pem"
+    [limits]
+    max_message_size = 52428800       # any field of tidings.core.limits.Limits
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tidings.core.limits import Limits
+from tidings.net.listener import parse_listen_address
+
+Address = tuple[str, int]
+
+DEFAULT_DATA_DIR = Path("tidings-data")
+# The interface contract (DESIGN.md): every listener on loopback by default.
+DEFAULT_LISTEN: dict[str, str] = {
+    "imap": "127.0.0.1:1143",
+    "imaps": "127.0.0.1:1993",
+    "pop3": "127.0.0.1:1110",
+    "pop3s": "127.0.0.1:1995",
+    "lmtp": "127.0.0.1:2424",
+}
+LISTENERS = tuple(DEFAULT_LISTEN)
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+_TOP_LEVEL_KEYS = {"data_dir", "log_level", "listen", "tls", "limits"}
+_TLS_KEYS = {"cert_file", "key_file"}
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message says which key and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything `tidings serve` and the user commands need to know. None = listener off."""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    imap: Address | None = ("127.0.0.1", 1143)
+    imaps: Address | None = ("127.0.0.1", 1993)
+    pop3: Address | None = ("127.0.0.1", 1110)
+    pop3s: Address | None = ("127.0.0.1", 1995)
+    lmtp: Address | None = ("127.0.0.1", 2424)
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    limits: Limits = field(default_factory=Limits)
+    log_level: str = "info"
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite store inside the data dir."""
+        return self.data_dir / "mail.db"
+
+
+def load_config(
+    path: Path | None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Build the Config from `path` (or $TIDINGS_CONFIG), the environment and `overrides`.
+
+    `overrides` maps Config field names to values from the command line; None means "not
+    given". Listener overrides may be "HOST:PORT"/"off" strings. Raises ConfigError.
+    """
+    env = os.environ if environ is None else environ
+    if path is None and env.get("TIDINGS_CONFIG"):
+        path = Path(env["TIDINGS_CONFIG"])
+    values: dict[str, Any] = {}
+    if path is not None:
+        values.update(_read_file(path))
+    if env.get("TIDINGS_DATA"):
+        values["data_dir"] = Path(env["TIDINGS_DATA"])
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key not in {f.name for f in dataclasses.fields(Config)}:
+            raise ConfigError(f"unknown setting {key!r}")
+        if key in LISTENERS and isinstance(value, str):
+            value = _parse_listen(f"--{key}", value)
+        values[key] = Path(value) if key == "data_dir" else value
+    return Config(**values)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    """The Config fields a TOML file sets, with paths resolved against its directory."""
+    try:
+        with path.open("rb") as file:
+            document = tomllib.load(file)
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from error
+    _reject_unknown("", document, _TOP_LEVEL_KEYS)
+    base = path.parent
+    values: dict[str, Any] = {}
+    if "data_dir" in document:
+        values["data_dir"] = base / _string("data_dir", document["data_dir"])
+    if "log_level" in document:
+        values["log_level"] = _log_level(document["log_level"])
+    listen = _table("listen", document.get("listen", {}))
+    _reject_unknown("listen.", listen, set(LISTENERS))
+    for name, text in listen.items():
+        values[name] = _parse_listen(f"listen.{name}", _string(f"listen.{name}", text))
+    tls = _table("tls", document.get("tls", {}))
+    _reject_unknown("tls.", tls, _TLS_KEYS)
+    for key in sorted(_TLS_KEYS & tls.keys()):
+        values[f"tls_{key}"] = base / _string(f"tls.{key}", tls[key])
+    if "limits" in document:
+        values["limits"] = limits_from_table(_table("limits", document["limits"]))
+    return values
+
+
+def limits_from_table(table: Mapping[str, Any]) -> Limits:
+    """Limits with the fields of `table` replaced; unknown keys and bad values are errors."""
+    known = {f.name: f for f in dataclasses.fields(Limits)}
+    _reject_unknown("limits.", table, set(known))
+    changes: dict[str, int | float] = {}
+    for key, value in table.items():
+        wants_int = known[key].type in ("int", int)
+        allowed: tuple[type, ...] = (int,) if wants_int else (int, float)
+        # bool is an int subclass, but `max_line_length = true` is surely a mistake.
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            kind = "an integer" if wants_int else "a number"
+            raise ConfigError(f"limits.{key} must be {kind}, not {value!r}")
+        if value < 0:
+            raise ConfigError(f"limits.{key} must not be negative")
+        changes[key] = value if wants_int else float(value)
+    return dataclasses.replace(Limits(), **changes)
+
+
+def _reject_unknown(prefix: str, table: Mapping[str, Any], known: set[str]) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown configuration key {prefix}{unknown[0]}"
+            f" (known: {', '.join(prefix + k for k in sorted(known))})"
+        )
+
+
+def _table(name: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a table ([{name}])")
+    return value
+
+
+def _string(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, not {value!r}")
+    return value
+
+
+def _log_level(value: Any) -> str:
+    level = _string("log_level", value).lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+    return level
+
+
+def _parse_listen(name: str, text: str) -> Address | None:
+    try:
+        return parse_listen_address(text)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from error

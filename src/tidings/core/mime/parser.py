@@ -1,0 +1,313 @@
+"""parse_message: one pass over a message's bytes building `MessageFacts`.
+
+The MIME structure follows Dovecot's lib-mail message-parser.c, because FETCH BODYSTRUCTURE
+must match Dovecot's byte for byte (DESIGN.md):
+- RFC 2046 §5.1.1: a boundary line is "--" + boundary at the start of a line; like Dovecot,
+  only the prefix must match and the longest active boundary wins, so a broken inner part
+  is closed by its parent's boundary; the CRLF before a boundary line belongs to it.
+- Content-* fields count only in MIME entities: a MIME-Version or Content-Type field, or a
+  multipart child (RFC 2045 §4 is stricter; Dovecot and real mail are not).
+- Without a usable Content-Type a part is text/plain, or message/rfc822 under
+  multipart/digest (RFC 2046 §5.1.5).
+The parser is total: any bytes give facts, never an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from tidings.core.mime import rfc822
+from tidings.core.mime.facts import BodyPart, Envelope, MessageFacts
+from tidings.core.mime.headers import HeaderField, scan_header
+
+# Dovecot truncates boundaries (BOUNDARY_STRING_MAX_LEN) so a boundary line is bounded.
+BOUNDARY_MAX = 80
+# Nesting limit against hostile messages (Dovecot: message_max_nested_parts-like limits);
+# deeper entities are kept as opaque leaves.
+MAX_DEPTH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    """A boundary line found at `line` (position of its "--")."""
+
+    line: int
+    index: int  # position of the boundary in the active stack
+    is_end: bool  # "--boundary--"
+    after: int  # first byte after the line (len(raw) when it has no LF)
+    has_lf: bool
+
+
+class _Parser:
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.n = len(raw)
+
+    # ------------------------------------------------------------------ boundary lines
+
+    def boundary_at(self, pos: int, stack: list[bytes]) -> _Hit | None:
+        raw = self.raw
+        if not stack or raw[pos : pos + 2] != b"--":
+            return None
+        newline = raw.find(b"\n", pos + 2)
+        if newline < 0:
+            data = raw[pos + 2 : pos + 2 + BOUNDARY_MAX + 4]
+        else:
+            data = raw[pos + 2 : newline]
+            if data.endswith(b"\r"):
+                data = data[:-1]
+            if len(data) > 2 and data.endswith(b"--"):
+                data = data[:-2]
+        best = -1
+        for index in range(len(stack) - 1, -1, -1):  # newest first
+            boundary = stack[index]
+            if data.startswith(boundary) and (best < 0 or len(stack[best]) < len(boundary)):
+                best = index
+                if len(boundary) == len(data):
+                    break
+        if best < 0:
+            return None
+        tail = pos + 2 + len(stack[best])
+        is_end = raw[tail : tail + 2] == b"--"
+        after = self.n if newline < 0 else newline + 1
+        return _Hit(pos, best, is_end, after, newline >= 0)
+
+    def find_boundary(self, start: int, stack: list[bytes]) -> _Hit | None:
+        if not stack:
+            return None
+        hit = self.boundary_at(start, stack)
+        if hit is not None:
+            return hit
+        pos = start
+        while True:
+            found = self.raw.find(b"\n--", pos)
+            if found < 0:
+                return None
+            hit = self.boundary_at(found + 1, stack)
+            if hit is not None:
+                return hit
+            pos = found + 1
+
+    def content_end(self, hit: _Hit | None, region_start: int) -> int:
+        """Where content before `hit` ends: the [CR]LF before a boundary belongs to it."""
+        if hit is None:
+            return self.n
+        line = hit.line
+        if line <= region_start:
+            return region_start
+        end = line - 1
+        if end - 1 >= region_start and self.raw[end - 1] == 0x0D:
+            end -= 1
+        return end
+
+    # ---------------------------------------------------------------------- entities
+
+    def entity(
+        self, start: int, stack: list[bytes], in_multipart: bool, digest_parent: bool, depth: int
+    ) -> tuple[BodyPart, _Hit | None, list[HeaderField]]:
+        fields, body_start, cut = scan_header(
+            self.raw, start, self.n, (lambda p: self.boundary_at(p, stack) is not None)
+            if stack else None,
+        )
+        info = _content_info(fields, in_multipart, digest_parent)
+        if depth >= MAX_DEPTH:
+            info["multipart"] = info["rfc822"] = False
+            info["boundary"] = None
+        children: tuple[BodyPart, ...] = ()
+        message: tuple[Envelope, BodyPart] | None = None
+        if cut:
+            hit = self.find_boundary(body_start, stack)
+            body_end = body_start
+            if info["rfc822"]:
+                message = (Envelope(), BodyPart(header_start=body_start, body_start=body_start,
+                                                body_end=body_start))
+        elif info["multipart"] and info["boundary"] is not None:
+            children, hit, body_end = self.multipart_body(
+                body_start, stack, info["boundary"], info["digest"], depth
+            )
+        elif info["rfc822"]:
+            child, hit, child_fields = self.entity(body_start, stack, False, False, depth + 1)
+            body_end = self.content_end(hit, body_start) if hit else self.n
+            body_end = max(body_end, child.body_end)
+            message = (envelope_from_fields(child_fields), child)
+        else:
+            hit = self.find_boundary(body_start, stack)
+            body_end = self.content_end(hit, body_start)
+        part = BodyPart(
+            type=info["type"], subtype=info["subtype"], params=info["params"],
+            id=info["id"], description=info["description"], encoding=info["encoding"],
+            md5=info["md5"], disposition=info["disposition"],
+            disposition_params=info["disposition_params"], language=info["language"],
+            location=info["location"], header_start=start, body_start=body_start,
+            body_end=body_end, size=body_end - body_start,
+            lines=self.raw.count(b"\n", body_start, body_end), children=children,
+            message=message, multipart=info["multipart"], rfc822=info["rfc822"],
+            text=info["text"],
+        )
+        return part, hit, fields
+
+    def multipart_body(
+        self, body_start: int, outer: list[bytes], boundary: bytes, digest: bool, depth: int
+    ) -> tuple[tuple[BodyPart, ...], _Hit | None, int]:
+        stack = [*outer, boundary]
+        mine = len(outer)
+        children: list[BodyPart] = []
+        region = body_start
+        hit = self.find_boundary(region, stack)
+        while hit is not None and hit.index == mine:
+            if hit.is_end or not hit.has_lf:
+                if hit.is_end:
+                    # RFC 2046 §5.1.1 epilogue: runs to the parent's boundary or the end.
+                    region = hit.after
+                    hit = self.find_boundary(region, outer)
+                    return tuple(children), hit, max(body_start, self.content_end(hit, region))
+                return tuple(children), None, self.n
+            child, hit, _ = self.entity(hit.after, stack, True, digest, depth + 1)
+            children.append(child)
+            region = child.body_end
+        return tuple(children), hit, max(body_start, self.content_end(hit, region))
+
+
+def _first(fields: list[HeaderField], name: str) -> HeaderField | None:
+    for field in fields:
+        if field.value is not None and field.name.lower() == name:
+            return field
+    return None
+
+
+def _content_info(
+    fields: list[HeaderField], in_multipart: bool, digest_parent: bool
+) -> dict[str, object]:
+    """Content-* data of one entity as Dovecot's message_part_data_parse_from_header."""
+    info: dict[str, object] = dict(
+        type=None, subtype=None, params=(), id=None, description=None, encoding=None,
+        md5=None, disposition=None, disposition_params=(), language=None, location=None,
+        multipart=False, rfc822=False, text=False, digest=False, boundary=None,
+    )
+    is_mime = in_multipart
+    seen_type = False
+    for field in fields:
+        lname = field.name.lower()
+        value = field.value
+        if value is None:
+            continue
+        if lname == "mime-version":
+            is_mime = True
+        elif lname == "content-type":
+            is_mime = True
+            if not seen_type:
+                seen_type = True
+                _apply_content_type(info, value)
+        elif lname.startswith("content-"):
+            _apply_content_field(info, lname[8:], value)
+    if not is_mime:
+        info = {**info, **dict(
+            type=None, subtype=None, params=(), id=None, description=None, encoding=None,
+            md5=None, disposition=None, disposition_params=(), language=None, location=None,
+            multipart=False, rfc822=False, text=False, digest=False, boundary=None)}
+    if not seen_type or not is_mime:
+        if digest_parent:
+            info["rfc822"] = True
+        else:
+            info["text"] = True
+    return info
+
+
+def _apply_content_type(info: dict[str, object], value: str) -> None:
+    main, sub, cursor, ok = rfc822.parse_content_type(value)
+    info["type"], info["subtype"] = main, sub
+    combined = f"{main}/{sub}".lower() if ok else main.lower()
+    if combined == "message/rfc822":
+        info["rfc822"] = True
+    elif combined == "text" or combined.startswith("text/"):
+        info["text"] = True
+    elif combined.startswith("multipart/"):
+        info["multipart"] = True
+        info["digest"] = combined == "multipart/digest"
+    if not ok:
+        return
+    params = rfc822.parse_params(cursor)
+    info["params"] = params
+    if info["multipart"]:
+        for key, param in params:
+            if key.lower() == "boundary":
+                info["boundary"] = param.encode("utf-8", "surrogateescape")[:BOUNDARY_MAX]
+                break
+
+
+def _apply_content_field(info: dict[str, object], name: str, value: str) -> None:
+    # First occurrence wins, except Disposition, which Dovecot re-reads while it has no
+    # parameters (its check is on content_disposition_params).
+    if name == "id" and info["id"] is None:
+        info["id"] = value
+    elif name == "md5" and info["md5"] is None:
+        info["md5"] = value
+    elif name == "transfer-encoding" and info["encoding"] is None:
+        info["encoding"] = rfc822.parse_single_token(value)
+    elif name == "language" and info["language"] is None:
+        info["language"] = rfc822.parse_language(value)
+    elif name == "location" and info["location"] is None:
+        info["location"] = value
+    elif name == "description" and info["description"] is None:
+        info["description"] = value
+    elif name == "disposition" and not info["disposition_params"]:
+        disposition, params = rfc822.parse_disposition(value)
+        if disposition is not None:
+            info["disposition"], info["disposition_params"] = disposition, params
+
+
+_ENVELOPE_STRING_FIELDS = {
+    "date": "date", "subject": "subject", "in-reply-to": "in_reply_to",
+    "message-id": "message_id",
+}
+_ENVELOPE_ADDRESS_FIELDS = {
+    "from": "from_", "sender": "sender", "reply-to": "reply_to", "to": "to", "cc": "cc",
+    "bcc": "bcc",
+}
+
+
+def envelope_from_fields(fields: list[HeaderField]) -> Envelope:
+    """RFC 9051 §7.5.2 ENVELOPE from a header block (last occurrence wins, as Dovecot)."""
+    values: dict[str, object] = {}
+    for field in fields:
+        if field.value is None:
+            continue
+        lname = field.name.lower()
+        if lname in _ENVELOPE_STRING_FIELDS:
+            values[_ENVELOPE_STRING_FIELDS[lname]] = field.value
+        elif lname in _ENVELOPE_ADDRESS_FIELDS:
+            values[_ENVELOPE_ADDRESS_FIELDS[lname]] = rfc822.parse_address_list(field.value)
+    return Envelope(**values)  # type: ignore[arg-type]
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """RFC 5322 §3.3 date-time, leniently; None when unparseable. Always timezone-aware
+    ("-0000", unknown zone, is taken as UTC)."""
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def parse_message(raw: bytes) -> MessageFacts:
+    """Parse `raw` once into MessageFacts. Total: never raises for any bytes."""
+    raw = bytes(raw)
+    parser = _Parser(raw)
+    try:
+        body, _, fields = parser.entity(0, [], False, False, 0)
+        envelope = envelope_from_fields(fields)
+    except RecursionError:  # pragma: no cover - MAX_DEPTH keeps recursion bounded
+        body = BodyPart(body_end=len(raw), size=len(raw), lines=raw.count(b"\n"))
+        envelope, fields = Envelope(), []
+    date_field = _first(fields, "date")
+    sent_date = parse_date(date_field.value if date_field else None)
+    return MessageFacts(size=len(raw), envelope=envelope, body=body, sent_date=sent_date)

@@ -1,0 +1,263 @@
+"""The asyncio driver of an IMAP connection: read → feed the parser → run → write.
+
+It owns the socket-facing concerns only: literal continuation requests, the autologout
+timer, the bad-command budget, STARTTLS's buffer reset, and waiting during IDLE. All
+protocol meaning lives in the sans-IO parser (imap/proto) and the session (imap/session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from tidings.imap.proto import commands as c
+from tidings.imap.proto import responses as r
+from tidings.imap.proto.events import (
+    NEED_DATA,
+    CommandError,
+    ContinuationLine,
+    IdleDone,
+    LineTooLong,
+    LiteralRequest,
+)
+from tidings.imap.proto.parser import CommandParser
+from tidings.imap.session.context import ImapServerContext
+from tidings.imap.session.core import ImapSession
+from tidings.imap.session.handlers import (  # noqa: F401  (each module registers itself)
+    any_state,
+    auth,
+    copy_move,
+    fetch,
+    idle,
+    listing,
+    mailboxes,
+    search_cmd,
+    selected_state,
+    store,
+)
+from tidings.imap.session.handlers.any_state import capability_text
+from tidings.imap.session.handlers.idle import IdleEvent
+from tidings.imap.session.state import SessionState
+from tidings.net.stream import Stream, StreamClosed
+from tidings.notify.hub import Subscription
+
+log = logging.getLogger(__name__)
+
+# Output is written when this much is queued, and after every command otherwise.
+_FLUSH_THRESHOLD = 64 * 1024
+_READ_SIZE = 65536
+
+
+async def serve_connection(stream: Stream, context: ImapServerContext) -> None:
+    """Serve one IMAP connection until LOGOUT, BYE or the peer goes away."""
+    connection = ImapConnection(stream, context)
+    try:
+        await connection.run()
+    except StreamClosed:
+        pass
+    finally:
+        connection.cancel_read()
+
+
+class ImapConnection:
+    """One connection: the parser, the session, and the `SessionIO` the session writes to."""
+
+    def __init__(self, stream: Stream, context: ImapServerContext) -> None:
+        self.stream = stream
+        self.context = context
+        self.limits = context.limits
+        self.parser = self._new_parser()
+        self.session = ImapSession(context, self)
+        self._out = bytearray()
+        self._read_task: asyncio.Task[bytes] | None = None
+        self._last_activity = time.monotonic()
+        self._bad_commands = 0
+        self._idle_armed = False
+
+    def _new_parser(self) -> CommandParser:
+        return CommandParser(
+            max_line_length=self.limits.max_line_length,
+            max_literal_size=self.limits.max_message_size,
+        )
+
+    # ------------------------------------------------------------------ SessionIO
+    @property
+    def is_tls(self) -> bool:
+        return self.stream.is_tls
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.stream.is_loopback
+
+    @property
+    def peer_host(self) -> str:
+        return self.stream.peer_host
+
+    async def send(self, data: bytes) -> None:
+        self._out += data
+        if len(self._out) >= _FLUSH_THRESHOLD:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self._out:
+            data = bytes(self._out)
+            self._out.clear()
+            await self.stream.write(data)
+
+    async def read_continuation(self) -> str | None:
+        self.parser.expect_continuation()
+        while True:
+            event = self.parser.next_event()
+            if event is NEED_DATA:
+                if not await self._fill(self._autologout_left()):
+                    return None
+                continue
+            if isinstance(event, ContinuationLine):
+                return event.data
+            return "*"  # an over-long or garbled line cancels the exchange
+
+    async def start_tls(self) -> bool:
+        assert self.context.tls_context is not None
+        self.cancel_read()
+        try:
+            await self.stream.start_tls(self.context.tls_context)
+        except StreamClosed:
+            return False
+        # RFC 9051 §6.2.1: anything the client pipelined after STARTTLS is discarded.
+        self.parser = self._new_parser()
+        return True
+
+    async def wait_idle(self, subscription: Subscription, tick: float) -> IdleEvent:
+        if not self._idle_armed:
+            self.parser.expect_idle_done()
+            self._idle_armed = True
+        while True:
+            event = self.parser.next_event()
+            if isinstance(event, IdleDone):
+                self._idle_armed = False
+                return IdleEvent.DONE
+            if event is not NEED_DATA:
+                self._idle_armed = False
+                return IdleEvent.BAD
+            if subscription.has_pending:
+                return IdleEvent.NOTICE
+            left = self._autologout_left()
+            if left <= 0:
+                return IdleEvent.TIMEOUT
+            read_task = self._ensure_read()
+            notice_task = asyncio.ensure_future(subscription.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    {read_task, notice_task},
+                    timeout=min(tick, left),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                notice_task.cancel()
+            if read_task in done:
+                if not self._take_read():
+                    return IdleEvent.CLOSED
+                continue
+            if subscription.has_pending:
+                return IdleEvent.NOTICE
+            if self._autologout_left() <= 0:
+                return IdleEvent.TIMEOUT
+            return IdleEvent.TICK
+
+    # ------------------------------------------------------------------ reading
+    def _autologout_left(self) -> float:
+        """RFC 9051 §5.4: at least 30 minutes once authenticated; shorter before."""
+        if self.session.state is SessionState.NOT_AUTHENTICATED:
+            timeout = self.limits.idle_timeout_unauthenticated
+        else:
+            timeout = self.limits.idle_timeout_authenticated
+        return self._last_activity + timeout - time.monotonic()
+
+    def _ensure_read(self) -> asyncio.Task[bytes]:
+        if self._read_task is None:
+            self._read_task = asyncio.ensure_future(self.stream.read(_READ_SIZE))
+        return self._read_task
+
+    def _take_read(self) -> bool:
+        """Feed the finished read to the parser; False at end of stream."""
+        task = self._read_task
+        assert task is not None and task.done()
+        self._read_task = None
+        data = task.result()
+        if not data:
+            return False
+        self._last_activity = time.monotonic()
+        self.parser.receive_data(data)
+        return True
+
+    async def _fill(self, timeout: float) -> bool:
+        """Read more input; False at end of stream or when `timeout` passes."""
+        task = self._ensure_read()
+        done, _ = await asyncio.wait({task}, timeout=max(timeout, 0))
+        if not done:
+            return False
+        return self._take_read()
+
+    def cancel_read(self) -> None:
+        """Stop a pending read (before TLS or at the end)."""
+        if self._read_task is not None:
+            self._read_task.cancel()
+            self._read_task = None
+
+    # ------------------------------------------------------------------ main loop
+    async def run(self) -> None:
+        """Greet, then serve commands until the session ends."""
+        await self.send(r.untagged(
+            f"OK [CAPABILITY {capability_text(self.session)}] {self.context.greeting}"
+        ))
+        while self.session.state is not SessionState.LOGOUT:
+            event = self.parser.next_event()
+            if event is NEED_DATA:
+                await self.flush()
+                if not await self._fill(self._autologout_left()):
+                    if self._autologout_left() <= 0:
+                        await self.send(r.untagged("BYE Autologout; idle for too long."))
+                    break
+            elif isinstance(event, LiteralRequest):
+                await self._on_literal(event)
+            elif isinstance(event, CommandError):
+                await self._on_bad(event.tag, event.reason, event.code)
+            elif isinstance(event, LineTooLong):
+                await self._on_bad(event.tag, "Command line too long.", "TOOBIG")
+            elif isinstance(event, IdleDone):
+                await self._on_bad(None, "DONE outside IDLE.", None)
+            elif isinstance(event, c.Command):
+                await self._execute(event)
+        await self.flush()
+
+    async def _execute(self, command: c.Command) -> None:
+        try:
+            await self.session.execute(command)
+        except StreamClosed:
+            raise
+        except Exception:
+            log.exception("command %s from %s failed", type(command).__name__, self.peer_host)
+            await self.send(r.tagged(command.tag, "NO", "Internal error.", "SERVERBUG"))
+
+    async def _on_literal(self, request: LiteralRequest) -> None:
+        limit = self.limits.max_message_size
+        if request.size > limit:
+            self.parser.reject_literal()
+            # RFC 7889 / RFC 9051 §7.1: TOOBIG; the command is dropped.
+            await self.send(r.tagged(
+                request.tag or "*", "NO", f"Literal too large (limit {limit} bytes).", "TOOBIG"
+            ))
+            return
+        self.parser.accept_literal()
+        if request.synchronizing:
+            await self.send(r.continuation("Ready for literal data"))
+            await self.flush()
+
+    async def _on_bad(self, tag: str | None, reason: str, code: str | None) -> None:
+        self._bad_commands += 1
+        await self.send(r.tagged(tag or "*", "BAD", reason, code) if tag else
+                        r.untagged(f"BAD {reason}"))
+        if self._bad_commands >= self.limits.max_bad_commands:
+            await self.send(r.untagged("BYE Too many invalid commands."))
+            self.session.state = SessionState.LOGOUT

@@ -1,0 +1,50 @@
+"""What the server advertises (RFC 9051 §6.1.1), depending on state and transport.
+
+IMAP4rev1 is listed before IMAP4rev2 (DESIGN.md: servers that led with rev2 broke clients).
+"""
+
+from __future__ import annotations
+
+from tidings.imap.session.state import SessionState
+
+# Advertised in every state.
+_ALWAYS = ("IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDLE")
+
+# Advertised once authenticated: each is implemented in full.
+_AUTHENTICATED = (
+    "NAMESPACE",  # RFC 2342
+    "UNSELECT",  # RFC 3691
+    "UIDPLUS",  # RFC 4315
+    "MOVE",  # RFC 6851
+    "CHILDREN",  # RFC 3348
+    "LIST-EXTENDED",  # RFC 5258
+    "LIST-STATUS",  # RFC 5819
+    "SPECIAL-USE",  # RFC 6154
+    "ESEARCH",  # RFC 4731
+    "SEARCHRES",  # RFC 5182
+    "BINARY",  # RFC 3516
+    "STATUS=SIZE",  # RFC 8438
+)
+
+
+def capabilities(
+    state: SessionState,
+    *,
+    tls_active: bool,
+    tls_available: bool,
+    plaintext_allowed: bool,
+    append_limit: int,
+) -> list[str]:
+    """The capability list for a connection in `state`."""
+    names = list(_ALWAYS)
+    if state is SessionState.NOT_AUTHENTICATED:
+        if tls_available and not tls_active:
+            names.append("STARTTLS")
+        if plaintext_allowed:
+            names += ["AUTH=PLAIN", "AUTH=LOGIN"]
+        else:
+            names.append("LOGINDISABLED")  # RFC 9051 §6.2.3
+    else:
+        names += _AUTHENTICATED
+        names.append(f"APPENDLIMIT={append_limit}")  # RFC 7889
+    return names

@@ -1,0 +1,241 @@
+"""An IMAP session: connection state plus the semantics of each command, without sockets.
+
+The driver (imap/driver.py) feeds it parsed commands and gives it a `SessionIO` to write
+responses through; handlers live in imap/session/handlers/, one module per command group.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from tidings.core.errors import MailError
+from tidings.imap.proto import commands as c
+from tidings.imap.proto import responses as r
+from tidings.imap.proto.mutf7 import decode_mutf7, encode_mutf7
+from tidings.imap.session.context import ImapServerContext
+from tidings.imap.session.errors import response_code
+from tidings.imap.session.registry import HANDLERS
+from tidings.imap.session.selected import PendingUpdates, SelectedMailbox
+from tidings.imap.session.state import SessionState, refusal_reason
+from tidings.storage.api import MailStore
+
+if TYPE_CHECKING:
+    from tidings.imap.session.handlers.idle import IdleEvent
+    from tidings.notify.hub import Subscription
+
+log = logging.getLogger(__name__)
+
+# Commands during which EXPUNGE must not be sent (RFC 9051 §7.5.1; RFC 3501 §7.4.1 allows it
+# during the UID forms, but clients and Dovecot are happier without).
+_NO_EXPUNGE_DURING = (c.Fetch, c.Store, c.Search)
+
+
+class SessionIO(Protocol):
+    """What a session needs from its connection."""
+
+    @property
+    def is_tls(self) -> bool:
+        """Whether the connection is encrypted."""
+        ...
+
+    @property
+    def is_loopback(self) -> bool:
+        """Whether the peer is on this machine."""
+        ...
+
+    @property
+    def peer_host(self) -> str:
+        """The peer's address."""
+        ...
+
+    async def send(self, data: bytes) -> None:
+        """Queue `data` for the client (flushed when large, and after each command)."""
+        ...
+
+    async def flush(self) -> None:
+        """Write everything queued."""
+        ...
+
+    async def read_continuation(self) -> str | None:
+        """The client's next line during AUTHENTICATE; None if the connection ended."""
+        ...
+
+    async def start_tls(self) -> bool:
+        """Upgrade the connection to TLS; False if it failed (the connection is then dead)."""
+        ...
+
+    async def wait_idle(self, subscription: Subscription, tick: float) -> IdleEvent:
+        """During IDLE: wait for DONE, a change notice, `tick` seconds, or the autologout."""
+        ...
+
+
+class CommandFailed(Exception):
+    """Raised by handlers to answer the command with NO (or BAD) and stop it."""
+
+    def __init__(self, text: str, code: str | None = None, status: str = "NO") -> None:
+        super().__init__(text)
+        self.text = text
+        self.code = code
+        self.status = status
+
+
+class ImapSession:
+    """One client's session: state, account, selected mailbox, enabled extensions."""
+
+    def __init__(self, context: ImapServerContext, io: SessionIO) -> None:
+        self.context = context
+        self.io = io
+        self.state = SessionState.NOT_AUTHENTICATED
+        self.account: str | None = None
+        self._store: MailStore | None = None
+        self.selected: SelectedMailbox | None = None
+        self.rev2 = False  # ENABLE IMAP4rev2 (RFC 9051 §6.3.1)
+        self.auth_failures = 0
+        self.saved_search: frozenset[int] = frozenset()  # RFC 5182 `$`, as UIDs
+        self.current_command: c.Command | None = None
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def store(self) -> MailStore:
+        """The logged-in account's mail (only valid once authenticated)."""
+        assert self._store is not None, "no account"
+        return self._store
+
+    @property
+    def plaintext_allowed(self) -> bool:
+        """RFC 9051 §11.1 / DESIGN.md: plaintext passwords only over TLS or on loopback."""
+        return self.io.is_tls or self.io.is_loopback
+
+    # ------------------------------------------------------------------ responses
+    async def untagged(self, text: bytes | str) -> None:
+        """Send `* text`."""
+        await self.io.send(r.untagged(text))
+
+    async def tagged(self, tag: str, status: str, text: str, code: str | None = None) -> None:
+        """Send the tagged completion of a command."""
+        await self.io.send(r.tagged(tag, status, text, code))
+
+    def encode_mailbox(self, name: str) -> bytes:
+        """A mailbox name as the client expects it: UTF-8 for rev2, else modified UTF-7."""
+        return r.mailbox_name(name, utf8=self.rev2)
+
+    def decode_mailbox(self, name: str) -> str:
+        """A client's mailbox argument as a storage name (RFC 3501 §5.1.3, RFC 9051 §5.1)."""
+        if name.upper() == "INBOX":
+            return "INBOX"
+        if self.rev2:
+            try:
+                name.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise CommandFailed("Mailbox name is not valid UTF-8", "CANNOT") from error
+            return name
+        try:
+            decoded = decode_mutf7(name)
+        except ValueError as error:
+            raise CommandFailed("Mailbox name is not valid mUTF-7", "CANNOT") from error
+        if decoded.upper() == "INBOX":
+            return "INBOX"
+        return decoded
+
+    @staticmethod
+    def encode_mutf7(name: str) -> str:
+        """Modified UTF-7 text of a name (for places that need the str form)."""
+        return encode_mutf7(name)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def login_succeeded(self, account: str) -> None:
+        """Enter the authenticated state for `account`."""
+        self.account = account
+        self._store = await self.context.backend.mail_store(account)
+        self.state = SessionState.AUTHENTICATED
+
+    def deselect(self) -> None:
+        """Leave the selected state (CLOSE, UNSELECT, a failed SELECT)."""
+        self.selected = None
+        self.saved_search = frozenset()
+        if self.state is SessionState.SELECTED:
+            self.state = SessionState.AUTHENTICATED
+
+    async def execute(self, command: c.Command) -> None:
+        """Run one command to its tagged completion."""
+        reason = refusal_reason(command, self.state)
+        if reason is not None:
+            await self.tagged(command.tag, "BAD", reason)
+            return
+        handler = HANDLERS.get(type(command))
+        if handler is None:
+            await self.tagged(command.tag, "BAD", "Command not implemented.")
+            return
+        self.current_command = command
+        try:
+            await handler(self, command)
+        except CommandFailed as failure:
+            await self.send_updates(command)
+            await self.tagged(command.tag, failure.status, failure.text, failure.code)
+        except MailError as error:
+            await self.send_updates(command)
+            await self.tagged(command.tag, "NO", error.reason, response_code(error))
+        finally:
+            self.current_command = None
+
+    async def complete(self, command: c.Command, text: str, code: str | None = None) -> None:
+        """Send pending updates, then the tagged OK."""
+        await self.send_updates(command)
+        await self.tagged(command.tag, "OK", text, code)
+
+    # ------------------------------------------------------------------ updates
+    async def send_updates(self, command: c.Command | None) -> None:
+        """Announce other sessions' changes to the selected mailbox, as §7.5.1 allows."""
+        if self.selected is None or self.state is not SessionState.SELECTED:
+            return
+        allow_expunge = not isinstance(command, _NO_EXPUNGE_DURING)
+        try:
+            updates = await self.selected.sync(self.store, allow_expunge)
+        except MailError:
+            # The mailbox went away under us (deleted or renamed by another session).
+            await self.mailbox_vanished()
+            return
+        await self.announce(updates)
+
+    async def announce(self, updates: PendingUpdates) -> None:
+        """Write the untagged responses for `updates`."""
+        for seq in updates.expunged_seqs:
+            await self.untagged(f"{seq} EXPUNGE")
+        for seq, meta in updates.flag_changes:
+            uid_part = f"UID {meta.uid} " if self.rev2 else ""
+            await self.untagged(b"%d FETCH (%sFLAGS %s)" % (seq, uid_part.encode(), r.flag_list(
+                self.visible_flags(meta.uid, meta.flags))))
+        if updates.exists is not None:
+            await self.untagged(f"{updates.exists} EXISTS")
+        if updates.recent is not None and not self.rev2:
+            await self.untagged(f"{updates.recent} RECENT")
+
+    def visible_flags(self, uid: int, flags: frozenset[str]) -> list[str]:
+        """Flags of a message as the client sees them: `\\Recent` added for rev1 only."""
+        shown = sorted(flags, key=_flag_order)
+        if not self.rev2 and self.selected is not None and uid in self.selected.recent:
+            shown.append("\\Recent")
+        return shown
+
+    async def mailbox_vanished(self) -> None:
+        """The selected mailbox was deleted or renamed by another session.
+
+        Its sequence numbers mean nothing any more; like Dovecot, say BYE and disconnect.
+        """
+        self.deselect()
+        self.state = SessionState.LOGOUT
+        await self.untagged("BYE Selected mailbox was deleted, have to disconnect.")
+
+
+_SYSTEM_FLAG_ORDER = {
+    "\\answered": 0,
+    "\\flagged": 1,
+    "\\deleted": 2,
+    "\\seen": 3,
+    "\\draft": 4,
+}
+
+
+def _flag_order(flag: str) -> tuple[int, str]:
+    return (_SYSTEM_FLAG_ORDER.get(flag.lower(), 5), flag)

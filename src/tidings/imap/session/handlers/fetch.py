@@ -1,0 +1,180 @@
+"""FETCH and UID FETCH (RFC 9051 §6.4.5, §7.5.2; BINARY from RFC 3516).
+
+Everything but FLAGS comes from the facts parsed at APPEND and byte offsets into the stored
+message: nothing is re-parsed here (DESIGN.md "Storage").
+"""
+
+from __future__ import annotations
+
+from tidings.core.errors import MailError, MailErrorKind
+from tidings.core.mime import MessageFacts, UnknownTransferEncoding, binary_section, section_bytes
+from tidings.imap.proto import commands as c
+from tidings.imap.proto import responses as r
+from tidings.imap.proto.fetch_encoding import encode_bodystructure, encode_envelope
+from tidings.imap.session.core import CommandFailed, ImapSession
+from tidings.imap.session.registry import handles
+from tidings.storage.api import FlagOperation, MessageMeta
+
+A = c.SimpleAttribute
+_NEEDS_FACTS = {A.ENVELOPE, A.BODY, A.BODYSTRUCTURE, A.RFC822_HEADER, A.RFC822_TEXT}
+_SETS_SEEN = {A.RFC822, A.RFC822_TEXT}
+_HEADER = c.Section(specifier="HEADER")
+_TEXT = c.Section(specifier="TEXT")
+
+
+def _needs_message(item: c.FetchItem) -> bool:
+    if isinstance(item, c.FetchAttribute):
+        return item.attribute in _NEEDS_FACTS or item.attribute is A.RFC822
+    return isinstance(item, c.FetchSection | c.FetchBinarySize)
+
+
+def _sets_seen(item: c.FetchItem) -> bool:
+    """RFC 9051 §6.4.5: BODY[...] / BINARY[...] / RFC822 / RFC822.TEXT set \\Seen."""
+    if isinstance(item, c.FetchAttribute):
+        return item.attribute in _SETS_SEEN
+    return isinstance(item, c.FetchSection) and not item.peek
+
+
+def section_name(section: c.Section) -> str:
+    """The section text as echoed in the response (`1.2.HEADER.FIELDS (A B)`)."""
+    parts = [str(number) for number in section.part]
+    if section.specifier:
+        parts.append(section.specifier)
+    text = ".".join(parts)
+    if section.fields:
+        text += " (" + " ".join(field.upper() for field in section.fields) + ")"
+    return text
+
+
+def _body_literal(data: bytes, binary: bool = False) -> bytes:
+    return r.literal(data, binary=binary and b"\x00" in data)
+
+
+@handles(c.Fetch)
+async def fetch(session: ImapSession, command: c.Fetch) -> None:
+    """Answer one FETCH line per message, in sequence order."""
+    view = session.selected
+    assert view is not None
+    if command.modifiers:
+        raise CommandFailed(f"Unknown FETCH modifier {command.modifiers[0][0]}", status="BAD")
+    if not command.uid and not view.seq_range_valid(command.sequence_set):
+        raise CommandFailed("Invalid messageset.", status="BAD")
+    items = list(command.items)
+    if command.uid and c.FetchAttribute(A.UID) not in items:
+        items.insert(0, c.FetchAttribute(A.UID))  # RFC 9051 §6.4.9: UID FETCH always has UID
+    pairs = view.resolve(command.sequence_set, command.uid)
+    needs_message = any(_needs_message(item) for item in items)
+    wants_flags = c.FetchAttribute(A.FLAGS) in items
+    if any(_sets_seen(item) for item in items) and not view.read_only:
+        unseen = [
+            uid for _, uid in pairs
+            if uid in view.messages and "\\Seen" not in view.messages[uid].flags
+            and uid not in view.expunged_unannounced
+        ]
+        seen_now = set(unseen)
+        if unseen:
+            view.update_flags(
+                await session.store.store_flags(view.mailbox_id, unseen, FlagOperation.ADD,
+                                                ["\\Seen"])
+            )
+    else:
+        seen_now = set()
+    missing = False
+    for seq, uid in pairs:
+        meta = view.messages.get(uid)
+        if meta is None or uid in view.expunged_unannounced:
+            missing = True
+            continue
+        message: tuple[bytes, MessageFacts] | None = None
+        if needs_message:
+            try:
+                message = (
+                    await session.store.read_message(view.mailbox_id, uid),
+                    await session.store.read_facts(view.mailbox_id, uid),
+                )
+            except MailError as error:
+                if error.kind is not MailErrorKind.EXPUNGED:
+                    raise
+                missing = True
+                continue
+        data = [await _encode_item(session, item, meta, message) for item in items]
+        if uid in seen_now and not wants_flags:
+            # RFC 9051 §6.4.5: the changed flags accompany the data that set \Seen.
+            data.append(b"FLAGS " + r.flag_list(session.visible_flags(uid, meta.flags)))
+        await session.untagged(b"%d FETCH (%s)" % (seq, b" ".join(data)))
+    if missing:
+        raise CommandFailed("Some of the requested messages no longer exist.", "EXPUNGEISSUED")
+    await session.complete(command, "Fetch completed.")
+
+
+async def _encode_item(
+    session: ImapSession,
+    item: c.FetchItem,
+    meta: MessageMeta,
+    message: tuple[bytes, MessageFacts] | None,
+) -> bytes:
+    if isinstance(item, c.FetchAttribute):
+        return _encode_attribute(session, item.attribute, meta, message)
+    assert message is not None
+    raw, facts = message
+    if isinstance(item, c.FetchBinarySize):
+        # RFC 3516 §4.2: the decoded size of the part.
+        decoded = _binary(raw, facts, item.part)
+        size = b"NIL" if decoded is None else str(len(decoded)).encode()
+        return b"BINARY.SIZE[%s] %s" % (".".join(map(str, item.part)).encode(), size)
+    assert isinstance(item, c.FetchSection)
+    if item.binary:
+        content = _binary(raw, facts, item.section.part)
+        name = "BINARY[" + ".".join(map(str, item.section.part)) + "]"
+    else:
+        content = section_bytes(raw, facts, item.section)
+        name = "BODY[" + section_name(item.section) + "]"
+    if item.partial is not None:
+        offset, count = item.partial
+        name += f"<{offset}>"
+        if content is not None:
+            content = content[offset : offset + count]
+    if content is None:
+        return name.encode() + b" NIL"
+    return name.encode() + b" " + _body_literal(content, binary=item.binary)
+
+
+def _binary(raw: bytes, facts: MessageFacts, part: tuple[int, ...]) -> bytes | None:
+    try:
+        return binary_section(raw, facts, part)
+    except UnknownTransferEncoding as error:
+        # RFC 3516 §4.3: a part we cannot decode.
+        raise CommandFailed("Unknown Content-Transfer-Encoding.", "UNKNOWN-CTE") from error
+
+
+def _encode_attribute(
+    session: ImapSession,
+    attribute: c.SimpleAttribute,
+    meta: MessageMeta,
+    message: tuple[bytes, MessageFacts] | None,
+) -> bytes:
+    if attribute is A.FLAGS:
+        return b"FLAGS " + r.flag_list(session.visible_flags(meta.uid, meta.flags))
+    if attribute is A.UID:
+        return b"UID %d" % meta.uid
+    if attribute is A.INTERNALDATE:
+        return b"INTERNALDATE " + r.imap_datetime(meta.internaldate)
+    if attribute is A.RFC822_SIZE:
+        return b"RFC822.SIZE %d" % meta.size
+    if attribute is A.MODSEQ:
+        return b"MODSEQ (%d)" % meta.modseq
+    assert message is not None
+    raw, facts = message
+    if attribute is A.ENVELOPE:
+        return b"ENVELOPE " + encode_envelope(facts.envelope)
+    if attribute is A.BODY:
+        return b"BODY " + encode_bodystructure(facts.body, extensible=False)
+    if attribute is A.BODYSTRUCTURE:
+        return b"BODYSTRUCTURE " + encode_bodystructure(facts.body, extensible=True)
+    if attribute is A.RFC822:
+        return b"RFC822 " + _body_literal(raw)
+    if attribute is A.RFC822_HEADER:
+        return b"RFC822.HEADER " + _body_literal(section_bytes(raw, facts, _HEADER) or b"")
+    if attribute is A.RFC822_TEXT:
+        return b"RFC822.TEXT " + _body_literal(section_bytes(raw, facts, _TEXT) or b"")
+    raise CommandFailed(f"Unsupported FETCH item {attribute.value}", status="BAD")

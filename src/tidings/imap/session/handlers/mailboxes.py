@@ -1,0 +1,172 @@
+"""Mailbox commands: SELECT/EXAMINE, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, STATUS, APPEND,
+NAMESPACE (RFC 9051 §6.3; UIDPLUS RFC 4315; SPECIAL-USE RFC 6154 §3)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tidings.core.errors import MailError, MailErrorKind
+from tidings.imap.proto import commands as c
+from tidings.imap.proto import responses as r
+from tidings.imap.session.core import CommandFailed, ImapSession
+from tidings.imap.session.flags import SYSTEM_FLAGS, normalise_flags
+from tidings.imap.session.registry import handles
+from tidings.imap.session.selected import SelectedMailbox
+from tidings.imap.session.state import SessionState
+from tidings.storage.api import HIERARCHY_DELIMITER, MailboxStatus
+
+SPECIAL_USES = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
+
+
+@handles(c.Select)
+async def select(session: ImapSession, command: c.Select) -> None:
+    """RFC 9051 §6.3.2 SELECT and §6.3.3 EXAMINE (RFC 3501 §6.3.1 for rev1 extras)."""
+    if command.parameters:
+        raise CommandFailed(f"Unknown SELECT parameter {command.parameters[0][0]}", status="BAD")
+    name = session.decode_mailbox(command.mailbox)
+    if session.selected is not None:
+        session.deselect()
+        if session.rev2:
+            await session.untagged("OK [CLOSED] Previous mailbox closed.")
+    snapshot = await session.store.open_mailbox(name, claim_recent=not command.read_only)
+    view = SelectedMailbox(snapshot, read_only=command.read_only)
+    keywords = sorted({flag for meta in snapshot.messages for flag in meta.flags} - SYSTEM_FLAGS)
+    flags = r.flag_list([*SYSTEM_FLAGS_ORDERED, *keywords])
+    await session.untagged(b"FLAGS " + flags)
+    if command.read_only:
+        await session.untagged("OK [PERMANENTFLAGS ()] Read-only mailbox.")
+    else:
+        permanent = r.flag_list([*SYSTEM_FLAGS_ORDERED, *keywords, "\\*"])
+        await session.untagged(b"OK [PERMANENTFLAGS " + permanent + b"] Flags permitted.")
+    await session.untagged(f"{view.exists} EXISTS")
+    if not session.rev2:
+        await session.untagged(f"{len(view.recent)} RECENT")
+        first_unseen = next(
+            (seq for seq, uid in enumerate(view.uids, 1)
+             if "\\Seen" not in view.messages[uid].flags),
+            None,
+        )
+        if first_unseen is not None:
+            await session.untagged(f"OK [UNSEEN {first_unseen}] First unseen.")
+    await session.untagged(f"OK [UIDVALIDITY {view.uidvalidity}] UIDs valid")
+    await session.untagged(f"OK [UIDNEXT {view.uidnext}] Predicted next UID")
+    if session.rev2:
+        # RFC 9051 §6.3.2: a LIST response with the mailbox name is required.
+        await session.untagged(b'LIST () "/" ' + session.encode_mailbox(view.name))
+    session.selected = view
+    session.state = SessionState.SELECTED
+    mode = "READ-ONLY" if command.read_only else "READ-WRITE"
+    verb = "Examine" if command.read_only else "Select"
+    await session.tagged(command.tag, "OK", f"{verb} completed.", mode)
+
+
+SYSTEM_FLAGS_ORDERED = ("\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft")
+
+
+@handles(c.Create)
+async def create(session: ImapSession, command: c.Create) -> None:
+    """RFC 9051 §6.3.4: a trailing delimiter only says children are intended."""
+    name = session.decode_mailbox(command.mailbox).rstrip(HIERARCHY_DELIMITER)
+    if name.upper() == "INBOX":
+        raise CommandFailed("Mailbox already exists.", "ALREADYEXISTS")
+    special_use = None
+    if command.special_use:
+        # RFC 6154 §3: CREATE-SPECIAL-USE; we keep one special use per mailbox.
+        if len(command.special_use) > 1:
+            raise CommandFailed("Only one special use per mailbox.", "USEATTR")
+        wanted = command.special_use[0]
+        special_use = next((use for use in SPECIAL_USES if use.lower() == wanted.lower()), None)
+        if special_use is None:
+            raise CommandFailed(f"Unsupported special use {wanted}.", "USEATTR")
+    await session.store.create_mailbox(name, special_use)
+    await session.complete(command, "Create completed.")
+
+
+@handles(c.Delete)
+async def delete(session: ImapSession, command: c.Delete) -> None:
+    """RFC 9051 §6.3.5."""
+    name = session.decode_mailbox(command.mailbox)
+    await session.store.delete_mailbox(name)
+    if session.selected is not None and session.selected.name == name:
+        session.deselect()
+        await session.untagged("OK [CLOSED] Mailbox deleted.")
+    await session.complete(command, "Delete completed.")
+
+
+@handles(c.Rename)
+async def rename(session: ImapSession, command: c.Rename) -> None:
+    """RFC 9051 §6.3.6 (renaming INBOX moves its messages; storage does that)."""
+    old = session.decode_mailbox(command.old)
+    new = session.decode_mailbox(command.new).rstrip(HIERARCHY_DELIMITER)
+    if new == "INBOX":
+        raise CommandFailed("Mailbox already exists.", "ALREADYEXISTS")
+    await session.store.rename_mailbox(old, new)
+    if session.selected is not None and session.selected.name == old and old != "INBOX":
+        session.selected.name = new
+    await session.complete(command, "Rename completed.")
+
+
+@handles(c.Subscribe)
+async def subscribe(session: ImapSession, command: c.Subscribe) -> None:
+    """RFC 9051 §6.3.7 and §6.3.8."""
+    name = session.decode_mailbox(command.mailbox)
+    if command.subscribe:
+        await session.store.get_mailbox(name)  # Dovecot: no subscribing to nothing
+    await session.store.set_subscribed(name, command.subscribe)
+    verb = "Subscribe" if command.subscribe else "Unsubscribe"
+    await session.complete(command, f"{verb} completed.")
+
+
+@handles(c.Namespace)
+async def namespace(session: ImapSession, command: c.Namespace) -> None:
+    """RFC 9051 §6.3.10 (RFC 2342): one personal namespace, no others."""
+    await session.untagged('NAMESPACE (("" "/")) NIL NIL')
+    await session.complete(command, "Namespace completed.")
+
+
+def status_items(status: MailboxStatus, items: tuple[c.StatusItem, ...]) -> str:
+    """The parenthesised STATUS data (RFC 9051 §7.3.5), in the order asked."""
+    values = {
+        c.StatusItem.MESSAGES: status.messages,
+        c.StatusItem.UIDNEXT: status.uidnext,
+        c.StatusItem.UIDVALIDITY: status.uidvalidity,
+        c.StatusItem.UNSEEN: status.unseen,
+        c.StatusItem.DELETED: status.deleted,
+        c.StatusItem.SIZE: status.size,
+        c.StatusItem.RECENT: status.recent,
+        c.StatusItem.HIGHESTMODSEQ: status.highestmodseq,
+    }
+    return " ".join(f"{item.value} {values[item]}" for item in items)
+
+
+@handles(c.Status)
+async def status(session: ImapSession, command: c.Status) -> None:
+    """RFC 9051 §6.3.11."""
+    name = session.decode_mailbox(command.mailbox)
+    counters = await session.store.status(name)
+    await session.untagged(
+        b"STATUS " + session.encode_mailbox(name) + b" ("
+        + status_items(counters, command.items).encode() + b")"
+    )
+    await session.complete(command, "Status completed.")
+
+
+@handles(c.Append)
+async def append(session: ImapSession, command: c.Append) -> None:
+    """RFC 9051 §6.3.12; APPENDUID from RFC 4315 §3; TRYCREATE when the mailbox is missing."""
+    name = session.decode_mailbox(command.mailbox)
+    if not command.message:
+        raise CommandFailed("Can't save a zero byte message.")
+    if len(command.message) > session.context.limits.max_message_size:
+        raise CommandFailed("Message too large.", "TOOBIG")
+    flags = normalise_flags(command.flags, allow_recent=True) - {"\\Recent"}
+    date = command.internaldate or datetime.now(UTC)
+    try:
+        result = await session.store.append(name, command.message, flags, date)
+    except MailError as error:
+        if error.kind is MailErrorKind.NOTFOUND:
+            raise CommandFailed("Mailbox doesn't exist.", "TRYCREATE") from error
+        raise
+    await session.complete(
+        command, "Append completed.", f"APPENDUID {result.uidvalidity} {result.uid}"
+    )

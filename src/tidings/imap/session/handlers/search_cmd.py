@@ -1,0 +1,106 @@
+"""SEARCH and UID SEARCH (RFC 9051 §6.4.4), ESEARCH replies (RFC 4731) and the saved
+result `$` (RFC 5182)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from tidings.core.mime import MessageFacts
+from tidings.core.seqset import SequenceSet
+from tidings.imap.proto import commands as c
+from tidings.imap.proto import responses as r
+from tidings.imap.session.core import CommandFailed, ImapSession
+from tidings.imap.session.registry import handles
+from tidings.imap.session.search import SearchCandidate, matches
+
+SUPPORTED_CHARSETS = ("US-ASCII", "UTF-8")
+
+
+def _loader(session: ImapSession, uid: int) -> Callable[[], Awaitable[tuple[bytes, MessageFacts]]]:
+    view = session.selected
+    assert view is not None
+    mailbox_id = view.mailbox_id
+
+    async def load() -> tuple[bytes, MessageFacts]:
+        raw = await session.store.read_message(mailbox_id, uid)
+        return raw, await session.store.read_facts(mailbox_id, uid)
+
+    return load
+
+
+@handles(c.Search)
+async def search(session: ImapSession, command: c.Search) -> None:
+    """Evaluate the key on every message; answer SEARCH (rev1) or ESEARCH."""
+    view = session.selected
+    assert view is not None
+    if command.charset is not None and command.charset.upper() not in SUPPORTED_CHARSETS:
+        # RFC 9051 §6.4.4: NO with BADCHARSET listing what we support.
+        raise CommandFailed("Unsupported charset.", f"BADCHARSET ({' '.join(SUPPORTED_CHARSETS)})")
+    found: list[tuple[int, int]] = []
+    for seq, uid in enumerate(list(view.uids), 1):
+        meta = view.messages.get(uid)
+        if meta is None or uid in view.expunged_unannounced:
+            continue
+        candidate = SearchCandidate(
+            seq=seq,
+            uid=uid,
+            flags=meta.flags,
+            recent=uid in view.recent,
+            internaldate=meta.internaldate,
+            size=meta.size,
+            load=_loader(session, uid),
+        )
+        if await matches(
+            command.key,
+            candidate,
+            largest_seq=view.exists,
+            largest_uid=view.largest_uid,
+            saved_uids=session.saved_search,
+        ):
+            found.append((seq, uid))
+    numbers = [uid if command.uid else seq for seq, uid in found]
+    options = command.return_options
+    if options is None and not session.rev2:
+        await session.untagged(" ".join(["SEARCH", *map(str, numbers)]))
+        await session.complete(command, "Search completed.")
+        return
+    requested = set(options or ()) or {"ALL"}
+    if "SAVE" in requested:
+        _save_result(session, requested, [uid for _, uid in found])
+        requested.discard("SAVE")
+        if not requested and options:
+            # RFC 5182 §2.1: SAVE alone produces no ESEARCH response.
+            await session.complete(command, "Search completed.")
+            return
+        requested = requested or {"ALL"}
+    await session.untagged(_esearch(command, requested, numbers))
+    await session.complete(command, "Search completed.")
+
+
+def _save_result(session: ImapSession, requested: set[str], uids: list[int]) -> None:
+    """RFC 5182 §2.1: with MIN/MAX (and not ALL/COUNT) only those are saved."""
+    if uids and requested & {"MIN", "MAX"} and not requested & {"ALL", "COUNT"}:
+        kept = set()
+        if "MIN" in requested:
+            kept.add(min(uids))
+        if "MAX" in requested:
+            kept.add(max(uids))
+        session.saved_search = frozenset(kept)
+    else:
+        session.saved_search = frozenset(uids)
+
+
+def _esearch(command: c.Search, requested: set[str], numbers: list[int]) -> bytes:
+    """RFC 4731 §3.1: `ESEARCH (TAG "t") [UID] MIN n MAX n COUNT n ALL set`."""
+    parts = [b"ESEARCH (TAG " + r.quoted(command.tag) + b")"]
+    if command.uid:
+        parts.append(b"UID")
+    if numbers and "MIN" in requested:
+        parts.append(b"MIN %d" % min(numbers))
+    if numbers and "MAX" in requested:
+        parts.append(b"MAX %d" % max(numbers))
+    if "COUNT" in requested:
+        parts.append(b"COUNT %d" % len(numbers))
+    if numbers and "ALL" in requested:
+        parts.append(b"ALL " + str(SequenceSet.of(numbers)).encode())
+    return b" ".join(parts)

@@ -1,0 +1,127 @@
+"""`SqliteBackend`: the embedded storage backend (accounts plus lifecycle)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tidings.core.errors import MailError, MailErrorKind
+from tidings.notify.hub import NotificationHub
+from tidings.storage.api import DEFAULT_MAILBOXES
+from tidings.storage.sqlite import blobs
+from tidings.storage.sqlite.database import Database, WriteTxn
+from tidings.storage.sqlite.mailboxes import insert_mailbox
+from tidings.storage.sqlite.records import Owner
+from tidings.storage.sqlite.store import SqliteMailStore
+
+
+def _address(address: str) -> str:
+    # Lookups ignore case: the whole address, as Dovecot's auth_username_format=%Lu does.
+    return address.strip().lower()
+
+
+def _owner(conn: sqlite3.Connection, address: str) -> Owner:
+    row = conn.execute("SELECT id FROM accounts WHERE address = ?", (address,)).fetchone()
+    if row is None:
+        raise MailError(MailErrorKind.NOTFOUND, f"No such account: {address}")
+    return Owner(address, int(row[0]))
+
+
+def _add_account(txn: WriteTxn, address: str, password_hash: str) -> None:
+    conn = txn.conn
+    row = conn.execute(
+        "INSERT INTO accounts (address, password_hash) VALUES (?, ?)"
+        " ON CONFLICT (address) DO NOTHING RETURNING id",
+        (address, password_hash),
+    ).fetchone()
+    if row is None:
+        raise MailError(MailErrorKind.EXISTS, f"Account already exists: {address}")
+    for name, special_use in DEFAULT_MAILBOXES:
+        insert_mailbox(conn, int(row[0]), name, special_use)
+        conn.execute("INSERT INTO subscriptions (account_id, name) VALUES (?, ?)", (row[0], name))
+
+
+def _set_password_hash(txn: WriteTxn, address: str, password_hash: str) -> None:
+    owner = _owner(txn.conn, address)
+    txn.conn.execute(
+        "UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, owner.id)
+    )
+
+
+def _remove_account(txn: WriteTxn, address: str) -> None:
+    conn = txn.conn
+    owner = _owner(conn, address)
+    mailbox_ids = "SELECT id FROM mailboxes WHERE account_id = ?"
+    blob_ids = [
+        int(row[0])
+        for row in conn.execute(
+            f"DELETE FROM messages WHERE mailbox_id IN ({mailbox_ids}) RETURNING blob_id",
+            (owner.id,),
+        )
+    ]
+    for table in ("changes", "mailbox_keywords"):
+        conn.execute(f"DELETE FROM {table} WHERE mailbox_id IN ({mailbox_ids})", (owner.id,))
+    for table in ("mailboxes", "subscriptions"):
+        conn.execute(f"DELETE FROM {table} WHERE account_id = ?", (owner.id,))
+    conn.execute("DELETE FROM accounts WHERE id = ?", (owner.id,))
+    blobs.collect(conn, blob_ids)
+    txn.notify(address, None, 0)
+
+
+def _list_accounts(conn: sqlite3.Connection) -> list[str]:
+    return [str(row[0]) for row in conn.execute("SELECT address FROM accounts ORDER BY address")]
+
+
+def _password_hash(conn: sqlite3.Connection, address: str) -> str | None:
+    row = conn.execute(
+        "SELECT password_hash FROM accounts WHERE address = ?", (address,)
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+class SqliteBackend:
+    """Accounts and mail in one SQLite file (implements `tidings.storage.api.Backend`)."""
+
+    def __init__(self, db: Database, max_message_size: int | None) -> None:
+        self._db = db
+        self._max_message_size = max_message_size
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path,
+        hub: NotificationHub | None = None,
+        *,
+        max_message_size: int | None = None,
+    ) -> SqliteBackend:
+        """Open or create the database file at `path`; notices go to `hub` if given."""
+        return cls(await Database.open(Path(path), hub), max_message_size)
+
+    async def add_account(self, address: str, password_hash: str) -> None:
+        """Create the account with the DEFAULT_MAILBOXES, subscribed; EXISTS if present."""
+        await self._db.write(_add_account, _address(address), password_hash)
+
+    async def set_password_hash(self, address: str, password_hash: str) -> None:
+        """Replace the stored hash; NOTFOUND if no such account."""
+        await self._db.write(_set_password_hash, _address(address), password_hash)
+
+    async def remove_account(self, address: str) -> None:
+        """Delete the account and all its mail; NOTFOUND if none."""
+        await self._db.write(_remove_account, _address(address))
+
+    async def list_accounts(self) -> list[str]:
+        """All account addresses, sorted."""
+        return await self._db.read(_list_accounts)
+
+    async def password_hash(self, address: str) -> str | None:
+        """The stored hash, None if there is no such account."""
+        return await self._db.read(_password_hash, _address(address))
+
+    async def mail_store(self, address: str) -> SqliteMailStore:
+        """The account's mail; NOTFOUND if no such account."""
+        owner = await self._db.read(_owner, _address(address))
+        return SqliteMailStore(self._db, owner, self._max_message_size)
+
+    async def close(self) -> None:
+        """Finish queued work and close the database."""
+        await self._db.close()

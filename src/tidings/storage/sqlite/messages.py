@@ -1,0 +1,261 @@
+"""Message-level operations: open, recent, change log, append, flags, expunge, copy, move,
+read. Each function runs on a database thread inside a transaction opened by `Database`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from tidings.core import mime
+from tidings.core.errors import MailError, MailErrorKind
+from tidings.storage.api import (
+    AppendResult,
+    Change,
+    ChangeKind,
+    CopyResult,
+    FlagOperation,
+    MailboxSnapshot,
+    MessageMeta,
+)
+from tidings.storage.sqlite import blobs, names
+from tidings.storage.sqlite.database import WriteTxn
+from tidings.storage.sqlite.flags import (
+    DELETED,
+    FlagDecoder,
+    decode_keywords,
+    encode_keywords,
+    split_flags,
+)
+from tidings.storage.sqlite.mailboxes import mailbox_info
+from tidings.storage.sqlite.records import (
+    MESSAGE_COLUMNS,
+    MailboxRow,
+    Owner,
+    allocate,
+    canonical_keywords,
+    copy_rows,
+    log_change,
+    mailbox_by_id,
+    mailbox_by_name,
+    make_meta,
+    remove_rows,
+    uid_filter,
+)
+
+
+def _all_metas(conn: sqlite3.Connection, mailbox_id: int) -> tuple[MessageMeta, ...]:
+    # One range scan of the clustered primary key; shared flag sets keep this cheap for
+    # large mailboxes (a 100k-message SELECT must not take seconds).
+    decode = FlagDecoder()
+    fromiso = datetime.fromisoformat
+    rows = conn.execute(
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ? ORDER BY uid",
+        (mailbox_id,),
+    ).fetchall()
+    return tuple(
+        MessageMeta(uid, modseq, decode(bits, keywords), fromiso(date), size)
+        for uid, modseq, bits, keywords, date, size in rows
+    )
+
+
+def open_mailbox(
+    conn: sqlite3.Connection, owner: Owner, name: str, claim_recent: bool
+) -> MailboxSnapshot:
+    """SELECT (claim_recent, in a write transaction) or EXAMINE (in a read transaction)."""
+    row = mailbox_by_name(conn, owner.id, names.normalize(name))
+    messages = _all_metas(conn, row.id)
+    recent: frozenset[int] = frozenset()
+    if claim_recent:
+        recent = frozenset(m.uid for m in messages if m.uid > row.recent_floor)
+        _raise_floor(conn, row, row.uidnext - 1)
+    return MailboxSnapshot(mailbox_info(conn, owner, row), messages, recent)
+
+
+def _raise_floor(conn: sqlite3.Connection, row: MailboxRow, up_to_uid: int) -> None:
+    conn.execute(
+        "UPDATE mailboxes SET recent_floor = max(recent_floor, ?) WHERE id = ?",
+        (up_to_uid, row.id),
+    )
+
+
+def claim_recent(
+    txn: WriteTxn, owner: Owner, mailbox_id: int, up_to_uid: int
+) -> frozenset[int]:
+    """The UIDs in (recent floor, up_to_uid] that exist; raises the floor to `up_to_uid`,
+    so exactly one session gets each message as \\Recent (RFC 3501 §2.3.2)."""
+    row = mailbox_by_id(txn.conn, owner.id, mailbox_id)
+    if up_to_uid <= row.recent_floor:
+        return frozenset()
+    won = txn.conn.execute(
+        "SELECT uid FROM messages WHERE mailbox_id = ? AND uid > ? AND uid <= ?",
+        (row.id, row.recent_floor, up_to_uid),
+    )
+    result = frozenset(int(r[0]) for r in won)
+    _raise_floor(txn.conn, row, min(up_to_uid, row.uidnext - 1))
+    return result
+
+
+def changes_since(
+    conn: sqlite3.Connection, owner: Owner, mailbox_id: int, modseq: int
+) -> list[Change]:
+    """Change-log rows after `modseq`, ascending by (modseq, uid)."""
+    mailbox_by_id(conn, owner.id, mailbox_id)
+    decode = FlagDecoder()
+    rows = conn.execute(
+        "SELECT modseq, uid, kind, sysflags, keywords, internaldate, size FROM changes"
+        " WHERE mailbox_id = ? AND modseq > ? ORDER BY modseq, uid",
+        (mailbox_id, modseq),
+    )
+    changes = []
+    for change_modseq, uid, kind, bits, keywords, date, size in rows:
+        change_kind = ChangeKind(kind)
+        meta = None
+        if change_kind is not ChangeKind.EXPUNGE:
+            meta = make_meta(decode, uid, change_modseq, bits, keywords, date, size)
+        changes.append(Change(change_modseq, uid, change_kind, meta))
+    return changes
+
+
+def append(
+    txn: WriteTxn,
+    owner: Owner,
+    name: str,
+    message: blobs.PreparedMessage,
+    flags: Iterable[str],
+    internaldate: datetime,
+) -> AppendResult:
+    """Store a prepared message in `name` with `flags`, as one new UID and modseq."""
+    conn = txn.conn
+    row = mailbox_by_name(conn, owner.id, names.normalize(name))
+    blob_id = blobs.put(conn, message)
+    bits, wanted = split_flags(flags)
+    keywords = encode_keywords(canonical_keywords(conn, row.id, wanted))
+    uid, modseq = allocate(conn, row.id, 1)
+    date = internaldate.isoformat()
+    conn.execute(
+        "INSERT INTO messages (mailbox_id, uid, modseq, sysflags, keywords, internaldate,"
+        " size, blob_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (row.id, uid, modseq, bits, keywords, date, message.size, blob_id),
+    )
+    log_change(conn, row.id, modseq, uid, ChangeKind.APPEND, (bits, keywords, date, message.size))
+    txn.notify(owner.address, row.id, modseq)
+    return AppendResult(row.uidvalidity, uid)
+
+
+def _apply(
+    operation: FlagOperation, old: tuple[int, list[str]], bits: int, keywords: list[str]
+) -> tuple[int, list[str]]:
+    old_bits, old_keywords = old
+    if operation is FlagOperation.REPLACE:
+        return bits, keywords
+    if operation is FlagOperation.ADD:
+        merged = {k.lower(): k for k in old_keywords}
+        for keyword in keywords:
+            merged.setdefault(keyword.lower(), keyword)
+        return old_bits | bits, list(merged.values())
+    removed = {k.lower() for k in keywords}
+    return old_bits & ~bits, [k for k in old_keywords if k.lower() not in removed]
+
+
+def store_flags(
+    txn: WriteTxn,
+    owner: Owner,
+    mailbox_id: int,
+    uids: Sequence[int],
+    operation: FlagOperation,
+    flags: Iterable[str],
+) -> list[MessageMeta]:
+    """Change the flags of the existing `uids`; return those that changed, with one new
+    modseq shared by all of them (RFC 7162 §3.1 allows that within one command)."""
+    conn = txn.conn
+    row = mailbox_by_id(conn, owner.id, mailbox_id)
+    bits, wanted = split_flags(flags)
+    keywords = canonical_keywords(conn, row.id, wanted) if wanted else []
+    current = conn.execute(
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ?"
+        " AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+        (row.id, uid_filter(uids)),
+    ).fetchall()
+    changed = []
+    for uid, _modseq, old_bits, old_text, date, size in current:
+        new_bits, new_keywords = _apply(
+            operation, (old_bits, decode_keywords(old_text)), bits, keywords
+        )
+        new_text = encode_keywords(new_keywords)
+        if (new_bits, new_text) != (old_bits, old_text):
+            changed.append((uid, new_bits, new_text, date, size))
+    if not changed:
+        return []
+    _, modseq = allocate(conn, row.id, 0)
+    conn.executemany(
+        "UPDATE messages SET sysflags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ?"
+        " AND uid = ?",
+        ((new_bits, new_text, modseq, row.id, uid) for uid, new_bits, new_text, _, _ in changed),
+    )
+    decode = FlagDecoder()
+    result = []
+    for uid, new_bits, new_text, date, size in changed:
+        log_change(conn, row.id, modseq, uid, ChangeKind.FLAGS, (new_bits, new_text, date, size))
+        result.append(make_meta(decode, uid, modseq, new_bits, new_text, date, size))
+    txn.notify(owner.address, row.id, modseq)
+    return result
+
+
+def expunge(
+    txn: WriteTxn, owner: Owner, mailbox_id: int, uids: Sequence[int] | None
+) -> list[int]:
+    """Remove the \\Deleted messages (among `uids` if given); the removed UIDs, ascending."""
+    conn = txn.conn
+    row = mailbox_by_id(conn, owner.id, mailbox_id)
+    query = "SELECT uid FROM messages WHERE mailbox_id = ? AND (sysflags & ?) != 0"
+    params: tuple[object, ...] = (row.id, DELETED)
+    if uids is not None:
+        query += " AND uid IN (SELECT value FROM json_each(?))"
+        params += (uid_filter(uids),)
+    doomed = [int(r[0]) for r in conn.execute(query + " ORDER BY uid", params)]
+    modseq = remove_rows(conn, row.id, doomed)
+    if modseq:
+        txn.notify(owner.address, row.id, modseq)
+    return doomed
+
+
+def copy(
+    txn: WriteTxn, owner: Owner, mailbox_id: int, uids: Sequence[int], dest_name: str, move: bool
+) -> CopyResult:
+    """COPY (RFC 9051 §6.4.7), or MOVE (RFC 6851) when `move`: both in one transaction."""
+    conn = txn.conn
+    source = mailbox_by_id(conn, owner.id, mailbox_id)
+    dest = mailbox_by_name(conn, owner.id, names.normalize(dest_name))
+    source_uids, dest_uids, dest_modseq = copy_rows(conn, source, uids, dest)
+    if dest_modseq:
+        txn.notify(owner.address, dest.id, dest_modseq)
+    if move and source_uids:
+        txn.notify(owner.address, source.id, remove_rows(conn, source.id, source_uids))
+    return CopyResult(dest.uidvalidity, tuple(source_uids), tuple(dest_uids))
+
+
+def _blob_column(
+    conn: sqlite3.Connection, owner: Owner, mailbox_id: int, uid: int, column: str
+) -> bytes:
+    mailbox_by_id(conn, owner.id, mailbox_id)
+    row = conn.execute(
+        f"SELECT b.{column} FROM messages m JOIN blobs b ON b.id = m.blob_id"
+        " WHERE m.mailbox_id = ? AND m.uid = ?",
+        (mailbox_id, uid),
+    ).fetchone()
+    if row is None:
+        raise MailError(MailErrorKind.EXPUNGED, "Message was expunged")
+    return bytes(row[0])
+
+
+def read_message(conn: sqlite3.Connection, owner: Owner, mailbox_id: int, uid: int) -> bytes:
+    """The raw message; EXPUNGED if it is gone."""
+    return blobs.decompress(_blob_column(conn, owner, mailbox_id, uid, "body"))
+
+
+def read_facts(
+    conn: sqlite3.Connection, owner: Owner, mailbox_id: int, uid: int
+) -> mime.MessageFacts:
+    """The facts parsed at append; EXPUNGED if the message is gone."""
+    return blobs.load_facts(_blob_column(conn, owner, mailbox_id, uid, "facts"))

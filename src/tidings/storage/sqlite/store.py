@@ -1,0 +1,144 @@
+"""`SqliteMailStore`: the async MailStore of one account, a thin layer over the database
+threads. Each method is one transaction; see `mailboxes` and `messages` for the rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from tidings.core import mime
+from tidings.core.errors import MailError, MailErrorKind
+from tidings.storage.api import (
+    AppendResult,
+    Change,
+    CopyResult,
+    FlagOperation,
+    MailboxInfo,
+    MailboxSnapshot,
+    MailboxStatus,
+    MessageMeta,
+)
+from tidings.storage.sqlite import blobs, mailboxes, messages
+from tidings.storage.sqlite.database import Database, WriteTxn
+from tidings.storage.sqlite.records import Owner
+
+
+def _internaldate(value: datetime | None) -> datetime:
+    if value is None:
+        # INTERNALDATE has one-second resolution (RFC 9051 §9 `date-time`).
+        return datetime.now(UTC).replace(microsecond=0)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class SqliteMailStore:
+    """One account's mailboxes and messages in a SQLite database (implements MailStore)."""
+
+    def __init__(self, db: Database, owner: Owner, max_message_size: int | None) -> None:
+        self._db = db
+        self._owner = owner
+        self._max_message_size = max_message_size
+
+    @property
+    def account(self) -> str:
+        """The account's address (lower-cased)."""
+        return self._owner.address
+
+    async def list_mailboxes(self) -> list[MailboxInfo]:
+        """Every existing mailbox, sorted by name."""
+        return await self._db.read(mailboxes.list_mailboxes, self._owner)
+
+    async def list_subscriptions(self) -> list[str]:
+        """Subscribed names, which may include mailboxes that no longer exist."""
+        return await self._db.read(mailboxes.list_subscriptions, self._owner)
+
+    async def get_mailbox(self, name: str) -> MailboxInfo:
+        """The mailbox called `name`; NOTFOUND if none."""
+        return await self._db.read(mailboxes.get_mailbox, self._owner, name)
+
+    async def create_mailbox(self, name: str, special_use: str | None = None) -> MailboxInfo:
+        """Create `name` and any missing parents; EXISTS if it exists, CANNOT if invalid."""
+        return await self._db.write(mailboxes.create_mailbox, self._owner, name, special_use)
+
+    async def delete_mailbox(self, name: str) -> None:
+        """Delete `name` with its messages; NOPERM for INBOX, CANNOT if it has children."""
+        await self._db.write(mailboxes.delete_mailbox, self._owner, name)
+
+    async def rename_mailbox(self, old: str, new: str) -> None:
+        """Rename `old` and its children to `new` (INBOX: move its messages)."""
+        await self._db.write(mailboxes.rename_mailbox, self._owner, old, new)
+
+    async def set_subscribed(self, name: str, subscribed: bool) -> None:
+        """Add or remove `name` from the subscriptions."""
+        await self._db.write(mailboxes.set_subscribed, self._owner, name, subscribed)
+
+    async def status(self, name: str) -> MailboxStatus:
+        """Counters of `name`; NOTFOUND if none."""
+        return await self._db.read(mailboxes.status, self._owner, name)
+
+    async def open_mailbox(self, name: str, claim_recent: bool) -> MailboxSnapshot:
+        """Snapshot for SELECT (claim_recent=True) or EXAMINE (False)."""
+        if not claim_recent:
+            return await self._db.read(messages.open_mailbox, self._owner, name, False)
+
+        def claim(txn: WriteTxn) -> MailboxSnapshot:
+            return messages.open_mailbox(txn.conn, self._owner, name, True)
+
+        return await self._db.write(claim)
+
+    async def claim_recent(self, mailbox_id: int, up_to_uid: int) -> frozenset[int]:
+        """Claim \\Recent for unclaimed messages with UIDs up to `up_to_uid`."""
+        return await self._db.write(messages.claim_recent, self._owner, mailbox_id, up_to_uid)
+
+    async def changes_since(self, mailbox_id: int, modseq: int) -> list[Change]:
+        """Change-log rows with modseq > `modseq`, ascending; NOTFOUND if the mailbox is gone."""
+        return await self._db.read(messages.changes_since, self._owner, mailbox_id, modseq)
+
+    async def append(
+        self,
+        name: str,
+        raw: bytes,
+        flags: Iterable[str] = (),
+        internaldate: datetime | None = None,
+    ) -> AppendResult:
+        """Parse and store `raw` in mailbox `name`; committed before returning."""
+        if self._max_message_size is not None and len(raw) > self._max_message_size:
+            raise MailError(MailErrorKind.TOOBIG, "Message is larger than the size limit")
+        prepared = await self._db.compute(blobs.prepare, raw)
+        return await self._db.write(
+            messages.append, self._owner, name, prepared, tuple(flags), _internaldate(internaldate)
+        )
+
+    async def store_flags(
+        self, mailbox_id: int, uids: Sequence[int], operation: FlagOperation, flags: Iterable[str]
+    ) -> list[MessageMeta]:
+        """Change flags of `uids`; return the messages whose flags changed."""
+        return await self._db.write(
+            messages.store_flags, self._owner, mailbox_id, tuple(uids), operation, tuple(flags)
+        )
+
+    async def expunge(self, mailbox_id: int, uids: Sequence[int] | None = None) -> list[int]:
+        """Remove the \\Deleted messages (only among `uids` if given); expunged UIDs."""
+        chosen = None if uids is None else tuple(uids)
+        return await self._db.write(messages.expunge, self._owner, mailbox_id, chosen)
+
+    async def copy(self, mailbox_id: int, uids: Sequence[int], dest_name: str) -> CopyResult:
+        """Copy `uids` to `dest_name` with flags and dates."""
+        return await self._db.write(
+            messages.copy, self._owner, mailbox_id, tuple(uids), dest_name, False
+        )
+
+    async def move(self, mailbox_id: int, uids: Sequence[int], dest_name: str) -> CopyResult:
+        """Copy then expunge from the source, in one transaction (RFC 6851)."""
+        return await self._db.write(
+            messages.copy, self._owner, mailbox_id, tuple(uids), dest_name, True
+        )
+
+    async def read_message(self, mailbox_id: int, uid: int) -> bytes:
+        """The message exactly as stored; EXPUNGED if it is gone."""
+        return await self._db.read(messages.read_message, self._owner, mailbox_id, uid)
+
+    async def read_facts(self, mailbox_id: int, uid: int) -> mime.MessageFacts:
+        """The facts parsed at APPEND; EXPUNGED if gone."""
+        return await self._db.read(messages.read_facts, self._owner, mailbox_id, uid)

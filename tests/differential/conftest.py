@@ -1,0 +1,51 @@
+"""Fixtures for differential tests: a private Dovecot on loopback, the reference server.
+
+Dovecot is installed with apt-get when missing (tests/support/dovecot.py); a failed install
+fails the tests. They are skipped only when TIDINGS_SKIP_DOVECOT=1 is set.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# tests/ holds no __init__.py, so pytest puts tests/ on sys.path for tests/conftest.py; make
+# the `support` package importable even when this directory is collected on its own.
+_TESTS_DIR = str(Path(__file__).resolve().parents[1])
+if _TESTS_DIR not in sys.path:
+    sys.path.insert(0, _TESTS_DIR)
+
+from support.dovecot import (  # noqa: E402
+    DovecotServer,
+    skip_requested,
+    start_dovecot,
+)
+
+
+def _start(tmp_path_factory: pytest.TempPathFactory, name: str) -> DovecotServer:
+    if skip_requested():
+        pytest.skip("TIDINGS_SKIP_DOVECOT=1: differential tests against Dovecot skipped")
+    return start_dovecot(tmp_path_factory.mktemp(name))
+
+
+@pytest.fixture(scope="session")
+def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]:
+    """One private Dovecot for the session (users alice@ and bob@example.test, as Tidings).
+    Tests must use mailbox names of their own."""
+    server = _start(tmp_path_factory, "dovecot")
+    yield server
+    server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the differential summary ("N of 208 messages identical ...") after the run."""
+    from test_corpus_vs_dovecot import SUMMARY_KEY  # the key lives beside the test
+
+    lines = terminalreporter.config.stash.get(SUMMARY_KEY, None)
+    if lines:
+        terminalreporter.section("differential summary")
+        for line in lines:
+            terminalreporter.write_line(line)
