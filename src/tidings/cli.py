@@ -73,8 +73,9 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(code=1)
 
 
-def _resolve_config(ctx: typer.Context, data: Path | None, config: Path | None,
-                    **overrides: Any) -> Config:
+def _resolve_config(
+    ctx: typer.Context, data: Path | None, config: Path | None, **overrides: Any
+) -> Config:
     """The Config from subcommand options, falling back to the global ones."""
     root = ctx.find_root().obj
     globals_ = root if isinstance(root, GlobalOptions) else GlobalOptions(None, None)
@@ -93,7 +94,7 @@ def root(ctx: typer.Context, data: DataOption = None, config: ConfigOption = Non
 
 
 @app.command()
-def serve(
+def serve(  # noqa: PLR0917 - typer maps each parameter to a flag; there is one per listener
     ctx: typer.Context,
     data: DataOption = None,
     config: ConfigOption = None,

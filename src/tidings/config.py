@@ -96,8 +96,9 @@ def load_config(
         if key not in {f.name for f in dataclasses.fields(Config)}:
             raise ConfigError(f"unknown setting {key!r}")
         if key in LISTENERS and isinstance(value, str):
-            value = _parse_listen(f"--{key}", value)
-        values[key] = Path(value) if key == "data_dir" else value
+            values[key] = _parse_listen(f"--{key}", value)
+        else:
+            values[key] = Path(value) if key == "data_dir" else value
     return Config(**values)
 
 
@@ -134,18 +135,24 @@ def limits_from_table(table: Mapping[str, Any]) -> Limits:
     """Limits with the fields of `table` replaced; unknown keys and bad values are errors."""
     known = {f.name: f for f in dataclasses.fields(Limits)}
     _reject_unknown("limits.", table, set(known))
-    changes: dict[str, int | float] = {}
+    changes: dict[str, Any] = {}
     for key, value in table.items():
         wants_int = known[key].type in ("int", int)
-        allowed: tuple[type, ...] = (int,) if wants_int else (int, float)
-        # bool is an int subclass, but `max_line_length = true` is surely a mistake.
-        if isinstance(value, bool) or not isinstance(value, allowed):
-            kind = "an integer" if wants_int else "a number"
-            raise ConfigError(f"limits.{key} must be {kind}, not {value!r}")
-        if value < 0:
+        number = _number(f"limits.{key}", value, wants_int)
+        if number < 0:
             raise ConfigError(f"limits.{key} must not be negative")
-        changes[key] = value if wants_int else float(value)
+        changes[key] = number
     return dataclasses.replace(Limits(), **changes)
+
+
+def _number(name: str, value: Any, wants_int: bool) -> int | float:
+    # bool is an int subclass, but `max_line_length = true` is surely a mistake.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if wants_int else float(value)
+    if isinstance(value, float) and not wants_int:
+        return value
+    kind = "an integer" if wants_int else "a number"
+    raise ConfigError(f"{name} must be {kind}, not {value!r}")
 
 
 def _reject_unknown(prefix: str, table: Mapping[str, Any], known: set[str]) -> None:

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-# tests/ holds no __init__.py, so pytest puts tests/ on sys.path for tests/conftest.py; make
-# the `support` package importable even when this directory is collected on its own.
-_TESTS_DIR = str(Path(__file__).resolve().parents[1])
-if _TESTS_DIR not in sys.path:
-    sys.path.insert(0, _TESTS_DIR)
+# pyproject puts the checkout on sys.path (pythonpath = ["."]), so helpers import as
+# `tests.support...`; make that hold when pytest is run with other options too.
+_REPO_DIR = str(Path(__file__).resolve().parents[2])
+if _REPO_DIR not in sys.path:
+    sys.path.insert(0, _REPO_DIR)
 
-from support.dovecot import (  # noqa: E402
+from tests.differential.raw_imap import SUMMARY_KEY  # noqa: E402
+from tests.support.dovecot import (  # noqa: E402
     DovecotServer,
     skip_requested,
     start_dovecot,
@@ -42,8 +43,6 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print the differential summary ("N of 208 messages identical ...") after the run."""
-    from test_corpus_vs_dovecot import SUMMARY_KEY  # the key lives beside the test
-
     lines = terminalreporter.config.stash.get(SUMMARY_KEY, None)
     if lines:
         terminalreporter.section("differential summary")

@@ -19,6 +19,12 @@ import re
 import socket
 from dataclasses import dataclass
 
+import pytest
+
+# Where the differential test leaves its summary lines for conftest's terminal summary hook
+# (kept here because conftest.py cannot import a test module under --import-mode=importlib).
+SUMMARY_KEY = pytest.StashKey[list[str]]()
+
 _LITERAL_AT_END = re.compile(rb"\{(\d+)\+?\}\r\n$")
 
 

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from raw_imap import (
+from tests.differential.raw_imap import (
+    SUMMARY_KEY,
     Atom,
     Literal,
     ProtocolError,
@@ -433,7 +434,7 @@ def target_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     """The server under test: Tidings (`shared_server`), or a second Dovecot when
     TIDINGS_DIFF_TARGET=dovecot."""
     if os.environ.get("TIDINGS_DIFF_TARGET", "tidings") == "dovecot":
-        from support.dovecot import start_dovecot
+        from tests.support.dovecot import start_dovecot
 
         server = start_dovecot(tmp_path_factory.mktemp("dovecot-target"))
         yield server
@@ -463,8 +464,6 @@ def comparison(dovecot: Any, target_server: Any, request: pytest.FixtureRequest,
     request.config.stash[SUMMARY_KEY] = summary_lines(result)
     yield result
 
-
-SUMMARY_KEY = pytest.StashKey[list[str]]()
 
 
 # -- the tests ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ app.py does; the full server is exercised by the interop tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import types
@@ -53,8 +54,11 @@ def fake_parts(monkeypatch: pytest.MonkeyPatch) -> tuple[FakeBackend, list[objec
 
 def config_for(tmp_path: Path, **listen: tuple[str, int] | None) -> Config:
     values: dict[str, object] = {
-        "imap": ("127.0.0.1", 0), "imaps": ("127.0.0.1", 0),
-        "pop3": None, "pop3s": None, "lmtp": None,
+        "imap": ("127.0.0.1", 0),
+        "imaps": ("127.0.0.1", 0),
+        "pop3": None,
+        "pop3s": None,
+        "lmtp": None,
     }
     values.update(listen)
     return Config(data_dir=tmp_path / "data", **values)  # type: ignore[arg-type]
@@ -76,20 +80,18 @@ def test_serves_imap_and_imaps_then_shuts_down(
         plain_port, tls_port = ports
         reader, writer = await asyncio.open_connection("127.0.0.1", plain_port)
         plain = await reader.readline()
-        client_tls = ssl.create_default_context(
-            cafile=str(tmp_path / "data" / "tls" / "cert.pem"))
+        client_tls = ssl.create_default_context(cafile=str(tmp_path / "data" / "tls" / "cert.pem"))
         tls_reader, tls_writer = await asyncio.open_connection(
-            "127.0.0.1", tls_port, ssl=client_tls, server_hostname="localhost")
+            "127.0.0.1", tls_port, ssl=client_tls, server_hostname="localhost"
+        )
         secure = await tls_reader.readline()
         stop.set()
         await asyncio.wait_for(task, 15)
         after = await asyncio.wait_for(reader.read(), 5)  # the server closed the connection
         for w in (writer, tls_writer):
             w.close()
-            try:
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
                 await w.wait_closed()
-            except (ConnectionError, ssl.SSLError):
-                pass
         return plain, secure, after
 
     with caplog.at_level("INFO"):

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 import pytest
+from argon2 import PasswordHasher
 
 from tidings.auth import authenticator as authenticator_module
 from tidings.auth.authenticator import Authenticator
@@ -152,8 +153,6 @@ def test_failures_expire_after_the_window() -> None:
 
 
 def test_outdated_hash_is_upgraded_on_success() -> None:
-    from argon2 import PasswordHasher
-
     weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("right")
     store = FakeAccounts(hashes={"alice@example.test": weak})
     auth, _, _ = make(store)

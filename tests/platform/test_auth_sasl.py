@@ -88,7 +88,9 @@ def test_login_initial_response_is_the_user_name() -> None:
     assert mechanism.step(b"pw") == SaslCredentials("", "alice", "pw")
 
 
-@pytest.mark.parametrize(("username", "password"), [(b"", b"pw"), (b"\xff", b"pw"), (b"a", b"\xfe")])
+@pytest.mark.parametrize(
+    ("username", "password"), [(b"", b"pw"), (b"\xff", b"pw"), (b"a", b"\xfe")]
+)
 def test_login_rejects_bad_input(username: bytes, password: bytes) -> None:
     mechanism = start_mechanism("LOGIN")
     assert mechanism is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -9,28 +10,43 @@ from pathlib import Path
 
 import pytest
 
+from tidings.auth.passwords import verify_password
+
 try:
     import tidings.storage.sqlite  # noqa: F401
 except ImportError:  # pragma: no cover - only while the store is being written
     pytest.skip("tidings.storage.sqlite is not importable yet", allow_module_level=True)
 
 
-def cli(*args: str, data: Path | None = None, stdin: str | None = None,
-        env_data: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, data: Path | None = None, stdin: str | None = None, env_data: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("TIDINGS_")}
     if env_data is not None:
         env["TIDINGS_DATA"] = str(env_data)
     return subprocess.run(
         [sys.executable, "-m", "tidings", *args],
-        input=stdin, capture_output=True, text=True, timeout=60, env=env, check=False,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
     )
 
 
 def test_user_lifecycle(tmp_path: Path) -> None:
     data = tmp_path / "data"
     # --data after the subcommand
-    added = cli("user", "add", "Alice@Example.TEST", "--password-stdin", "--data", str(data),
-                stdin="first password\n")
+    added = cli(
+        "user",
+        "add",
+        "Alice@Example.TEST",
+        "--password-stdin",
+        "--data",
+        str(data),
+        stdin="first password\n",
+    )
     assert added.returncode == 0, added.stderr
     assert (data / "mail.db").exists()
     # --data before the subcommand
@@ -38,15 +54,16 @@ def test_user_lifecycle(tmp_path: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     assert listed.stdout.splitlines() == ["alice@example.test"]
     # TIDINGS_DATA
-    again = cli("user", "add", "alice@example.test", "--password-stdin", env_data=data,
-                stdin="x\n")
+    again = cli("user", "add", "alice@example.test", "--password-stdin", env_data=data, stdin="x\n")
     assert again.returncode == 1
     assert again.stderr.strip() == "error: user exists"
-    changed = cli("user", "passwd", "alice@example.test", "--password-stdin", env_data=data,
-                  stdin="second\n")
+    changed = cli(
+        "user", "passwd", "alice@example.test", "--password-stdin", env_data=data, stdin="second\n"
+    )
     assert changed.returncode == 0, changed.stderr
-    missing = cli("user", "passwd", "bob@example.test", "--password-stdin", env_data=data,
-                  stdin="second\n")
+    missing = cli(
+        "user", "passwd", "bob@example.test", "--password-stdin", env_data=data, stdin="second\n"
+    )
     assert (missing.returncode, missing.stderr.strip()) == (1, "error: no such user")
     removed = cli("user", "remove", "alice@example.test", env_data=data)
     assert removed.returncode == 0, removed.stderr
@@ -56,13 +73,16 @@ def test_user_lifecycle(tmp_path: Path) -> None:
 
 
 def test_stored_password_verifies(tmp_path: Path) -> None:
-    import asyncio
+    from tidings.storage.sqlite import SqliteBackend  # noqa: PLC0415 - may be missing
 
-    from tidings.auth.passwords import verify_password
-    from tidings.storage.sqlite import SqliteBackend
-
-    result = cli("user", "add", "carol@example.test", "--password-stdin", env_data=tmp_path,
-                 stdin="pass with spaces \r\n")
+    result = cli(
+        "user",
+        "add",
+        "carol@example.test",
+        "--password-stdin",
+        env_data=tmp_path,
+        stdin="pass with spaces \r\n",
+    )
     assert result.returncode == 0, result.stderr
 
     async def stored_hash() -> str | None:
@@ -84,8 +104,7 @@ def test_bad_addresses_are_rejected(tmp_path: Path, address: str) -> None:
 
 
 def test_empty_password_is_rejected(tmp_path: Path) -> None:
-    result = cli("user", "add", "a@example.test", "--password-stdin", env_data=tmp_path,
-                 stdin="\n")
+    result = cli("user", "add", "a@example.test", "--password-stdin", env_data=tmp_path, stdin="\n")
     assert (result.returncode, result.stderr.strip()) == (1, "error: empty password")
 
 

@@ -37,8 +37,20 @@ def test_parse_listen_address(text: str, expected: tuple[str, int] | None) -> No
 
 
 @pytest.mark.parametrize(
-    "text", ["", "1143", ":1143", "host:", "host:port", "host:70000", "::1:143", "[::1]143",
-             "[nothost]:143", "host:-1", "on"],
+    "text",
+    [
+        "",
+        "1143",
+        ":1143",
+        "host:",
+        "host:port",
+        "host:70000",
+        "::1:143",
+        "[::1]143",
+        "[nothost]:143",
+        "host:-1",
+        "on",
+    ],
 )
 def test_parse_listen_address_rejects(text: str) -> None:
     with pytest.raises(ValueError):
@@ -51,8 +63,9 @@ def test_format_address() -> None:
 
 
 async def echo(stream: Stream) -> None:
-    await stream.write(f"hello {stream.peer_host} loopback={stream.is_loopback} "
-                       f"tls={stream.is_tls}\r\n".encode())
+    await stream.write(
+        f"hello {stream.peer_host} loopback={stream.is_loopback} tls={stream.is_tls}\r\n".encode()
+    )
     while data := await stream.read():
         await stream.write(data)
 
@@ -154,8 +167,11 @@ def test_close_all_cancels_handlers_that_ignore_eof() -> None:
     async def scenario() -> bool:
         was_cancelled = False
 
+        started = asyncio.Event()
+
         async def stubborn(stream: Stream) -> None:
             nonlocal was_cancelled
+            started.set()
             try:
                 await asyncio.sleep(60)
             except asyncio.CancelledError:
@@ -166,8 +182,7 @@ def test_close_all_cancels_handlers_that_ignore_eof() -> None:
         server = await start_listener("127.0.0.1", 0, stubborn, connections=registry)
         port = server.sockets[0].getsockname()[1]
         _, writer = await asyncio.open_connection("127.0.0.1", port)
-        while not len(registry):
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(started.wait(), 5)
         server.close()
         await registry.close_all(grace=0.1)
         writer.close()

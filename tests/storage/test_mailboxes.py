@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from storage_support import USER, Harness, message
 
@@ -138,7 +140,7 @@ def test_rename_errors(harness: Harness) -> None:
 def test_rename_inbox_moves_messages_and_leaves_it_empty(harness: Harness) -> None:
     store = harness.store()
     harness.run(store.create_mailbox("INBOX/Child"))
-    when = __import__("datetime").datetime(2020, 5, 6, 7, 8, 9, tzinfo=__import__("datetime").UTC)
+    when = datetime(2020, 5, 6, 7, 8, 9, tzinfo=UTC)
     harness.run(store.append("INBOX", message("one"), ["\\Seen", "Work"], when))
     harness.run(store.append("INBOX", message("two")))
     inbox = harness.run(store.get_mailbox("INBOX"))

@@ -127,7 +127,7 @@ def _decode_word(charset: str, encoding: str, text: str) -> str | None:
     try:
         if encoding in "bB":
             # RFC 2047 §4.1: base64; be lenient with missing padding.
-            data = base64.b64decode(raw_text + b"=" * (-len(raw_text) % 4))
+            data = base64.b64decode(raw_text + b"=" * (-len(raw_text) % 4), validate=True)
         else:
             # RFC 2047 §4.2: "Q", "_" is a space.
             data = binascii.a2b_qp(raw_text.replace(b"_", b" "))

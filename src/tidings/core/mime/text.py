@@ -7,7 +7,6 @@ from collections.abc import Iterable, Iterator
 
 from tidings.core.mime.facts import BodyPart, MessageFacts
 from tidings.core.mime.headers import decode_words, header_block_fields, unfold
-from tidings.core.mime.rfc822 import Cursor
 from tidings.core.mime.sections import UnknownTransferEncoding, decode_body
 
 
@@ -98,7 +97,7 @@ def _percent_decode(text: str) -> bytes:
     data = text.encode("utf-8", "surrogateescape")
     i = 0
     while i < len(data):
-        if data[i] == 0x25 and i + 2 < len(data) + 0 and _is_hex(data[i + 1 : i + 3]):
+        if data[i] == 0x25 and _is_hex(data[i + 1 : i + 3]):
             out.append(int(data[i + 1 : i + 3], 16))
             i += 3
         else:
@@ -111,4 +110,4 @@ def _is_hex(pair: bytes) -> bool:
     return len(pair) == 2 and all(c in b"0123456789abcdefABCDEF" for c in pair)
 
 
-__all__ = ["Cursor", "decoded_header_values", "decoded_param", "header_fields", "search_text"]
+__all__ = ["decoded_header_values", "decoded_param", "header_fields", "search_text"]

@@ -1,0 +1,159 @@
+"""SEARCH key evaluation (RFC 9051 §6.4.4) for one message at a time.
+
+Cheap keys (flags, sizes, dates, sets) use the candidate's metadata; keys that need the
+message (headers, text, sent date) load raw bytes and facts lazily, once per candidate.
+Matching follows Dovecot where the RFC leaves room: flags and keywords case-insensitively,
+substring matches case-insensitive on decoded (RFC 2047) text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from tidings.core.mime import MessageFacts, decoded_header_values, search_text
+from tidings.imap.proto.commands import (
+    DateField,
+    DateRelation,
+    SearchAll,
+    SearchAnd,
+    SearchDate,
+    SearchFlag,
+    SearchHeader,
+    SearchKey,
+    SearchNot,
+    SearchOr,
+    SearchSequence,
+    SearchSize,
+    SearchText,
+    SearchUid,
+)
+
+Loader = Callable[[], Awaitable[tuple[bytes, MessageFacts]]]
+
+
+@dataclass
+class SearchCandidate:
+    """What the evaluator may look at for one message; `load` is called at most once."""
+
+    seq: int
+    uid: int
+    flags: frozenset[str]
+    recent: bool
+    internaldate: datetime
+    size: int
+    load: Loader
+    _loaded: tuple[bytes, MessageFacts] | None = field(default=None, repr=False)
+
+    async def message(self) -> tuple[bytes, MessageFacts]:
+        """Raw bytes and facts, loaded on first use and cached."""
+        if self._loaded is None:
+            self._loaded = await self.load()
+        return self._loaded
+
+
+def _fold(text: str) -> str:
+    # Unicode case folding: "Straße" matches "STRASSE" (RFC 9051 §6.4.4 leaves the
+    # comparator to the server; Dovecot's i;unicode-casemap folds likewise).
+    return text.casefold()
+
+
+def _compare_dates(day: date, relation: DateRelation, wanted: date) -> bool:
+    # RFC 9051 §6.4.4: dates only, disregarding time and timezone.
+    if relation is DateRelation.BEFORE:
+        return day < wanted
+    if relation is DateRelation.ON:
+        return day == wanted
+    return day >= wanted
+
+
+async def _header_matches(key: SearchHeader, candidate: SearchCandidate) -> bool:
+    raw, facts = await candidate.message()
+    values = decoded_header_values(raw, facts, key.field)
+    if not key.value:
+        return bool(values)  # an empty string matches every message with the field
+    needle = _fold(key.value)
+    return any(needle in _fold(value) for value in values)
+
+
+async def _date_matches(key: SearchDate, candidate: SearchCandidate) -> bool:
+    moment = candidate.internaldate
+    if key.field is DateField.SENT:
+        _, facts = await candidate.message()
+        # Dovecot falls back to the internal date when Date: is missing or unparseable.
+        moment = facts.sent_date or candidate.internaldate
+    return _compare_dates(moment.date(), key.relation, key.date)
+
+
+def _flag_matches(key: SearchFlag, candidate: SearchCandidate) -> bool:
+    wanted = key.flag.lower()
+    if wanted == "\\recent":
+        present = candidate.recent
+    else:
+        present = any(flag.lower() == wanted for flag in candidate.flags)
+    return present == key.present
+
+
+def _needs_message(key: SearchKey) -> bool:
+    if isinstance(key, SearchHeader | SearchText):
+        return True
+    if isinstance(key, SearchDate):
+        return key.field is DateField.SENT
+    if isinstance(key, SearchAnd):
+        return any(_needs_message(sub) for sub in key.keys)
+    if isinstance(key, SearchOr):
+        return _needs_message(key.left) or _needs_message(key.right)
+    if isinstance(key, SearchNot):
+        return _needs_message(key.key)
+    return False
+
+
+async def matches(
+    key: SearchKey,
+    candidate: SearchCandidate,
+    *,
+    largest_seq: int,
+    largest_uid: int,
+    saved_uids: frozenset[int] = frozenset(),
+) -> bool:
+    """Whether `candidate` satisfies `key` (RFC 9051 §6.4.4). `*` in sets stands for
+    `largest_seq` / `largest_uid`; `$` (RFC 5182) for `saved_uids`."""
+
+    async def check(item: SearchKey) -> bool:
+        if isinstance(item, SearchAll):
+            return True
+        if isinstance(item, SearchAnd):
+            # Cheap keys first, so a failing flag test spares loading the message.
+            for sub in sorted(item.keys, key=_needs_message):
+                if not await check(sub):
+                    return False
+            return True
+        if isinstance(item, SearchOr):
+            return await check(item.left) or await check(item.right)
+        if isinstance(item, SearchNot):
+            return not await check(item.key)
+        if isinstance(item, SearchFlag):
+            return _flag_matches(item, candidate)
+        if isinstance(item, SearchSequence):
+            if item.sequence_set.is_saved:
+                return candidate.uid in saved_uids
+            return item.sequence_set.contains(candidate.seq, largest_seq)
+        if isinstance(item, SearchUid):
+            if item.sequence_set.is_saved:
+                return candidate.uid in saved_uids
+            return item.sequence_set.contains(candidate.uid, largest_uid)
+        if isinstance(item, SearchSize):
+            if item.larger:
+                return candidate.size > item.size
+            return candidate.size < item.size
+        if isinstance(item, SearchDate):
+            return await _date_matches(item, candidate)
+        if isinstance(item, SearchHeader):
+            return await _header_matches(item, candidate)
+        if isinstance(item, SearchText):
+            raw, facts = await candidate.message()
+            return _fold(item.value) in _fold(search_text(raw, facts, item.body_only))
+        raise TypeError(f"unknown search key: {item!r}")
+
+    return await check(key)
