@@ -25,14 +25,14 @@ def test_state_survives_restart(tmp_path: Path) -> None:
         client.create("Keep")
         date = imaplib.Time2Internaldate(time.mktime((2020, 5, 17, 10, 30, 0, 0, 0, -1)))
         client.append("Keep", r"(\Flagged $Important)", date, b"Subject: keep\r\n\r\nbody\r\n")
-        client.select("Keep")
+        client.select("Keep", readonly=True)
         before = client.fetch("1", "(UID FLAGS INTERNALDATE)")[1]
         status_before = client.status("Keep", "(UIDVALIDITY UIDNEXT MESSAGES)")[1]
         client.logout()
         server.stop()
         server.start()
         client = _connect(server)
-        client.select("Keep")
+        client.select("Keep", readonly=True)
         assert client.fetch("1", "(UID FLAGS INTERNALDATE)")[1] == before
         assert client.status("Keep", "(UIDVALIDITY UIDNEXT MESSAGES)")[1] == status_before
         client.logout()

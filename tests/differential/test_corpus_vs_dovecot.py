@@ -12,7 +12,8 @@ servers' bytes around the first difference; the terminal summary says how many m
 identical on every item. The full report is written to the session's temp dir (path printed).
 
 Set TIDINGS_DIFF_TARGET=dovecot to compare Dovecot against a second Dovecot (checks the harness
-itself: everything must be identical). TIDINGS_CORPUS overrides the corpus directory.
+itself: everything must be identical). TIDINGS_CORPUS overrides the corpus directory;
+TIDINGS_DIFF_REPORT names the file for the full report (default: in pytest's temp dir).
 """
 
 from __future__ import annotations
@@ -459,7 +460,10 @@ def comparison(dovecot: Any, target_server: Any, request: pytest.FixtureRequest,
         reference.conn.close()
         target.conn.close()
     result.target_name = os.environ.get("TIDINGS_DIFF_TARGET", "tidings")
-    result.report_path = tmp_path_factory.mktemp("differential") / "report.txt"
+    chosen = os.environ.get("TIDINGS_DIFF_REPORT")
+    result.report_path = (
+        Path(chosen) if chosen else tmp_path_factory.mktemp("differential") / "report.txt"
+    )
     write_report(result, result.report_path)
     request.config.stash[SUMMARY_KEY] = summary_lines(result)
     yield result

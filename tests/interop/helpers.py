@@ -270,3 +270,119 @@ def expect_no(call: Callable[[], Any], code: str | None = None) -> str:
     if code is not None:
         assert f"[{code}" in text, text
     return text
+
+
+# --- parsing FETCH responses ----------------------------------------------------------------
+
+ATOM_END = b" ()\r\n"
+
+
+class Incomplete(ValueError):
+    """The bytes end before the value does."""
+
+
+def parse_value(data: bytes, pos: int) -> tuple[Any, int]:
+    """One IMAP value at `pos`: list, quoted string, literal, NIL, number or atom (an atom may
+    carry a `[section (fields)]` and a `<partial>` as FETCH item names do)."""
+    if pos >= len(data):
+        raise Incomplete("end of data")
+    char = data[pos : pos + 1]
+    if char == b"(":
+        items: list[Any] = []
+        pos += 1
+        while True:
+            while data[pos : pos + 1] == b" ":
+                pos += 1
+            if pos >= len(data):
+                raise Incomplete("unclosed list")
+            if data[pos : pos + 1] == b")":
+                return items, pos + 1
+            value, pos = parse_value(data, pos)
+            items.append(value)
+    if char == b'"':
+        out = bytearray()
+        pos += 1
+        while pos < len(data):
+            byte = data[pos : pos + 1]
+            if byte == b"\\":
+                out += data[pos + 1 : pos + 2]
+                pos += 2
+            elif byte == b'"':
+                return bytes(out), pos + 1
+            else:
+                out += byte
+                pos += 1
+        raise Incomplete("unclosed string")
+    if char == b"{":
+        end = data.index(b"}", pos)
+        size = int(data[pos + 1 : end].rstrip(b"+-"))
+        start = end + 1
+        if data[start : start + 2] == b"\r\n":
+            start += 2
+        if start + size > len(data):
+            raise Incomplete("short literal")
+        return data[start : start + size], start + size
+    end = pos
+    depth = 0
+    while end < len(data) and (depth or data[end : end + 1] not in (b" ", b"(", b")", b"\r", b"\n")
+                               or end == pos):
+        if data[end : end + 1] == b"[":
+            depth += 1
+        elif data[end : end + 1] == b"]":
+            depth -= 1
+        end += 1
+    atom = data[pos:end]
+    if atom.upper() == b"NIL":
+        return None, end
+    if atom.isdigit():
+        return int(atom), end
+    return atom.decode(), end
+
+
+def parse_fetch(response: bytes) -> tuple[int, dict[str, Any]]:
+    """`[* ]N FETCH (ITEM value ...)` -> (N, {ITEM upper-cased: value})."""
+    match = re.match(rb"^(?:\* )?(\d+) (?:FETCH )?(?=\()", response, re.IGNORECASE)
+    assert match is not None, response
+    values, _ = parse_value(response, match.end())
+    items = {str(values[i]).upper(): values[i + 1] for i in range(0, len(values), 2)}
+    return int(match.group(1)), items
+
+
+def fetch_responses(data: list[Any]) -> list[bytes]:
+    """Re-join imaplib's FETCH data (tuples for literals, bytes for the rest) into one
+    response per message."""
+    responses: list[bytes] = []
+    buffer = b""
+    for entry in data:
+        if entry is None:
+            continue
+        if isinstance(entry, tuple):
+            buffer += entry[0] + b"\r\n" + entry[1]
+            continue
+        buffer += entry
+        try:
+            parse_fetch(buffer)
+        except (Incomplete, ValueError, IndexError):
+            continue
+        responses.append(buffer)
+        buffer = b""
+    assert buffer == b"", buffer
+    return responses
+
+
+def fetch_items(conn: imaplib.IMAP4, message_set: str, items: str, *, uid: bool = False
+                ) -> dict[int, dict[str, Any]]:
+    """FETCH (or UID FETCH) with imaplib; returns {sequence number: {item: value}}."""
+    if uid:
+        typ, data = conn.uid("FETCH", message_set, items)
+    else:
+        typ, data = conn.fetch(message_set, items)
+    assert typ == "OK", data
+    return dict(parse_fetch(response) for response in fetch_responses(data))
+
+
+def untagged_fetches(untagged: list[bytes]) -> dict[int, dict[str, Any]]:
+    """The FETCH responses among a raw client's untagged lines."""
+    return dict(
+        parse_fetch(line) for line in untagged if re.match(rb"^\* \d+ FETCH ", line, re.I)
+    )

@@ -217,7 +217,7 @@ def test_8bit_and_literals() -> None:
     facts = parse_message(raw)
     assert facts.sent_date == datetime(2030, 1, 1, tzinfo=UTC)
     envelope = encode_envelope(facts.envelope)
-    assert b"{16}\r\ncaf\xc3\xa9 \"quoted\"" in envelope
+    assert b"{14}\r\ncaf\xc3\xa9 \"quoted\"" in envelope
     assert MessageFacts.from_json(facts.to_json()) == facts
 
 

@@ -21,8 +21,8 @@ def test_publish_reaches_subscribers_of_the_account_only() -> None:
 def test_notices_coalesce_per_mailbox_keeping_the_newest() -> None:
     hub = NotificationHub()
     sub = hub.subscribe("a@x")
-    for notice in (ChangeNotice("a@x", 1, 2), ChangeNotice("a@x", 1, 3), ChangeNotice("a@x", None, 0)):
-        hub.publish(notice)
+    for mailbox_id, modseq in ((1, 2), (1, 3), (None, 0)):
+        hub.publish(ChangeNotice("a@x", mailbox_id, modseq))
     assert sorted(sub.drain(), key=lambda n: n.modseq) == [
         ChangeNotice("a@x", None, 0),
         ChangeNotice("a@x", 1, 3),

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tidings.core import mime
 from tidings.notify.hub import NotificationHub
 from tidings.storage.api import Backend, MailStore
+from tidings.storage.sqlite import SqliteBackend
 
 T = TypeVar("T")
 
@@ -22,8 +24,6 @@ OTHER_USER = "bob@example.test"
 
 def install_fake_mime() -> None:
     """Give `tidings.core.mime` a minimal parse_message/MessageFacts if it has none yet."""
-    from tidings.core import mime
-
     if hasattr(mime, "parse_message"):
         return
 
@@ -67,8 +67,6 @@ BackendFactory = Callable[[Path, NotificationHub, int | None], Awaitable[Backend
 
 async def open_sqlite(path: Path, hub: NotificationHub, max_message_size: int | None) -> Backend:
     """A SQLite backend in `path`."""
-    from tidings.storage.sqlite import SqliteBackend
-
     return await SqliteBackend.open(path / "mail.sqlite", hub, max_message_size=max_message_size)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from storage_support import OTHER_USER, USER, Harness, message
+from tests.storage.storage_support import OTHER_USER, USER, Harness, message
 
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.storage.api import DEFAULT_MAILBOXES

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from storage_support import USER, Harness, message
+from tests.storage.storage_support import USER, Harness, message
 
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.core.limits import Limits
 from tidings.notify.api import ChangeNotice
 from tidings.storage.api import FlagOperation, MailStore
+
+MAX_NAME = Limits().max_mailbox_name_length
 
 
 def names(harness: Harness, store: MailStore) -> list[str]:
@@ -52,7 +54,7 @@ def test_names_are_case_sensitive_except_inbox(harness: Harness) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["", "/a", "a/", "a//b", "a\x00b", "tab\there", "del\x7f", "x" * (Limits().max_mailbox_name_length + 1)],
+    ["", "/a", "a/", "a//b", "a\x00b", "tab\there", "del\x7f", "x" * (MAX_NAME + 1)],
 )
 def test_invalid_names_are_cannot(harness: Harness, name: str) -> None:
     store = harness.store()
@@ -122,7 +124,9 @@ def test_rename_moves_children_and_keeps_messages(harness: Harness) -> None:
     assert not {"a", "a/b", "a/b/c"} & set(now)
     after = harness.run(store.get_mailbox("x/y/b"))
     assert (after.id, after.uidvalidity, after.uidnext) == (
-        before.id, before.uidvalidity, before.uidnext,
+        before.id,
+        before.uidvalidity,
+        before.uidnext,
     )
     assert harness.run(store.status("x/y/b")).messages == 1
 
@@ -187,7 +191,9 @@ def test_status_counts(harness: Harness) -> None:
     assert status.size == sum(len(message(f"m{i}", "x" * i)) for i in range(4))
     inbox = harness.run(store.get_mailbox("INBOX"))
     assert (status.uidnext, status.uidvalidity, status.highestmodseq) == (
-        inbox.uidnext, inbox.uidvalidity, inbox.highestmodseq,
+        inbox.uidnext,
+        inbox.uidvalidity,
+        inbox.highestmodseq,
     )
     harness.run(store.open_mailbox("INBOX", True))
     assert harness.run(store.status("INBOX")).recent == 0

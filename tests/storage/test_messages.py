@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from storage_support import USER, Harness, message
+from tests.storage.storage_support import USER, Harness, message
 
 from tidings.core import mime
 from tidings.core.errors import MailError, MailErrorKind
@@ -286,9 +286,8 @@ def test_concurrent_appends_get_distinct_uids(harness: Harness) -> None:
     first, second = harness.store(), harness.store()
 
     async def both() -> list[int]:
-        results = await asyncio.gather(
-            *(store.append("INBOX", message(f"c{i}")) for i in range(20) for store in (first, second))
-        )
+        appends = [s.append("INBOX", message(f"c{i}")) for i in range(20) for s in (first, second)]
+        results = await asyncio.gather(*appends)
         return [r.uid for r in results]
 
     uids = harness.run(both())

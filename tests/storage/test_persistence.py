@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from storage_support import Harness, message
+from tests.storage.storage_support import Harness, message
 
 from tidings.storage.api import FlagOperation
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from storage_support import USER, Harness, message, open_sqlite
+from tests.storage.storage_support import USER, Harness, message, open_sqlite
 
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.storage.api import FlagOperation
@@ -88,8 +88,8 @@ CHILD = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    sys.path.insert(0, {support_dir!r})
-    import storage_support
+    sys.path.insert(0, {root!r})
+    from tests.storage import storage_support
     storage_support.install_fake_mime()
     from tidings.storage.sqlite import SqliteBackend
 
@@ -111,7 +111,7 @@ def test_acknowledged_append_survives_kill_9(sqlite_harness: Harness) -> None:
     harness.run(store.append("INBOX", message("before")))
     raw = message("survivor", "x" * 5000)
     script = CHILD.format(
-        support_dir=str(Path(__file__).parent), db=str(db_path(harness)), user=USER, raw=raw
+        root=str(Path(__file__).parents[2]), db=str(db_path(harness)), user=USER, raw=raw
     )
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
     try:

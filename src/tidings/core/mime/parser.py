@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from tidings.core.mime import rfc822
 from tidings.core.mime.facts import BodyPart, Envelope, MessageFacts
@@ -179,9 +180,9 @@ def _first(fields: list[HeaderField], name: str) -> HeaderField | None:
 
 def _content_info(
     fields: list[HeaderField], in_multipart: bool, digest_parent: bool
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Content-* data of one entity as Dovecot's message_part_data_parse_from_header."""
-    info: dict[str, object] = dict(
+    info: dict[str, Any] = dict(
         type=None, subtype=None, params=(), id=None, description=None, encoding=None,
         md5=None, disposition=None, disposition_params=(), language=None, location=None,
         multipart=False, rfc822=False, text=False, digest=False, boundary=None,
@@ -215,7 +216,7 @@ def _content_info(
     return info
 
 
-def _apply_content_type(info: dict[str, object], value: str) -> None:
+def _apply_content_type(info: dict[str, Any], value: str) -> None:
     main, sub, cursor, ok = rfc822.parse_content_type(value)
     info["type"], info["subtype"] = main, sub
     combined = f"{main}/{sub}".lower() if ok else main.lower()
@@ -237,7 +238,7 @@ def _apply_content_type(info: dict[str, object], value: str) -> None:
                 break
 
 
-def _apply_content_field(info: dict[str, object], name: str, value: str) -> None:
+def _apply_content_field(info: dict[str, Any], name: str, value: str) -> None:
     # First occurrence wins, except Disposition, which Dovecot re-reads while it has no
     # parameters (its check is on content_disposition_params).
     if name == "id" and info["id"] is None:
@@ -270,7 +271,7 @@ _ENVELOPE_ADDRESS_FIELDS = {
 
 def envelope_from_fields(fields: list[HeaderField]) -> Envelope:
     """RFC 9051 §7.5.2 ENVELOPE from a header block (last occurrence wins, as Dovecot)."""
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for field in fields:
         if field.value is None:
             continue
@@ -279,7 +280,7 @@ def envelope_from_fields(fields: list[HeaderField]) -> Envelope:
             values[_ENVELOPE_STRING_FIELDS[lname]] = field.value
         elif lname in _ENVELOPE_ADDRESS_FIELDS:
             values[_ENVELOPE_ADDRESS_FIELDS[lname]] = rfc822.parse_address_list(field.value)
-    return Envelope(**values)  # type: ignore[arg-type]
+    return Envelope(**values)
 
 
 def parse_date(value: str | None) -> datetime | None:

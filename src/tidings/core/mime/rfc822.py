@@ -19,7 +19,7 @@ _LWSP = frozenset(" \t\r\n")
 
 def is_atext(char: str) -> bool:
     """RFC 5322 §3.2.3 atext (8-bit characters included, as Dovecot does)."""
-    return char.isascii() and (char.isalnum() or char in _ATEXT_SPECIALS) or ord(char) >= 0x80
+    return (char.isascii() and (char.isalnum() or char in _ATEXT_SPECIALS)) or ord(char) >= 0x80
 
 
 def _is_token_char(char: str) -> bool:

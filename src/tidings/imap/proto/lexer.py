@@ -386,7 +386,14 @@ class Cursor:
             start = self.pos
             self._skip_parenthesised()
             return name, decode(self.data[start : self.pos])
-        return name, str(self.sequence_set())
+        raw = self.take(_SEQUENCE_CHARS).decode("ascii")
+        # A number64 (e.g. CHANGEDSINCE's mod-sequence-value) is wider than a sequence set.
+        if not (raw.isdigit() and int(raw) <= MAX_NUMBER64):
+            try:
+                SequenceSet.parse(raw)
+            except ValueError:
+                raise ParseError(f"Invalid parameter value {raw}") from None
+        return name, raw
 
     def _skip_parenthesised(self) -> None:
         # tagged-ext-comp = astring / tagged-ext-comp *(SP tagged-ext-comp) /

@@ -54,8 +54,7 @@ def put(conn: sqlite3.Connection, message: PreparedMessage) -> int:
 def collect(conn: sqlite3.Connection, blob_ids: Iterable[int]) -> None:
     """Delete those of `blob_ids` that no message references any more."""
     conn.executemany(
-        "DELETE FROM blobs WHERE id = ?"
-        " AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?)",
+        "DELETE FROM blobs WHERE id = ? AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?)",
         ((blob_id, blob_id) for blob_id in set(blob_ids)),
     )
 

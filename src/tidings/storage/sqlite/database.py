@@ -124,12 +124,12 @@ class Database:
             raise _translate(error) from error
         return cls(path, conn, hub)
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(txn, *args)` in one write transaction on the writer thread."""
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn(txn, *args, **kwargs)` in one write transaction on the writer thread."""
 
         def run() -> tuple[T, list[ChangeNotice]]:
             txn = WriteTxn(self._writer_conn)
-            result = _in_transaction(txn.conn, "BEGIN IMMEDIATE", lambda: fn(txn, *args))
+            result = _in_transaction(txn.conn, "BEGIN IMMEDIATE", lambda: fn(txn, *args, **kwargs))
             return result, txn.notices
 
         future = self._submit(self._writer, run)

@@ -100,9 +100,7 @@ def _create_parents(conn: sqlite3.Connection, owner: Owner, name: str) -> None:
             insert_mailbox(conn, owner.id, parent, None)
 
 
-def create_mailbox(
-    txn: WriteTxn, owner: Owner, name: str, special_use: str | None
-) -> MailboxInfo:
+def create_mailbox(txn: WriteTxn, owner: Owner, name: str, special_use: str | None) -> MailboxInfo:
     """Create `name` and its missing parents; EXISTS if it exists, CANNOT if invalid."""
     name = names.validate(name)
     if _exists(txn.conn, owner, name):
@@ -195,9 +193,12 @@ def _rename_inbox(txn: WriteTxn, owner: Owner, inbox: MailboxRow, new: str) -> N
     conn = txn.conn
     _create_parents(conn, owner, new)
     target = insert_mailbox(conn, owner.id, new, None)
-    all_uids = [int(row[0]) for row in conn.execute(
-        "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (inbox.id,)
-    )]
+    all_uids = [
+        int(row[0])
+        for row in conn.execute(
+            "SELECT uid FROM messages WHERE mailbox_id = ? ORDER BY uid", (inbox.id,)
+        )
+    ]
     _, _, target_modseq = copy_rows(conn, inbox, all_uids, target)
     inbox_modseq = remove_rows(conn, inbox.id, all_uids)
     txn.notify(owner.address, None, 0)

@@ -79,9 +79,7 @@ def _raise_floor(conn: sqlite3.Connection, row: MailboxRow, up_to_uid: int) -> N
     )
 
 
-def claim_recent(
-    txn: WriteTxn, owner: Owner, mailbox_id: int, up_to_uid: int
-) -> frozenset[int]:
+def claim_recent(txn: WriteTxn, owner: Owner, mailbox_id: int, up_to_uid: int) -> frozenset[int]:
     """The UIDs in (recent floor, up_to_uid] that exist; raises the floor to `up_to_uid`,
     so exactly one session gets each message as \\Recent (RFC 3501 §2.3.2)."""
     row = mailbox_by_id(txn.conn, owner.id, mailbox_id)
@@ -112,7 +110,7 @@ def changes_since(
         change_kind = ChangeKind(kind)
         meta = None
         if change_kind is not ChangeKind.EXPUNGE:
-            meta = make_meta(decode, uid, change_modseq, bits, keywords, date, size)
+            meta = make_meta(decode, (uid, change_modseq, bits, keywords, date, size))
         changes.append(Change(change_modseq, uid, change_kind, meta))
     return changes
 
@@ -122,6 +120,7 @@ def append(
     owner: Owner,
     name: str,
     message: blobs.PreparedMessage,
+    *,
     flags: Iterable[str],
     internaldate: datetime,
 ) -> AppendResult:
@@ -138,7 +137,9 @@ def append(
         " size, blob_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (row.id, uid, modseq, bits, keywords, date, message.size, blob_id),
     )
-    log_change(conn, row.id, modseq, uid, ChangeKind.APPEND, (bits, keywords, date, message.size))
+    log_change(
+        conn, row.id, modseq, uid, ChangeKind.APPEND, state=(bits, keywords, date, message.size)
+    )
     txn.notify(owner.address, row.id, modseq)
     return AppendResult(row.uidvalidity, uid)
 
@@ -163,6 +164,7 @@ def store_flags(
     owner: Owner,
     mailbox_id: int,
     uids: Sequence[int],
+    *,
     operation: FlagOperation,
     flags: Iterable[str],
 ) -> list[MessageMeta]:
@@ -196,15 +198,14 @@ def store_flags(
     decode = FlagDecoder()
     result = []
     for uid, new_bits, new_text, date, size in changed:
-        log_change(conn, row.id, modseq, uid, ChangeKind.FLAGS, (new_bits, new_text, date, size))
-        result.append(make_meta(decode, uid, modseq, new_bits, new_text, date, size))
+        state = (new_bits, new_text, date, size)
+        log_change(conn, row.id, modseq, uid, ChangeKind.FLAGS, state=state)
+        result.append(make_meta(decode, (uid, modseq, *state)))
     txn.notify(owner.address, row.id, modseq)
     return result
 
 
-def expunge(
-    txn: WriteTxn, owner: Owner, mailbox_id: int, uids: Sequence[int] | None
-) -> list[int]:
+def expunge(txn: WriteTxn, owner: Owner, mailbox_id: int, uids: Sequence[int] | None) -> list[int]:
     """Remove the \\Deleted messages (among `uids` if given); the removed UIDs, ascending."""
     conn = txn.conn
     row = mailbox_by_id(conn, owner.id, mailbox_id)
@@ -221,7 +222,7 @@ def expunge(
 
 
 def copy(
-    txn: WriteTxn, owner: Owner, mailbox_id: int, uids: Sequence[int], dest_name: str, move: bool
+    txn: WriteTxn, owner: Owner, mailbox_id: int, uids: Sequence[int], dest_name: str, *, move: bool
 ) -> CopyResult:
     """COPY (RFC 9051 §6.4.7), or MOVE (RFC 6851) when `move`: both in one transaction."""
     conn = txn.conn

@@ -129,7 +129,8 @@ def log_change(
     modseq: int,
     uid: int,
     kind: ChangeKind,
-    state: tuple[int, str, str, int] | None,
+    *,
+    state: tuple[int, str, str, int] | None = None,
 ) -> None:
     """Add a change-log row; `state` is (sysflags, keywords, internaldate, size) after it."""
     sysflags, keywords, internaldate, size = state if state else (None, None, None, None)
@@ -140,10 +141,9 @@ def log_change(
     )
 
 
-def make_meta(
-    decode: FlagDecoder, uid: int, modseq: int, bits: int, keywords: str, date: str, size: int
-) -> MessageMeta:
+def make_meta(decode: FlagDecoder, row: tuple[int, int, int, str, str, int]) -> MessageMeta:
     """A MessageMeta from stored columns (in MESSAGE_COLUMNS order)."""
+    uid, modseq, bits, keywords, date, size = row
     return MessageMeta(uid, modseq, decode(bits, keywords), datetime.fromisoformat(date), size)
 
 
@@ -163,19 +163,23 @@ def copy_rows(
     first_uid, modseq = allocate(conn, dest.id, len(rows))
     spelling: dict[str, str] = {}
     source_uids, dest_uids = [], []
-    for offset, (uid, bits, keywords, date, size, blob_id) in enumerate(rows):
+    for offset, (uid, bits, stored_keywords, date, size, blob_id) in enumerate(rows):
+        keywords = stored_keywords
         if keywords and dest.id != source.id:
             # The destination may already know a keyword in another spelling.
-            missing = {k.lower(): k for k in decode_keywords(keywords) if k.lower() not in spelling}
+            given = decode_keywords(keywords)
+            missing = {k.lower(): k for k in given if k.lower() not in spelling}
             spelling.update(zip(missing, canonical_keywords(conn, dest.id, missing), strict=True))
-            keywords = encode_keywords(spelling[k.lower()] for k in decode_keywords(keywords))
+            keywords = encode_keywords(spelling[k.lower()] for k in given)
         new_uid = first_uid + offset
         conn.execute(
             "INSERT INTO messages (mailbox_id, uid, modseq, sysflags, keywords, internaldate,"
             " size, blob_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (dest.id, new_uid, modseq, bits, keywords, date, size, blob_id),
         )
-        log_change(conn, dest.id, modseq, new_uid, ChangeKind.APPEND, (bits, keywords, date, size))
+        log_change(
+            conn, dest.id, modseq, new_uid, ChangeKind.APPEND, state=(bits, keywords, date, size)
+        )
         source_uids.append(uid)
         dest_uids.append(new_uid)
     return source_uids, dest_uids, modseq
@@ -195,7 +199,7 @@ def remove_rows(conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int]) 
         return 0
     _, modseq = allocate(conn, mailbox_id, 0)
     for uid, _blob_id in sorted(removed):
-        log_change(conn, mailbox_id, modseq, uid, ChangeKind.EXPUNGE, None)
+        log_change(conn, mailbox_id, modseq, uid, ChangeKind.EXPUNGE)
     blobs.collect(conn, (blob_id for _uid, blob_id in removed))
     return modseq
 

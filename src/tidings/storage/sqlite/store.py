@@ -107,7 +107,12 @@ class SqliteMailStore:
             raise MailError(MailErrorKind.TOOBIG, "Message is larger than the size limit")
         prepared = await self._db.compute(blobs.prepare, raw)
         return await self._db.write(
-            messages.append, self._owner, name, prepared, tuple(flags), _internaldate(internaldate)
+            messages.append,
+            self._owner,
+            name,
+            prepared,
+            flags=tuple(flags),
+            internaldate=_internaldate(internaldate),
         )
 
     async def store_flags(
@@ -115,7 +120,12 @@ class SqliteMailStore:
     ) -> list[MessageMeta]:
         """Change flags of `uids`; return the messages whose flags changed."""
         return await self._db.write(
-            messages.store_flags, self._owner, mailbox_id, tuple(uids), operation, tuple(flags)
+            messages.store_flags,
+            self._owner,
+            mailbox_id,
+            tuple(uids),
+            operation=operation,
+            flags=tuple(flags),
         )
 
     async def expunge(self, mailbox_id: int, uids: Sequence[int] | None = None) -> list[int]:
@@ -126,13 +136,13 @@ class SqliteMailStore:
     async def copy(self, mailbox_id: int, uids: Sequence[int], dest_name: str) -> CopyResult:
         """Copy `uids` to `dest_name` with flags and dates."""
         return await self._db.write(
-            messages.copy, self._owner, mailbox_id, tuple(uids), dest_name, False
+            messages.copy, self._owner, mailbox_id, tuple(uids), dest_name, move=False
         )
 
     async def move(self, mailbox_id: int, uids: Sequence[int], dest_name: str) -> CopyResult:
         """Copy then expunge from the source, in one transaction (RFC 6851)."""
         return await self._db.write(
-            messages.copy, self._owner, mailbox_id, tuple(uids), dest_name, True
+            messages.copy, self._owner, mailbox_id, tuple(uids), dest_name, move=True
         )
 
     async def read_message(self, mailbox_id: int, uid: int) -> bytes:
