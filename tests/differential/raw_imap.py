@@ -198,6 +198,9 @@ def parse_value(buf: bytes, pos: int) -> tuple[Value, int]:
             else:
                 out += c
                 pos += 1
+    if char == b"~" and buf[pos + 1 : pos + 2] == b"{":
+        pos += 1  # literal8 (RFC 3516 §4.2): may hold NUL; the same shape otherwise
+        char = b"{"
     if char == b"{":
         match = re.compile(rb"\{(\d+)\+?\}\r\n").match(buf, pos)
         if match is None:

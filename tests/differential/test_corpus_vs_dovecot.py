@@ -142,6 +142,8 @@ class Observed:
     status: bytes
     value: Value = None
     raw: bytes | None = None
+    # For BINARY.SIZE on the reference: the length of its own BINARY.PEEK[] of that section.
+    decoded_length: int | None = None
 
     def canonical(self) -> bytes | None:
         return None if self.raw is None else canonical(self.value)
@@ -236,6 +238,15 @@ def fetch_one(box: Mailbox, index: int, request: str, answer: bytes) -> Observed
     return Observed(reply.status)
 
 
+def with_decoded_length(box: Mailbox, index: int, request: str, observed: Observed) -> Observed:
+    """Add the length of BINARY.PEEK[section] to a BINARY.SIZE[section] observation."""
+    section = request[len("BINARY.SIZE"):]
+    binary = fetch_one(box, index, "BINARY.PEEK" + section, b"BINARY" + section.encode())
+    if binary.status != b"OK" or not isinstance(binary.value, Str):
+        return observed
+    return Observed(observed.status, observed.value, observed.raw, len(binary.value.value))
+
+
 # -- part numbers (to know whether BODY[2.1] exists) -------------------------------------------
 def part_exists(structure: Value, path: list[int]) -> bool:
     """Whether section `path` (e.g. [2, 1]) exists in a BODYSTRUCTURE (RFC 3501 §6.4.5: the
@@ -284,17 +295,55 @@ def _is_message_rfc822(node: list[Value]) -> bool:
 # -- allowed deviations (DEVIATIONS.md) ---------------------------------------------------------
 def d1_string_form(item: str, ref: Observed, target: Observed) -> bool:
     """D1: the same strings, one server sending a quoted string where the other sends a literal
-    (RFC 3501 §4.3, RFC 9051 §4.3)."""
+    (RFC 3501 §4.3, RFC 9051 §4.3), as long as every quoted string of the target is a valid
+    quoted string (7-bit, no CR or LF: RFC 3501 §9 QUOTED-CHAR)."""
     return (
         ref.status == target.status
         and ref.raw is not None
         and target.raw is not None
         and ref.canonical() == target.canonical()
+        and all(_valid_quoted(s) for s in _strings(target.value) if not s.literal)
+    )
+
+
+def _strings(value: Value) -> Iterator[Str]:
+    if isinstance(value, Str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _valid_quoted(string: Str) -> bool:
+    return not any(b in b"\r\n\0" or b >= 0x80 for b in string.value)
+
+
+def d2_dovecot_drops_binary(item: str, ref: Observed, target: Observed) -> bool:
+    """D2: Dovecot closes the connection when a BINARY fetch meets content it cannot decode
+    (broken base64); the target answers instead (OK with its decoding, or NO)."""
+    return (
+        item.startswith("BINARY")
+        and ref.status == DISCONNECTED
+        and target.status.split(b" ")[0] in (b"OK", b"NO")
+    )
+
+
+def d3_dovecot_binary_size(item: str, ref: Observed, target: Observed) -> bool:
+    """D3: Dovecot's BINARY.SIZE[n] disagrees with the length of its own BINARY[n]; the target
+    answers that length, as RFC 3516 §4.2 defines BINARY.SIZE."""
+    return (
+        item.startswith("BINARY.SIZE")
+        and ref.status == target.status == b"OK"
+        and ref.decoded_length is not None
+        and ref.raw != str(ref.decoded_length).encode()
+        and target.raw == str(ref.decoded_length).encode()
     )
 
 
 DEVIATION_RULES: dict[str, Callable[[str, Observed, Observed], bool]] = {
     "D1 string form (quoted vs literal)": d1_string_form,
+    "D2 Dovecot disconnects on undecodable BINARY": d2_dovecot_drops_binary,
+    "D3 Dovecot BINARY.SIZE inconsistent with its BINARY": d3_dovecot_binary_size,
 }
 
 
@@ -359,6 +408,9 @@ def compare(reference: Mailbox, target: Mailbox) -> Comparison:
             ref = fetch_one(reference, index, request, answer)
             tgt = fetch_one(target, index, request, answer)
             checked[request] += 1
+            if request.startswith("BINARY.SIZE") and (ref.status, ref.raw) != (tgt.status,
+                                                                              tgt.raw):
+                ref = with_decoded_length(reference, index, request, ref)
             verdict = classify(request, ref, tgt)
             verdicts.append(verdict)
             if verdict is not None:
@@ -395,7 +447,9 @@ def write_report(result: Comparison, path: Path) -> None:
         lines.append(f"== FETCH {request}: {len(findings)} of {result.fetch_checked[request]} "
                      "not identical")
         for finding in findings:
-            lines.append(f"  {finding.message}: {finding.verdict}")
+            lines.append(f"  {finding.message}: {finding.verdict}"
+                         + (f" (dovecot's own BINARY length: {finding.ref.decoded_length})"
+                            if finding.ref.decoded_length is not None else ""))
             lines.append(f"    dovecot: {finding.ref.status!r} {finding.ref.show()!r}")
             lines.append(f"    target:  {finding.target.status!r} {finding.target.show()!r}")
     lines.append("")

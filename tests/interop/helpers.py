@@ -313,6 +313,9 @@ def parse_value(data: bytes, pos: int) -> tuple[Any, int]:
                 out += byte
                 pos += 1
         raise Incomplete("unclosed string")
+    if char == b"~" and data[pos + 1 : pos + 2] == b"{":  # literal8 (RFC 3516 §4.1)
+        pos += 1
+        char = b"{"
     if char == b"{":
         end = data.index(b"}", pos)
         size = int(data[pos + 1 : end].rstrip(b"+-"))

@@ -4,6 +4,7 @@ BINARY RFC 3516)."""
 
 from __future__ import annotations
 
+import datetime
 import imaplib
 import re
 
@@ -22,6 +23,11 @@ from .helpers import (
 )
 
 DATE = '"07-Feb-2020 21:52:25 +0100"'
+
+
+def internaldate(text: bytes) -> datetime.datetime:
+    """An INTERNALDATE as an aware datetime."""
+    return datetime.datetime.strptime(text.decode(), "%d-%b-%Y %H:%M:%S %z")
 
 
 def append_one(conn: imaplib.IMAP4, mailbox: str, message: bytes, flags: str | None = None,
@@ -62,7 +68,8 @@ def test_append_keeps_flags_and_internaldate_rfc9051_6_3_12(
     client.select(mailbox)
     items = fetch_items(client, str(uid), "(FLAGS INTERNALDATE)", uid=True)[1]
     assert {"\\Flagged", "\\Seen", "$Work"} <= set(items["FLAGS"]), items
-    assert items["INTERNALDATE"] == b"07-Feb-2020 21:52:25 +0100", items
+    # The same instant; the server may show it in its own zone (Dovecot uses UTC).
+    assert internaldate(items["INTERNALDATE"]) == internaldate(DATE.strip('"').encode())
 
 
 def test_append_is_byte_exact_rfc9051_6_3_12(client: imaplib.IMAP4, mailbox: str) -> None:
@@ -137,9 +144,10 @@ def test_fetch_bodystructure_multipart_rfc9051_7_5_2(imap: ImapTarget, mailbox: 
     assert [p.upper() if isinstance(p, bytes) else p for p in params] == [b"BOUNDARY", b"XX"]
     assert first[0].upper() == b"TEXT" and first[1].upper() == b"PLAIN"
     assert [p.lower() for p in first[2]] == [b"charset", b"us-ascii"]
-    assert first[5].upper() == b"BASE64" and first[6] == 30 and first[7] == 1
+    # The CRLF before a boundary belongs to the boundary (RFC 2046 §5.1.1).
+    assert first[5].upper() == b"BASE64" and first[6] == 28 and first[7] == 0
     assert second[0].upper() == b"TEXT" and second[1].upper() == b"HTML"
-    assert second[6] == len(b"<p>second part</p>\r\n")
+    assert second[6] == len(b"<p>second part</p>")
 
 
 def test_fetch_body_is_bodystructure_without_extensions_rfc9051_7_5_2(
@@ -152,9 +160,10 @@ def test_fetch_body_is_bodystructure_without_extensions_rfc9051_7_5_2(
 
 def test_fetch_body_sections_rfc9051_6_4_5(imap: ImapTarget, mailbox: str) -> None:
     conn = seeded(imap, mailbox, MULTIPART)
-    items = fetch_items(conn, "1", "(BODY.PEEK[1] BODY.PEEK[2] BODY.PEEK[1.MIME] BODY.PEEK[HEADER])")[1]
-    assert items["BODY[1]"] == b"SGVsbG8sIGJpbmFyeSB3b3JsZC4=\r\n"
-    assert items["BODY[2]"] == b"<p>second part</p>\r\n"
+    items = fetch_items(
+        conn, "1", "(BODY.PEEK[1] BODY.PEEK[2] BODY.PEEK[1.MIME] BODY.PEEK[HEADER])")[1]
+    assert items["BODY[1]"] == b"SGVsbG8sIGJpbmFyeSB3b3JsZC4="
+    assert items["BODY[2]"] == b"<p>second part</p>"
     assert items["BODY[1.MIME]"] == (
         b"Content-Type: text/plain; charset=us-ascii\r\n"
         b"Content-Transfer-Encoding: base64\r\n\r\n")
@@ -190,7 +199,7 @@ def test_fetch_body_sets_seen_and_peek_does_not_rfc9051_6_4_5(
     assert items["BODY[]"] == message
     assert "\\Seen" in fetch_items(conn, "1", "(FLAGS)")[1]["FLAGS"]
     fetch_items(conn, "2", "(BODY[TEXT]<0.3>)")
-    assert "\\Seen" in fetch_items(conn, "2", "(FLAGS)")[1]["FLAGS"]
+    assert "\\Seen" in fetch_items(conn, "2", "(FLAGS)")[2]["FLAGS"]
 
 
 def test_fetch_body_in_examined_mailbox_does_not_set_seen_rfc9051_6_3_3(
@@ -276,8 +285,7 @@ def test_fetch_out_of_range_sequence_is_bad_rfc9051_6_4_5(
 
 def test_store_add_remove_replace_flags_rfc9051_6_4_6(imap: ImapTarget, mailbox: str) -> None:
     conn = seeded(imap, mailbox, make_message())
-    typ, data = conn.store("1", "+FLAGS", "(\\Flagged $Work)")
-    assert typ == "OK"
+    assert conn.store("1", "+FLAGS", "(\\Flagged $Work)")[0] == "OK"
     assert {"\\Flagged", "$Work"} <= set(fetch_items(conn, "1", "(FLAGS)")[1]["FLAGS"])
     conn.store("1", "-FLAGS", "(\\Flagged)")
     flags = set(fetch_items(conn, "1", "(FLAGS)")[1]["FLAGS"]) - {"\\Recent"}
@@ -366,7 +374,7 @@ def test_copy_keeps_flags_and_internaldate_rfc9051_6_4_7(
     client.select(target)
     items = fetch_items(client, "1", "(FLAGS INTERNALDATE)")[1]
     assert {"\\Flagged", "$Work"} <= set(items["FLAGS"])
-    assert items["INTERNALDATE"] == b"07-Feb-2020 21:52:25 +0100"
+    assert internaldate(items["INTERNALDATE"]) == internaldate(DATE.strip('"').encode())
     client.close()
     client.delete(target)
 
@@ -401,11 +409,13 @@ def test_uid_move_with_imaplib_rfc6851_3(imap: ImapTarget, mailbox: str) -> None
     conn = seeded(imap, mailbox, make_message("one"), make_message("two"))
     target = unique_name()
     conn.create(target)
+    conn.untagged_responses.clear()
     typ, data = conn.uid("MOVE", "1:2", target)
     assert typ == "OK", data
-    assert conn.response("COPYUID")[1] != [None] or b"COPYUID" in data[0]
-    assert sorted(conn.untagged_responses.get("EXPUNGE", [])) == [b"1", b"1"] or \
-        conn.select(mailbox)[1] == [b"0"]
+    assert conn.untagged_responses.get("COPYUID"), conn.untagged_responses
+    # Two EXPUNGEs, each numbered after the one before: "1 1" or "2 1".
+    expunged = conn.untagged_responses.get("EXPUNGE")
+    assert expunged in ([b"1", b"1"], [b"2", b"1"]), conn.untagged_responses
     conn.select(mailbox)
     assert conn.response("EXISTS")[1] == [b"0"]
     conn.delete(target)
@@ -415,9 +425,12 @@ def test_uid_copy_rfc9051_6_4_9(imap: ImapTarget, mailbox: str) -> None:
     conn = seeded(imap, mailbox, make_message(), make_message())
     target = unique_name()
     conn.create(target)
+    conn.untagged_responses.clear()
     typ, data = conn.uid("COPY", "2", target)
-    assert typ == "OK" and response_code(data[0], "COPYUID") is not None, data
-    assert response_code(data[0], "COPYUID").split()[1:] == ["2", "1"]  # type: ignore[union-attr]
+    assert typ == "OK", data
+    # imaplib files the tagged response's [COPYUID ...] code with the untagged responses.
+    copyuid = conn.untagged_responses.get("COPYUID", [b""])[0]
+    assert copyuid.split()[1:] == [b"2", b"1"], conn.untagged_responses
     conn.delete(target)
 
 
@@ -495,16 +508,15 @@ def test_select_of_other_mailbox_does_not_expunge_rfc9051_6_3_2(
     assert b"MESSAGES 1" in conn.status(mailbox, "(MESSAGES)")[1][0]
 
 
-def test_expunge_in_examined_mailbox_is_refused_rfc9051_6_4_3(
+def test_expunge_in_examined_mailbox_removes_nothing_rfc9051_6_3_3(
     imap: ImapTarget, mailbox: str
 ) -> None:
     conn = seeded(imap, mailbox, make_message())
     conn.store("1", "+FLAGS.SILENT", "(\\Deleted)")
     conn.select(mailbox, readonly=True)
-    with pytest.raises(imaplib.IMAP4.error):
-        typ, data = conn.expunge()
-        if typ != "OK":
-            raise imaplib.IMAP4.error(data)
+    # Dovecot answers OK and ignores it; NO is as good. Either way nothing goes.
+    typ, data = run(conn, "EXPUNGE")
+    assert typ in ("OK", "NO"), data
     assert b"MESSAGES 1" in conn.status(mailbox, "(MESSAGES)")[1][0]
 
 

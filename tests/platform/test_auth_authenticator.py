@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 
 from tidings.auth import authenticator as authenticator_module
 from tidings.auth.authenticator import Authenticator
-from tidings.auth.passwords import hash_password
+from tidings.auth.passwords import hash_password, needs_rehash, verify_password
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.core.limits import Limits
 
@@ -20,7 +20,22 @@ LIMITS = Limits(
     auth_failure_window=300.0,
     auth_max_delay=15.0,
 )
-ALICE_HASH = hash_password("right")
+# Cheap parameters keep these tests fast; the real cost is tested in test_auth_passwords.
+CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+ALICE_HASH = CHEAP.hash("right")
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    def verify(password_hash: str, password: str) -> bool:
+        try:
+            return CHEAP.verify(password_hash, password)
+        except Exception:
+            return False
+
+    monkeypatch.setattr(authenticator_module, "verify_password", verify)
+    monkeypatch.setattr(authenticator_module, "hash_password", CHEAP.hash)
+    monkeypatch.setattr(authenticator_module, "needs_rehash", CHEAP.check_needs_rehash)
 
 
 @dataclass
@@ -76,7 +91,7 @@ def test_wrong_password_waits_failure_delay() -> None:
 
 def test_unknown_user_costs_the_same_argon2_work(monkeypatch: pytest.MonkeyPatch) -> None:
     verified: list[str] = []
-    real_verify = authenticator_module.verify_password
+    real_verify = authenticator_module.verify_password  # the cheap one from the fixture
 
     def spy(password_hash: str, password: str) -> bool:
         verified.append(password_hash)
@@ -152,8 +167,11 @@ def test_failures_expire_after_the_window() -> None:
     assert fake_time.sleeps == [2.0]
 
 
-def test_outdated_hash_is_upgraded_on_success() -> None:
-    weak = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("right")
+def test_outdated_hash_is_upgraded_on_success(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(authenticator_module, "verify_password", verify_password)
+    monkeypatch.setattr(authenticator_module, "hash_password", hash_password)
+    monkeypatch.setattr(authenticator_module, "needs_rehash", needs_rehash)
+    weak = CHEAP.hash("right")
     store = FakeAccounts(hashes={"alice@example.test": weak})
     auth, _, _ = make(store)
     assert asyncio.run(auth.verify("alice@example.test", "right", "::1")) == "alice@example.test"

@@ -290,6 +290,18 @@ def test_rfc9051_6_4_4_search_keys(keys: bytes, expected: c.SearchKey) -> None:
     assert parse_one(b"s UID SEARCH " + keys + b"\r\n") == c.Search("s", expected, uid=True)
 
 
+def test_rfc7162_changedsince_is_a_64_bit_mod_sequence() -> None:
+    event = parse_one(b"f FETCH 1 FLAGS (CHANGEDSINCE 9223372036854775807 VANISHED)\r\n")
+    assert event == c.Fetch(
+        "f",
+        S("1"),
+        attrs("FLAGS"),
+        modifiers=(("CHANGEDSINCE", "9223372036854775807"), ("VANISHED", None)),
+    )
+    bad = parse_one(b"f FETCH 1 FLAGS (CHANGEDSINCE 9223372036854775808)\r\n")
+    assert isinstance(bad, CommandError)
+
+
 def test_rfc4731_search_return_and_charset() -> None:
     assert parse_one(b"s SEARCH RETURN (min Count) CHARSET utf-8 ALL\r\n") == c.Search(
         "s", SearchAll(), charset="UTF-8", return_options=("MIN", "COUNT")

@@ -6,9 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.storage.storage_support import BACKEND_FACTORIES, USER, Harness, install_fake_mime
-
-install_fake_mime()
+from tests.storage.storage_support import BACKEND_FACTORIES, USER, Harness
 
 
 @pytest.fixture(params=sorted(BACKEND_FACTORIES))

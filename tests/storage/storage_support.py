@@ -1,17 +1,13 @@
 """Helpers for the storage contract suite: an event-loop harness over one backend, the
-backend factories, sample messages, and a stand-in for `tidings.core.mime` while that
-module is still being written (installed only if the real one lacks `parse_message`)."""
+backend factories and sample messages."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from tidings.core import mime
 from tidings.notify.hub import NotificationHub
 from tidings.storage.api import Backend, MailStore
 from tidings.storage.sqlite import SqliteBackend
@@ -20,36 +16,6 @@ T = TypeVar("T")
 
 USER = "alice@example.test"
 OTHER_USER = "bob@example.test"
-
-
-def install_fake_mime() -> None:
-    """Give `tidings.core.mime` a minimal parse_message/MessageFacts if it has none yet."""
-    if hasattr(mime, "parse_message"):
-        return
-
-    @dataclass(frozen=True, slots=True)
-    class MessageFacts:
-        size: int
-        subject: str
-
-        def to_json(self) -> bytes:
-            return json.dumps({"size": self.size, "subject": self.subject}).encode()
-
-        @classmethod
-        def from_json(cls, data: bytes) -> MessageFacts:
-            return cls(**json.loads(data))
-
-    def parse_message(raw: bytes) -> MessageFacts:
-        subject = ""
-        for line in raw.split(b"\r\n"):
-            if not line:
-                break
-            if line.lower().startswith(b"subject:"):
-                subject = line[8:].strip().decode("utf-8", "replace")
-        return MessageFacts(len(raw), subject)
-
-    mime.MessageFacts = MessageFacts  # type: ignore[attr-defined]
-    mime.parse_message = parse_message  # type: ignore[attr-defined]
 
 
 def message(subject: str = "hello", body: str = "Hi there.") -> bytes:
@@ -83,11 +49,11 @@ class Harness:
         self.path = path
         self.max_message_size = max_message_size
         self.hub = NotificationHub()
-        self.backend = self.run(factory(path, self.hub, max_message_size))
+        self.backend: Backend = self.run(factory(path, self.hub, max_message_size))
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run `coro` to completion on the harness's loop."""
-        return self.loop.run_until_complete(coro)
+    def run(self, awaitable: Awaitable[T]) -> T:
+        """Run `awaitable` to completion on the harness's loop."""
+        return self.loop.run_until_complete(awaitable)
 
     def store(self, address: str = USER) -> MailStore:
         """A new MailStore for `address` (as a new session would get)."""

@@ -86,11 +86,8 @@ def test_closed_backend_refuses_work(sqlite_harness: Harness) -> None:
 
 CHILD = textwrap.dedent(
     """
-    import asyncio, sys
+    import asyncio
     from pathlib import Path
-    sys.path.insert(0, {root!r})
-    from tests.storage import storage_support
-    storage_support.install_fake_mime()
     from tidings.storage.sqlite import SqliteBackend
 
     async def main() -> None:
@@ -110,9 +107,7 @@ def test_acknowledged_append_survives_kill_9(sqlite_harness: Harness) -> None:
     store = harness.store()
     harness.run(store.append("INBOX", message("before")))
     raw = message("survivor", "x" * 5000)
-    script = CHILD.format(
-        root=str(Path(__file__).parents[2]), db=str(db_path(harness)), user=USER, raw=raw
-    )
+    script = CHILD.format(db=str(db_path(harness)), user=USER, raw=raw)
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
     try:
         assert child.stdout is not None

@@ -59,17 +59,10 @@ def _all_metas(conn: sqlite3.Connection, mailbox_id: int) -> tuple[MessageMeta, 
     )
 
 
-def open_mailbox(
-    conn: sqlite3.Connection, owner: Owner, name: str, claim_recent: bool
-) -> MailboxSnapshot:
-    """SELECT (claim_recent, in a write transaction) or EXAMINE (in a read transaction)."""
+def open_mailbox(conn: sqlite3.Connection, owner: Owner, name: str) -> MailboxSnapshot:
+    """The mailbox and all its messages, ascending by UID, with no \\Recent claimed."""
     row = mailbox_by_name(conn, owner.id, names.normalize(name))
-    messages = _all_metas(conn, row.id)
-    recent: frozenset[int] = frozenset()
-    if claim_recent:
-        recent = frozenset(m.uid for m in messages if m.uid > row.recent_floor)
-        _raise_floor(conn, row, row.uidnext - 1)
-    return MailboxSnapshot(mailbox_info(conn, owner, row), messages, recent)
+    return MailboxSnapshot(mailbox_info(conn, owner, row), _all_metas(conn, row.id), frozenset())
 
 
 def _raise_floor(conn: sqlite3.Connection, row: MailboxRow, up_to_uid: int) -> None:

@@ -3,6 +3,7 @@ threads. Each method is one transaction; see `mailboxes` and `messages` for the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -19,7 +20,7 @@ from tidings.storage.api import (
     MessageMeta,
 )
 from tidings.storage.sqlite import blobs, mailboxes, messages
-from tidings.storage.sqlite.database import Database, WriteTxn
+from tidings.storage.sqlite.database import Database
 from tidings.storage.sqlite.records import Owner
 
 
@@ -79,13 +80,14 @@ class SqliteMailStore:
 
     async def open_mailbox(self, name: str, claim_recent: bool) -> MailboxSnapshot:
         """Snapshot for SELECT (claim_recent=True) or EXAMINE (False)."""
+        # The snapshot is read beside the writer (a large mailbox takes a while to load);
+        # the claim is a short write covering exactly the UIDs the snapshot can hold.
+        snapshot = await self._db.read(messages.open_mailbox, self._owner, name)
         if not claim_recent:
-            return await self._db.read(messages.open_mailbox, self._owner, name, False)
-
-        def claim(txn: WriteTxn) -> MailboxSnapshot:
-            return messages.open_mailbox(txn.conn, self._owner, name, True)
-
-        return await self._db.write(claim)
+            return snapshot
+        info = snapshot.info
+        recent = await self.claim_recent(info.id, info.uidnext - 1)
+        return dataclasses.replace(snapshot, recent_uids=recent)
 
     async def claim_recent(self, mailbox_id: int, up_to_uid: int) -> frozenset[int]:
         """Claim \\Recent for unclaimed messages with UIDs up to `up_to_uid`."""
