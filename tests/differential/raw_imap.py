@@ -15,9 +15,12 @@ Atoms may carry a section in brackets (`BODY[HEADER.FIELDS (A B)]<0>`), read as 
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import re
 import socket
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import pytest
 
@@ -48,7 +51,7 @@ class Atom:
     value: bytes
 
 
-Value = Str | Atom | None | list  # None is NIL
+Value: TypeAlias = "Str | Atom | list[Value] | None"  # None is NIL
 
 
 @dataclass(frozen=True)
@@ -85,10 +88,8 @@ class RawImap:
         self.greeting = self.read_response()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError, ProtocolError):
             self.command(b"LOGOUT")
-        except (OSError, ProtocolError):
-            pass
         self.sock.close()
 
     def __enter__(self) -> RawImap:
@@ -149,7 +150,7 @@ class RawImap:
             else:
                 pending += part.encode() if isinstance(part, str) else part
         self.sock.sendall(pending + b"\r\n")
-        untagged = []
+        untagged: list[bytes] = []
         while True:
             line = self.read_response()
             if line.startswith(tag + b" "):
@@ -172,43 +173,58 @@ def parse_value(buf: bytes, pos: int) -> tuple[Value, int]:
     """Parse one value at `pos`; return it and the position after it."""
     char = buf[pos : pos + 1]
     if char == b"(":
-        items: list[Value] = []
-        pos += 1
-        while True:
-            while buf[pos : pos + 1] == b" ":
-                pos += 1
-            if buf[pos : pos + 1] == b")":
-                return items, pos + 1
-            if pos >= len(buf):
-                raise ProtocolError("unterminated list")
-            item, pos = parse_value(buf, pos)
-            items.append(item)
+        return _parse_list(buf, pos + 1)
     if char == b'"':
-        out = bytearray()
-        pos += 1
-        while True:
-            c = buf[pos : pos + 1]
-            if not c:
-                raise ProtocolError("unterminated quoted string")
-            if c == b"\\":
-                out += buf[pos + 1 : pos + 2]
-                pos += 2
-            elif c == b'"':
-                return Str(bytes(out), literal=False), pos + 1
-            else:
-                out += c
-                pos += 1
+        return _parse_quoted(buf, pos + 1)
     if char == b"~" and buf[pos + 1 : pos + 2] == b"{":
-        pos += 1  # literal8 (RFC 3516 §4.2): may hold NUL; the same shape otherwise
-        char = b"{"
+        return _parse_literal(buf, pos + 1)  # literal8 (RFC 3516 §4.2): same shape
     if char == b"{":
-        match = re.compile(rb"\{(\d+)\+?\}\r\n").match(buf, pos)
-        if match is None:
-            raise ProtocolError(f"bad literal at {pos}")
-        start = match.end()
-        size = int(match.group(1))
-        return Str(buf[start : start + size], literal=True), start + size
-    # atom, possibly with [section] and <partial>
+        return _parse_literal(buf, pos)
+    return _parse_atom(buf, pos)
+
+
+def _parse_list(buf: bytes, pos: int) -> tuple[list[Value], int]:
+    items: list[Value] = []
+    while True:
+        while buf[pos : pos + 1] == b" ":
+            pos += 1
+        if buf[pos : pos + 1] == b")":
+            return items, pos + 1
+        if pos >= len(buf):
+            raise ProtocolError("unterminated list")
+        item, pos = parse_value(buf, pos)
+        items.append(item)
+
+
+def _parse_quoted(buf: bytes, pos: int) -> tuple[Str, int]:
+    out = bytearray()
+    while True:
+        c = buf[pos : pos + 1]
+        if not c:
+            raise ProtocolError("unterminated quoted string")
+        if c == b"\\":
+            out += buf[pos + 1 : pos + 2]
+            pos += 2
+        elif c == b'"':
+            return Str(bytes(out), literal=False), pos + 1
+        else:
+            out += c
+            pos += 1
+
+
+_LITERAL_PREFIX = re.compile(rb"\{(\d+)\+?\}\r\n")
+
+
+def _parse_literal(buf: bytes, pos: int) -> tuple[Str, int]:
+    match = _LITERAL_PREFIX.match(buf, pos)
+    if match is None:
+        raise ProtocolError(f"bad literal at {pos}")
+    start, size = match.end(), int(match.group(1))
+    return Str(buf[start : start + size], literal=True), start + size
+
+
+def _parse_atom(buf: bytes, pos: int) -> tuple[Atom | None, int]:
+    """An atom, possibly with a [section] (which may hold spaces) and a <partial>."""
     start = pos
     depth = 0
     while pos < len(buf):
@@ -222,7 +238,7 @@ def parse_value(buf: bytes, pos: int) -> tuple[Value, int]:
         pos += 1
     atom = buf[start:pos]
     if not atom:
-        raise ProtocolError(f"empty atom at {pos}: {buf[pos:pos + 20]!r}")
+        raise ProtocolError(f"empty atom at {pos}: {buf[pos : pos + 20]!r}")
     if atom.upper() == b"NIL":
         return None, pos
     return Atom(atom), pos
@@ -280,7 +296,7 @@ def search_numbers(reply: Reply) -> list[int]:
             numbers += [int(word) for word in line[8:].split() if word.isdigit()]
         elif upper.startswith(b"* ESEARCH"):
             words = line.split()
-            for key, val in zip(words, words[1:], strict=False):
+            for key, val in itertools.pairwise(words):
                 if key.upper() == b"ALL":
                     for piece in val.split(b","):
                         low, _, high = piece.partition(b":")

@@ -22,9 +22,9 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import pytest
 from tests.differential.raw_imap import (
@@ -42,6 +42,7 @@ from tests.differential.raw_imap import (
     quote,
     search_numbers,
 )
+from tests.support.dovecot import start_dovecot
 
 pytestmark = pytest.mark.dovecot
 
@@ -112,7 +113,7 @@ SEARCHES: list[tuple[str, list[bytes | Literal]]] = [
     ("NOT HEADER Message-ID empty", [b'NOT HEADER Message-ID ""']),
 ]
 
-_TIMEZONES = [timezone.utc, timezone(timedelta(hours=-4)), timezone(timedelta(hours=2))]
+_TIMEZONES = [UTC, timezone(timedelta(hours=-4)), timezone(timedelta(hours=2))]
 
 
 def internal_date(index: int) -> bytes:
@@ -186,7 +187,13 @@ def _load(conn: RawImap, server: Any) -> Mailbox:
     sequence = 0
     for index, path in enumerate(CORPUS):
         reply = conn.command(
-            b"APPEND ", name, b" ", flags_for(index), b' "', internal_date(index), b'" ',
+            b"APPEND ",
+            name,
+            b" ",
+            flags_for(index),
+            b' "',
+            internal_date(index),
+            b'" ',
             Literal(path.read_bytes()),
         )
         box.append_status[index] = reply.status
@@ -240,7 +247,7 @@ def fetch_one(box: Mailbox, index: int, request: str, answer: bytes) -> Observed
 
 def with_decoded_length(box: Mailbox, index: int, request: str, observed: Observed) -> Observed:
     """Add the length of BINARY.PEEK[section] to a BINARY.SIZE[section] observation."""
-    section = request[len("BINARY.SIZE"):]
+    section = request[len("BINARY.SIZE") :]
     binary = fetch_one(box, index, "BINARY.PEEK" + section, b"BINARY" + section.encode())
     if binary.status != b"OK" or not isinstance(binary.value, Str):
         return observed
@@ -270,13 +277,13 @@ def _deeper(part: Value, rest: list[int]) -> bool:
     return False
 
 
-def _is_multipart(node: Value) -> bool:
+def _is_multipart(node: Value) -> TypeGuard[list[Value]]:
     return isinstance(node, list) and bool(node) and isinstance(node[0], list)
 
 
 def _children(node: list[Value]) -> list[Value]:
     """The leading run of lists (the parts); the subtype string ends it."""
-    children = []
+    children: list[Value] = []
     for child in node:
         if not isinstance(child, list):
             break
@@ -288,8 +295,7 @@ def _is_message_rfc822(node: list[Value]) -> bool:
     def text(value: Value) -> bytes:
         return value.value.lower() if isinstance(value, Str) else b""
 
-    return len(node) > 8 and text(node[0]) == b"message" and text(node[1]) in (
-        b"rfc822", b"global")
+    return len(node) > 8 and text(node[0]) == b"message" and text(node[1]) in (b"rfc822", b"global")
 
 
 # -- allowed deviations (DEVIATIONS.md) ---------------------------------------------------------
@@ -359,13 +365,15 @@ def classify(item: str, ref: Observed, target: Observed) -> str | None:
 
 def excerpt(ref: bytes, target: bytes, width: int = 120) -> str:
     """Both byte strings around their first difference."""
-    at = next((i for i, (a, b) in enumerate(zip(ref, target, strict=False)) if a != b),
-              min(len(ref), len(target)))
+    at = next(
+        (i for i, (a, b) in enumerate(zip(ref, target, strict=False)) if a != b),
+        min(len(ref), len(target)),
+    )
     start = max(0, at - width // 3)
     return (
         f"    first difference at byte {at} (lengths {len(ref)} vs {len(target)})\n"
-        f"    dovecot: {ref[start:start + width]!r}\n"
-        f"    tidings: {target[start:start + width]!r}"
+        f"    dovecot: {ref[start : start + width]!r}\n"
+        f"    tidings: {target[start : start + width]!r}"
     )
 
 
@@ -408,8 +416,7 @@ def compare(reference: Mailbox, target: Mailbox) -> Comparison:
             ref = fetch_one(reference, index, request, answer)
             tgt = fetch_one(target, index, request, answer)
             checked[request] += 1
-            if request.startswith("BINARY.SIZE") and (ref.status, ref.raw) != (tgt.status,
-                                                                              tgt.raw):
+            if request.startswith("BINARY.SIZE") and (ref.status, ref.raw) != (tgt.status, tgt.raw):
                 ref = with_decoded_length(reference, index, request, ref)
             verdict = classify(request, ref, tgt)
             verdicts.append(verdict)
@@ -442,14 +449,20 @@ def _names(reply: Reply, index_of_uid: dict[int, int]) -> list[str]:
 
 def write_report(result: Comparison, path: Path) -> None:
     lines = [f"Differential report: Dovecot vs {result.target_name}, {len(CORPUS)} messages", ""]
-    lines += summary_lines(result) + [""]
+    lines += [*summary_lines(result), ""]
     for request, findings in result.fetch.items():
-        lines.append(f"== FETCH {request}: {len(findings)} of {result.fetch_checked[request]} "
-                     "not identical")
+        lines.append(
+            f"== FETCH {request}: {len(findings)} of {result.fetch_checked[request]} not identical"
+        )
         for finding in findings:
-            lines.append(f"  {finding.message}: {finding.verdict}"
-                         + (f" (dovecot's own BINARY length: {finding.ref.decoded_length})"
-                            if finding.ref.decoded_length is not None else ""))
+            lines.append(
+                f"  {finding.message}: {finding.verdict}"
+                + (
+                    f" (dovecot's own BINARY length: {finding.ref.decoded_length})"
+                    if finding.ref.decoded_length is not None
+                    else ""
+                )
+            )
             lines.append(f"    dovecot: {finding.ref.status!r} {finding.ref.show()!r}")
             lines.append(f"    target:  {finding.target.status!r} {finding.target.show()!r}")
     lines.append("")
@@ -463,9 +476,7 @@ def write_report(result: Comparison, path: Path) -> None:
 
 def summary_lines(result: Comparison) -> list[str]:
     total = len(CORPUS)
-    searches_same = sum(
-        1 for ref, tgt, rs, ts in result.search.values() if (ref, rs) == (tgt, ts)
-    )
+    searches_same = sum(1 for ref, tgt, rs, ts in result.search.values() if (ref, rs) == (tgt, ts))
     lines = [
         f"differential ({result.target_name} vs Dovecot): {result.messages_identical} of {total} "
         f"messages identical on every item; {result.messages_equivalent} more identical up to "
@@ -474,8 +485,10 @@ def summary_lines(result: Comparison) -> list[str]:
     ]
     for request, findings in result.fetch.items():
         different = sum(1 for f in findings if f.verdict == "DIFFERENT")
-        lines.append(f"  {request:<20} {different:4d} different, "
-                     f"{len(findings) - different:4d} allowed, of {result.fetch_checked[request]}")
+        lines.append(
+            f"  {request:<20} {different:4d} different, "
+            f"{len(findings) - different:4d} allowed, of {result.fetch_checked[request]}"
+        )
     if result.append:
         lines.append(f"  APPEND status differs for {len(result.append)} messages")
     if result.report_path:
@@ -484,13 +497,12 @@ def summary_lines(result: Comparison) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def target_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                  ) -> Iterator[Any]:
+def target_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
     """The server under test: Tidings (`shared_server`), or a second Dovecot when
     TIDINGS_DIFF_TARGET=dovecot."""
     if os.environ.get("TIDINGS_DIFF_TARGET", "tidings") == "dovecot":
-        from tests.support.dovecot import start_dovecot
-
         server = start_dovecot(tmp_path_factory.mktemp("dovecot-target"))
         yield server
         server.stop()
@@ -499,8 +511,12 @@ def target_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 
 
 @pytest.fixture(scope="module")
-def comparison(dovecot: Any, target_server: Any, request: pytest.FixtureRequest,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Comparison]:
+def comparison(
+    dovecot: Any,
+    target_server: Any,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Comparison]:
     assert CORPUS, f"no .eml files in {corpus_dir()} (set TIDINGS_CORPUS)"
     reference = load(dovecot)
     try:
@@ -523,13 +539,11 @@ def comparison(dovecot: Any, target_server: Any, request: pytest.FixtureRequest,
     yield result
 
 
-
 # -- the tests ----------------------------------------------------------------------------------
 def test_append_accepted_alike(comparison: Comparison) -> None:
     """Both servers accept (or refuse) the same messages."""
     assert not comparison.append, "\n".join(
-        f"{name}: dovecot {ref!r}, target {tgt!r}" for name, (ref, tgt) in
-        comparison.append.items()
+        f"{name}: dovecot {ref!r}, target {tgt!r}" for name, (ref, tgt) in comparison.append.items()
     )
 
 
@@ -538,11 +552,15 @@ def test_fetch_item(comparison: Comparison, request_item: str) -> None:
     """FETCH <item> answers the same bytes for every message, up to DEVIATIONS.md."""
     different = [f for f in comparison.fetch[request_item] if f.verdict == "DIFFERENT"]
     if different:
-        report = [f"{len(different)} of {comparison.fetch_checked[request_item]} messages differ "
-                  f"on {request_item} (full report: {comparison.report_path}):"]
+        report = [
+            f"{len(different)} of {comparison.fetch_checked[request_item]} messages differ "
+            f"on {request_item} (full report: {comparison.report_path}):"
+        ]
         for finding in different[:25]:
-            report.append(f"  {finding.message} (tagged: dovecot {finding.ref.status!r}, "
-                          f"target {finding.target.status!r})")
+            report.append(
+                f"  {finding.message} (tagged: dovecot {finding.ref.status!r}, "
+                f"target {finding.target.status!r})"
+            )
             report.append(excerpt(finding.ref.show(), finding.target.show()))
         if len(different) > 25:
             report.append(f"  ... and {len(different) - 25} more")
@@ -564,8 +582,10 @@ def test_search(comparison: Comparison, search_id: str) -> None:
 
 def test_parser_roundtrip_on_samples() -> None:
     """The harness's own parser: literals, quoted escapes, nested lists, sections."""
-    line = (b'* 3 FETCH (UID 7 BODY[HEADER.FIELDS (A B)] {3}\r\nabc ENVELOPE ("a\\"b" NIL '
-            b'(("x" NIL "y" "z"))) RFC822.SIZE 12)')
+    line = (
+        b'* 3 FETCH (UID 7 BODY[HEADER.FIELDS (A B)] {3}\r\nabc ENVELOPE ("a\\"b" NIL '
+        b'(("x" NIL "y" "z"))) RFC822.SIZE 12)'
+    )
     parsed = parse_fetch(line)
     assert parsed is not None
     seq, items = parsed
@@ -574,5 +594,5 @@ def test_parser_roundtrip_on_samples() -> None:
     envelope = items[b"ENVELOPE"][0]
     assert isinstance(envelope, list) and envelope[0] == Str(b'a"b', literal=False)
     assert items[b"RFC822.SIZE"][1] == b"12"
-    assert canonical(parse_value(b'{2}\r\nab', 0)[0]) == b'"ab"'
+    assert canonical(parse_value(b"{2}\r\nab", 0)[0]) == b'"ab"'
     assert quote(b'a"b') == b'"a\\"b"'

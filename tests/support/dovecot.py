@@ -15,7 +15,10 @@ before that, so they never need to traverse the 0700 parents.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -23,6 +26,11 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 # The same accounts as tests/conftest.py (TEST_USER/TEST_PASSWORD, SECOND_USER/
 # SECOND_PASSWORD). Duplicated, not imported: tests/conftest.py is loaded by pytest as a
@@ -40,7 +48,8 @@ SKIP_ENV = "TIDINGS_SKIP_DOVECOT"
 # the Dovecot instance gets the same so that LIST output is comparable.
 SPECIAL_MAILBOXES = ("Drafts", "Sent", "Junk", "Trash", "Archive")
 
-_apt_updated = False
+# apt-get update runs at most once per process.
+_apt = {"updated": False}
 
 
 def skip_requested() -> bool:
@@ -54,14 +63,13 @@ def ensure_dovecot_installed() -> None:
     Raises RuntimeError with apt's output when the install fails: a differential test that
     cannot reach its reference must fail loudly, not skip.
     """
-    global _apt_updated
     if DOVECOT_BINARY.exists():
         return
     if shutil.which("apt-get") is None:
         raise RuntimeError("Dovecot is not installed and apt-get is not available to install it")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     steps = []
-    if not _apt_updated:
+    if not _apt["updated"]:
         steps.append(["apt-get", "update"])
     steps.append(["apt-get", "install", "-y", "dovecot-imapd"])
     for argv in steps:
@@ -74,7 +82,7 @@ def ensure_dovecot_installed() -> None:
                 f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
             )
         if argv[1] == "update":
-            _apt_updated = True
+            _apt["updated"] = True
     if not DOVECOT_BINARY.exists():
         raise RuntimeError(f"apt-get installed dovecot-imapd but {DOVECOT_BINARY} is missing")
 
@@ -85,15 +93,22 @@ MAIL_SYSTEM_USER = "tidings-dovecot"
 def _mail_owner() -> tuple[int, int]:
     """The uid/gid the imap processes run as: a dedicated system user, created on first use
     (we are root on a test machine), or `nobody` where useradd is unavailable."""
-    import pwd
-
     try:
         entry = pwd.getpwnam(MAIL_SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--user-group",
-             "--shell", "/usr/sbin/nologin", MAIL_SYSTEM_USER],
-            capture_output=True, timeout=60, check=False,
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--user-group",
+                "--shell",
+                "/usr/sbin/nologin",
+                MAIL_SYSTEM_USER,
+            ],
+            capture_output=True,
+            timeout=60,
+            check=False,
         )
         try:
             entry = pwd.getpwnam(MAIL_SYSTEM_USER)
@@ -114,43 +129,52 @@ def _make_certificate(cert: Path, key: Path) -> None:
     if shutil.which("openssl"):
         result = subprocess.run(
             [
-                "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                "-keyout", str(key), "-out", str(cert), "-days", "30",
-                "-subj", "/CN=localhost",
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+                "-days",
+                "30",
+                "-subj",
+                "/CN=localhost",
             ],
-            capture_output=True, text=True, timeout=120, check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         if result.returncode == 0:
             return
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(private.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=30))
         .sign(private, hashes.SHA256())
     )
-    key.write_bytes(private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ))
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
     cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 
-def _config(
-    base_dir: Path, imap_port: int, imaps_port: int, mail_uid: int, mail_gid: int
-) -> str:
+def _config(base_dir: Path, imap_port: int, imaps_port: int, mail_uid: int, mail_gid: int) -> str:
     mailboxes = "\n".join(
         f"    mailbox {name} {{\n      auto = subscribe\n      special_use = \\{name}\n    }}"
         for name in SPECIAL_MAILBOXES
@@ -260,16 +284,16 @@ class DovecotServer:
             return
         subprocess.run(
             [str(DOVECOT_BINARY), "-c", str(self.config_path), "stop"],
-            capture_output=True, timeout=30, check=False,
+            capture_output=True,
+            timeout=30,
+            check=False,
         )
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             # The master's children are in its process group (start_new_session below).
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self.process.wait(timeout=15)
         self.process = None
 
@@ -309,7 +333,10 @@ def start_dovecot(base_dir: Path) -> DovecotServer:
         imaps_port = _free_port()
     config = base_dir / "dovecot.conf"
     mail_uid, mail_gid = _mail_owner()
-    for path in (base_dir / "mail", *(base_dir / "mail" / u for u in (DOVECOT_USER, DOVECOT_SECOND_USER))):
+    for path in (
+        base_dir / "mail",
+        *(base_dir / "mail" / u for u in (DOVECOT_USER, DOVECOT_SECOND_USER)),
+    ):
         path.mkdir(exist_ok=True)
         if path.name != "mail":
             os.chown(path, mail_uid, mail_gid)
@@ -317,12 +344,19 @@ def start_dovecot(base_dir: Path) -> DovecotServer:
     log = open(base_dir / "master.out", "ab")  # noqa: SIM115 - handed to the process
     process = subprocess.Popen(
         [str(DOVECOT_BINARY), "-F", "-c", str(config)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     log.close()
     server = DovecotServer(
-        host="127.0.0.1", imap_port=imap_port, imaps_port=imaps_port,
-        user=DOVECOT_USER, password=DOVECOT_PASSWORD, base_dir=base_dir, process=process,
+        host="127.0.0.1",
+        imap_port=imap_port,
+        imaps_port=imaps_port,
+        user=DOVECOT_USER,
+        password=DOVECOT_PASSWORD,
+        base_dir=base_dir,
+        process=process,
     )
     deadline = time.monotonic() + 30
     last_error: Exception | None = None
