@@ -72,7 +72,8 @@ def test_mbsync_pulls_and_pushes(server: TidingsServer, tmp_path: Path) -> None:
     local_copy = inbox_files[0].read_bytes()  # mbsync stores LF line ends, adds X-TUID
     assert local_copy.startswith(b"Subject: one\n") and local_copy.endswith(b"\n\nfirst\n")
     assert inbox_files[0].name.endswith("F")  # \Flagged became maildir flag F
-    assert len(list((maildir / "Sent" / "cur").iterdir()) + list((maildir / "Sent" / "new").iterdir())) == 1
+    sent = maildir / "Sent"
+    assert len(list((sent / "cur").iterdir()) + list((sent / "new").iterdir())) == 1
 
     # Local changes travel back: a new message, and \Seen on the first one.
     (maildir / "INBOX" / "new" / "1700000000.local.test").write_bytes(

@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from tests.imap.harness import FAST_LIMITS, InProcessServer, LineClient
 
 

@@ -15,7 +15,7 @@ def test_login_select_and_logout(imap_server: InProcessServer) -> None:
         S1: a2 OK [CAPABILITY IMAP4rev1 IMAP4rev2 …UIDPLUS MOVE…] Logged in
         C1: a3 SELECT INBOX
         S1: * FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)
-        S1: * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted.
+        S1: * OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] …
         S1: * 0 EXISTS
         S1: * 0 RECENT
         S1: * OK [UIDVALIDITY …] UIDs valid

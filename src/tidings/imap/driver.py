@@ -191,10 +191,10 @@ class ImapConnection:
         self.parser.receive_data(data)
         return True
 
-    async def _fill(self, timeout: float) -> bool:
-        """Read more input; False at end of stream or when `timeout` passes."""
+    async def _fill(self, wait_seconds: float) -> bool:
+        """Read more input; False at end of stream or when `wait_seconds` pass."""
         task = self._ensure_read()
-        done, _ = await asyncio.wait({task}, timeout=max(timeout, 0))
+        done, _ = await asyncio.wait({task}, timeout=max(wait_seconds, 0))
         if not done:
             return False
         return self._take_read()

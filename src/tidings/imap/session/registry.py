@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from tidings.imap.proto import commands as c
 
 if TYPE_CHECKING:
     from tidings.imap.session.core import ImapSession
 
-CommandT = TypeVar("CommandT", bound=c.Command)
 Handler = Callable[["ImapSession", Any], Awaitable[None]]
 
 HANDLERS: dict[type[c.Command], Handler] = {}
 
 
-def handles(
-    *command_types: type[CommandT],
-) -> Callable[[Callable[[ImapSession, CommandT], Awaitable[None]]], Handler]:
+def handles(*command_types: type[c.Command]) -> Callable[[Handler], Handler]:
     """Register the decorated coroutine as the handler of `command_types`."""
 
-    def register(handler: Callable[[ImapSession, CommandT], Awaitable[None]]) -> Handler:
+    def register(handler: Handler) -> Handler:
         for command_type in command_types:
             HANDLERS[command_type] = handler
         return handler

@@ -23,7 +23,9 @@ class SessionState(enum.Enum):
     LOGOUT = "logout"
 
 
-_ANY = frozenset({SessionState.NOT_AUTHENTICATED, SessionState.AUTHENTICATED, SessionState.SELECTED})
+_ANY = frozenset(
+    {SessionState.NOT_AUTHENTICATED, SessionState.AUTHENTICATED, SessionState.SELECTED}
+)
 _NOT_AUTHENTICATED = frozenset({SessionState.NOT_AUTHENTICATED})
 _AUTHENTICATED = frozenset({SessionState.AUTHENTICATED, SessionState.SELECTED})
 _SELECTED = frozenset({SessionState.SELECTED})

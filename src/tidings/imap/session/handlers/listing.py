@@ -90,10 +90,7 @@ def _select_entries(
         return any(matches(regex, name) for regex in regexes)
 
     selection = command.selection
-    if "SUBSCRIBED" in selection:
-        base = set(subscriptions)
-    else:
-        base = set(mailboxes)
+    base = set(subscriptions) if "SUBSCRIBED" in selection else set(mailboxes)
     if "SPECIAL-USE" in selection:
         base = {name for name in base if name in mailboxes and mailboxes[name].special_use}
     entries = {

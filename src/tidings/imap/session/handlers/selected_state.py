@@ -1,4 +1,4 @@
-"""CLOSE, UNSELECT, EXPUNGE and UID EXPUNGE (RFC 9051 §6.4.1–§6.4.3, §6.4.9; RFC 4315)."""
+"""CLOSE, UNSELECT, EXPUNGE and UID EXPUNGE (RFC 9051 §6.4.1-§6.4.3, §6.4.9; RFC 4315)."""
 
 from __future__ import annotations
 
