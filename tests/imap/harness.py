@@ -31,12 +31,21 @@ OTHER_USER = "bob@example.test"
 FAST_LIMITS = Limits(auth_failure_delay=0.0, auth_max_delay=0.0)
 
 
+class RemoteTcpStream(TcpStream):
+    """A loopback connection that claims to come from elsewhere."""
+
+    @property
+    def is_loopback(self) -> bool:
+        return False
+
+
 @dataclass
 class InProcessServer:
     """A Tidings IMAP listener on 127.0.0.1 in a thread of this process."""
 
     data_dir: Path
     limits: Limits = field(default_factory=lambda: FAST_LIMITS)
+    remote_peers: bool = False  # pretend clients are not on loopback (LOGINDISABLED tests)
     port: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
@@ -81,7 +90,9 @@ class InProcessServer:
         context = self.context
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            stream = TcpStream(reader, writer)
+            stream = RemoteTcpStream(reader, writer) if self.remote_peers else TcpStream(
+                reader, writer
+            )
             try:
                 await serve_connection(stream, context)
             except asyncio.CancelledError:
