@@ -19,6 +19,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 
 from tidings.config import Config, ConfigError, load_config
+from tidings.net.listener import format_address
 
 T = TypeVar("T")
 
@@ -261,48 +262,51 @@ async def ensure_demo_account(settings: Config) -> str:
     return password
 
 
-def demo_text(settings: Config, password: str) -> list[str]:
-    """The lines of the `--demo` box: where to connect and how."""
-    imap = f"{settings.imap[0]}:{settings.imap[1]} (STARTTLS)" if settings.imap else "off"
-    imaps_host, imaps_port = settings.imaps or ("127.0.0.1", 1993)
+def demo_text(settings: Config, password: str) -> tuple[list[str], list[str]]:
+    """The `--demo` message: (facts for the box, example commands to copy)."""
+    imap = f"{format_address(*settings.imap)} (STARTTLS)" if settings.imap else "off"
+    host, port = settings.imaps or ("127.0.0.1", 1993)
     cert = (settings.data_dir / "tls" / "cert.pem").resolve()
     user = DEMO_ADDRESS
-    return [
-        "Tidings is running (demo mode). Stop with Ctrl-C.",
+    facts = [
+        "Tidings is running in demo mode. Stop it with Ctrl-C.",
         "",
-        f"  IMAP      {imap}",
-        f"  IMAPS     {imaps_host}:{imaps_port}" if settings.imaps else "  IMAPS     off",
-        f"  user      {user}",
-        f"  password  {password}",
-        f"  data      {settings.data_dir.resolve()}",
+        f"IMAP      {imap}",
+        f"IMAPS     {format_address(host, port)}" if settings.imaps else "IMAPS     off",
+        f"user      {user}",
+        f"password  {password}",
+        f"data      {settings.data_dir.resolve()}",
+    ]
+    # Flush left, so that a multi-line command pastes into a shell (and Python) as it is.
+    examples = [
+        "Try it (the certificate is self-signed, hence --insecure / no verification):",
         "",
-        "Try it:",
-        f"  curl --insecure imaps://{imaps_host}:{imaps_port}/INBOX -u {user}:{password}",
-        "  python3 -c 'import imaplib, ssl; "
-        f'c = imaplib.IMAP4_SSL("{imaps_host}", {imaps_port}, '
-        "ssl_context=ssl._create_unverified_context()); "
+        f"curl --insecure imaps://{format_address(host, port)}/INBOX -u {user}:{password}",
+        "",
+        "python3 -c 'import imaplib, ssl",
+        f'c = imaplib.IMAP4_SSL("{host}", {port}, ssl_context=ssl._create_unverified_context())',
         f'print(c.login("{user}", "{password}")); print(c.list())\'',
         "",
-        "mbsync (~/.mbsyncrc):",
-        "  IMAPAccount tidings",
-        f"  Host {imaps_host}",
-        f"  Port {imaps_port}",
-        f"  User {user}",
-        f"  Pass {password}",
-        "  TLSType IMAPS",
-        f"  CertificateFile {cert}",
+        "# mbsync, in ~/.mbsyncrc:",
+        "IMAPAccount tidings",
+        f"Host {host}",
+        f"Port {port}",
+        f"User {user}",
+        f"Pass {password}",
+        "TLSType IMAPS",
+        f"CertificateFile {cert}",
     ]
+    return facts, examples
 
 
 def print_demo_box(settings: Config, password: str) -> None:
-    """Print the demo box on stdout (ASCII only: any terminal can show it)."""
-    lines = demo_text(settings, password)
-    width = max(len(line) for line in lines)
+    """Print the demo message on stdout: the facts in an ASCII box (any terminal shows it),
+    the commands below it without borders, so they can be copied as they are."""
+    facts, examples = demo_text(settings, password)
+    width = max(len(line) for line in facts)
     border = "+" + "-" * (width + 2) + "+"
-    print(border)
-    for line in lines:
-        print(f"| {line.ljust(width)} |")
-    print(border, flush=True)
+    lines = [border, *(f"| {line.ljust(width)} |" for line in facts), border, "", *examples, ""]
+    print("\n".join(lines), flush=True)
 
 
 def main() -> None:

@@ -71,7 +71,9 @@ def test_demo_account_is_created_once(tmp_path: Path) -> None:
 
 
 def test_demo_text_mentions_how_to_connect(tmp_path: Path) -> None:
-    text = "\n".join(demo_text(Config(data_dir=tmp_path), "PW"))
+    facts, examples = demo_text(Config(data_dir=tmp_path), "PW")
+    text = "\n".join(facts + examples)
+    assert "password  PW" in text and "IMAPS     127.0.0.1:1993" in text
     assert f"curl --insecure imaps://127.0.0.1:1993/INBOX -u {DEMO_ADDRESS}:PW" in text
     assert "imaplib" in text
     assert "IMAPAccount" in text and "Pass PW" in text

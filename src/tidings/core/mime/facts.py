@@ -23,7 +23,8 @@ Params = tuple[tuple[str, str], ...]
 class Envelope:
     """RFC 9051 §7.5.2 ENVELOPE fields as Dovecot keeps them: strings are the raw unfolded
     header values (encoded words not decoded); address lists are () when absent. When a
-    field repeats, the last occurrence wins (Dovecot's message_part_envelope_parse)."""
+    field repeats, the last string field wins and address fields are joined (Dovecot's
+    message_part_envelope_parse_from_header)."""
 
     date: str | None = None
     subject: str | None = None

@@ -54,20 +54,21 @@ class _Parser:
             return None
         newline = raw.find(b"\n", pos + 2)
         if newline < 0:
-            data = raw[pos + 2 : pos + 2 + BOUNDARY_MAX + 4]
+            line = raw[pos + 2 : pos + 2 + BOUNDARY_MAX + 4]
+            best = _longest_boundary(line, stack)
         else:
-            data = raw[pos + 2 : newline]
-            if data.endswith(b"\r"):
-                data = data[:-1]
-            if len(data) > 2 and data.endswith(b"--"):
-                data = data[:-2]
-        best = -1
-        for index in range(len(stack) - 1, -1, -1):  # newest first
-            boundary = stack[index]
-            if data.startswith(boundary) and (best < 0 or len(stack[best]) < len(boundary)):
-                best = index
-                if len(boundary) == len(data):
-                    break
+            line = raw[pos + 2 : newline]
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            # RFC 2046 §5.1.1: "--" boundary "--" closes; match the boundary without that
+            # suffix first, as Dovecot's boundary_line_find does. A boundary may itself end
+            # in "--" (`__--__--` of Mailman digests), so "--__--__--" is a delimiter, not
+            # the close of `__--__`: when nothing matches without the suffix, try with it.
+            best = -1
+            if len(line) > 2 and line.endswith(b"--"):
+                best = _longest_boundary(line[:-2], stack)
+            if best < 0:
+                best = _longest_boundary(line, stack)
         if best < 0:
             return None
         tail = pos + 2 + len(stack[best])
@@ -103,11 +104,25 @@ class _Parser:
             end -= 1
         return end
 
+    def parent_end(self, hit: _Hit | None, region_start: int, child_cut: bool) -> int:
+        """Where a multipart or message/rfc822 body ends when its last child ended at `hit`.
+
+        Normally as `content_end`. But when that child's header was cut by the boundary
+        line, Dovecot's parse_next_header moves the newline that ended the child's last
+        header line into this (the parent's) body, so it ends at the boundary line itself.
+        Only visible when the boundary is an ancestor's: otherwise the newline belongs to
+        this body anyway (RFC 2046 §5.1.1 gives it to the boundary, which is ours)."""
+        if child_cut and hit is not None:
+            return max(region_start, hit.line)
+        return self.content_end(hit, region_start)
+
     # ---------------------------------------------------------------------- entities
 
     def entity(
         self, start: int, stack: list[bytes], in_multipart: bool, digest_parent: bool, depth: int
-    ) -> tuple[BodyPart, _Hit | None, list[HeaderField]]:
+    ) -> tuple[BodyPart, _Hit | None, list[HeaderField], bool]:
+        """The entity at `start`: its part, the boundary line that ended it (None: the end
+        of the message), its header fields, and whether a boundary line cut its header."""
         fields, body_start, cut = scan_header(
             self.raw, start, self.n, (lambda p: self.boundary_at(p, stack) is not None)
             if stack else None,
@@ -129,8 +144,10 @@ class _Parser:
                 body_start, stack, info["boundary"], info["digest"], depth
             )
         elif info["rfc822"]:
-            child, hit, child_fields = self.entity(body_start, stack, False, False, depth + 1)
-            body_end = self.content_end(hit, body_start) if hit else self.n
+            child, hit, child_fields, child_cut = self.entity(
+                body_start, stack, False, False, depth + 1
+            )
+            body_end = self.parent_end(hit, body_start, child_cut) if hit else self.n
             body_end = max(body_end, child.body_end)
             message = (envelope_from_fields(child_fields), child)
         else:
@@ -147,7 +164,7 @@ class _Parser:
             message=message, multipart=info["multipart"], rfc822=info["rfc822"],
             text=info["text"],
         )
-        return part, hit, fields
+        return part, hit, fields, cut
 
     def multipart_body(
         self, body_start: int, outer: list[bytes], boundary: bytes, digest: bool, depth: int
@@ -157,6 +174,7 @@ class _Parser:
         children: list[BodyPart] = []
         region = body_start
         hit = self.find_boundary(region, stack)
+        child_cut = False
         while hit is not None and hit.index == mine:
             if hit.is_end or not hit.has_lf:
                 if hit.is_end:
@@ -165,10 +183,25 @@ class _Parser:
                     hit = self.find_boundary(region, outer)
                     return tuple(children), hit, max(body_start, self.content_end(hit, region))
                 return tuple(children), None, self.n
-            child, hit, _ = self.entity(hit.after, stack, True, digest, depth + 1)
+            child, hit, _, child_cut = self.entity(hit.after, stack, True, digest, depth + 1)
             children.append(child)
             region = child.body_end
-        return tuple(children), hit, max(body_start, self.content_end(hit, region))
+        return tuple(children), hit, max(body_start, self.parent_end(hit, region, child_cut))
+
+
+def _longest_boundary(data: bytes, stack: list[bytes]) -> int:
+    """Index in `stack` of the boundary that `data` (a line after its "--") starts with, -1
+    for none. RFC 2046 §5.1.1 only asks for a prefix match; of several, the longest wins,
+    and an exact match ends the search (newest first, so a boundary reused by a nested
+    multipart belongs to the innermost), as Dovecot's boundary_find."""
+    best = -1
+    for index in range(len(stack) - 1, -1, -1):
+        boundary = stack[index]
+        if data.startswith(boundary) and (best < 0 or len(stack[best]) < len(boundary)):
+            best = index
+            if len(boundary) == len(data):
+                break
+    return best
 
 
 def _first(fields: list[HeaderField], name: str) -> HeaderField | None:
@@ -270,7 +303,12 @@ _ENVELOPE_ADDRESS_FIELDS = {
 
 
 def envelope_from_fields(fields: list[HeaderField]) -> Envelope:
-    """RFC 9051 §7.5.2 ENVELOPE from a header block (last occurrence wins, as Dovecot)."""
+    """RFC 9051 §7.5.2 ENVELOPE from a header block, with repeated fields as Dovecot's
+    message_part_envelope_parse_from_header: the last Date, Subject, In-Reply-To and
+    Message-ID win; the addresses of every From, Sender, Reply-To, To, Cc and Bcc field
+    (names compared case-insensitively) are joined in message order. RFC 5322 §3.6 allows
+    each of these once, so this only decides what a broken message shows; joining keeps
+    every recipient visible."""
     values: dict[str, Any] = {}
     for field in fields:
         if field.value is None:
@@ -279,7 +317,8 @@ def envelope_from_fields(fields: list[HeaderField]) -> Envelope:
         if lname in _ENVELOPE_STRING_FIELDS:
             values[_ENVELOPE_STRING_FIELDS[lname]] = field.value
         elif lname in _ENVELOPE_ADDRESS_FIELDS:
-            values[_ENVELOPE_ADDRESS_FIELDS[lname]] = rfc822.parse_address_list(field.value)
+            key = _ENVELOPE_ADDRESS_FIELDS[lname]
+            values[key] = values.get(key, ()) + rfc822.parse_address_list(field.value)
     return Envelope(**values)
 
 
@@ -304,7 +343,7 @@ def parse_message(raw: bytes) -> MessageFacts:
     raw = bytes(raw)
     parser = _Parser(raw)
     try:
-        body, _, fields = parser.entity(0, [], False, False, 0)
+        body, _, fields, _ = parser.entity(0, [], False, False, 0)
         envelope = envelope_from_fields(fields)
     except RecursionError:  # pragma: no cover - MAX_DEPTH keeps recursion bounded
         body = BodyPart(body_end=len(raw), size=len(raw), lines=raw.count(b"\n"))
