@@ -70,6 +70,11 @@ class Authenticator:
         await self._sleep(delay)
         return None
 
+    async def reject(self, peer_host: str) -> None:
+        """Count a failure that needed no password check (a garbled SASL exchange) and
+        wait its delay, so malformed attempts cost a client as much as wrong passwords."""
+        await self._sleep(self._record_failure(peer_host))
+
     def failure_count(self, peer_host: str) -> int:
         """Failures from `peer_host` within the current window."""
         failures = self._failures.get(peer_host)

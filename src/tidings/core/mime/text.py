@@ -43,14 +43,19 @@ def _decode_text(data: bytes, charset: str) -> str:
         return data.decode("utf-8", "replace")
 
 
-def _text_parts(raw: bytes, part: BodyPart) -> Iterator[str]:
+def _text_parts(raw: bytes, part: BodyPart, headers: bool) -> Iterator[str]:
+    # The header of `part` itself is the caller's business (the top-level header, or a
+    # MIME header yielded by the parent below).
     if part.multipart:
         for child in part.children:
-            yield from _text_parts(raw, child)
+            if headers:
+                yield _headers_text(raw, child)
+            yield from _text_parts(raw, child, headers)
     elif part.rfc822 and part.message is not None:
         inner = part.message[1]
-        yield _headers_text(raw, inner)
-        yield from _text_parts(raw, inner)
+        if headers:
+            yield _headers_text(raw, inner)
+        yield from _text_parts(raw, inner, headers)
     elif part.text:
         try:
             data = decode_body(raw[part.body_start : part.body_end], part.encoding)
@@ -68,11 +73,15 @@ def _headers_text(raw: bytes, entity: BodyPart) -> str:
 
 
 def search_text(raw: bytes, facts: MessageFacts, body_only: bool) -> str:
-    """Decoded text for BODY (body_only) and TEXT searches: text/* parts decoded by
-    transfer encoding and charset, embedded messages included; TEXT adds the decoded
-    top-level header."""
-    chunks = list(_text_parts(raw, facts.body))
-    if not body_only:
+    """Decoded text for BODY (body_only) and TEXT searches (RFC 9051 §6.4.4), as Dovecot
+    searches them: BODY looks only at the bodies of text/* parts, embedded messages'
+    included, decoded by transfer encoding and charset; no header at any level (not the
+    MIME headers of parts nor the headers of attached messages: they are not "the body
+    of the message"). TEXT adds every header: the message's, each part's MIME header and
+    each attached message's header, RFC 2047 words decoded."""
+    headers = not body_only
+    chunks = list(_text_parts(raw, facts.body, headers))
+    if headers:
         chunks.insert(0, _headers_text(raw, facts.body))
     return "\n".join(chunks)
 

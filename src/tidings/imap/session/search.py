@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from tidings.core.mime import MessageFacts, decoded_header_values, search_text
 from tidings.imap.proto.commands import (
@@ -31,6 +31,9 @@ from tidings.imap.proto.commands import (
 )
 
 Loader = Callable[[], Awaitable[tuple[bytes, MessageFacts]]]
+
+# The sent date of a message whose Date: field is missing or unparseable (see _date_matches).
+UNKNOWN_SENT_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -81,8 +84,11 @@ async def _date_matches(key: SearchDate, candidate: SearchCandidate) -> bool:
     moment = candidate.internaldate
     if key.field is DateField.SENT:
         _, facts = await candidate.message()
-        # Dovecot falls back to the internal date when Date: is missing or unparseable.
-        moment = facts.sent_date or candidate.internaldate
+        # RFC 9051 §6.4.4 does not say what a message without a usable Date: field was
+        # sent on. Dovecot takes such a message as sent at time 0 (mail_get_date gives 0),
+        # so SENTON 1-Jan-1970 and SENTBEFORE any later day find it; do the same. (SORT is
+        # another matter: RFC 5256 §2.2 falls back to the internal date there.)
+        moment = facts.sent_date or UNKNOWN_SENT_DATE
     return _compare_dates(moment.date(), key.relation, key.date)
 
 

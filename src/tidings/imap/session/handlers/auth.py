@@ -60,6 +60,7 @@ async def authenticate(session: ImapSession, command: c.Authenticate) -> None:
             raise CommandFailed("Authentication aborted by client.", status="BAD")
         step = mechanism.step(_decode(line.strip()))
     if isinstance(step, SaslFailure):
+        await session.context.authenticator.reject(session.io.peer_host)
         await _failed(session, command.tag)
         return
     assert isinstance(step, SaslCredentials)

@@ -115,27 +115,35 @@ async def _encode_item(
 ) -> bytes:
     if isinstance(item, c.FetchAttribute):
         return _encode_attribute(session, item.attribute, meta, message)
-    assert message is not None
+    assert message is not None and isinstance(item, c.FetchSection | c.FetchBinarySize)
     raw, facts = message
+    return encode_section_item(item, raw, facts)
+
+
+def encode_section_item(
+    item: c.FetchSection | c.FetchBinarySize, raw: bytes, facts: MessageFacts
+) -> bytes:
+    """`BODY[...]`, `BINARY[...]` or `BINARY.SIZE[...]` with its value, for one message.
+
+    A section whose part does not exist is an empty string (BINARY.SIZE 0), not NIL: RFC
+    9051 §6.4.5 leaves it open, and Dovecot's imap-msgpart answers "an empty part" (its
+    comment: "MIME part not found. return an empty part."), which clients meet in
+    practice, e.g. BODY[1] of a multipart that has no parts."""
     if isinstance(item, c.FetchBinarySize):
-        # RFC 3516 §4.2: the decoded size of the part.
-        decoded = _binary(raw, facts, item.part)
-        size = b"NIL" if decoded is None else str(len(decoded)).encode()
-        return b"BINARY.SIZE[%s] %s" % (".".join(map(str, item.part)).encode(), size)
-    assert isinstance(item, c.FetchSection)
+        # RFC 3516 §4.2: the decoded size of the part, i.e. the size of its BINARY.
+        decoded = _binary(raw, facts, item.part) or b""
+        return b"BINARY.SIZE[%s] %d" % (".".join(map(str, item.part)).encode(), len(decoded))
     if item.binary:
         content = _binary(raw, facts, item.section.part)
         name = "BINARY[" + ".".join(map(str, item.section.part)) + "]"
     else:
         content = section_bytes(raw, facts, item.section)
         name = "BODY[" + section_name(item.section) + "]"
+    content = content or b""
     if item.partial is not None:
         offset, count = item.partial
         name += f"<{offset}>"
-        if content is not None:
-            content = content[offset : offset + count]
-    if content is None:
-        return name.encode() + b" NIL"
+        content = content[offset : offset + count]
     return name.encode() + b" " + _body_literal(content, binary=item.binary)
 
 
