@@ -143,7 +143,8 @@ class Observed:
     status: bytes
     value: Value = None
     raw: bytes | None = None
-    # For BINARY.SIZE on the reference: the length of its own BINARY.PEEK[] of that section.
+    # For BINARY.SIZE (when the servers differ): the length of the same server's own
+    # BINARY.PEEK[] of that section.
     decoded_length: int | None = None
 
     def canonical(self) -> bytes | None:
@@ -346,10 +347,26 @@ def d3_dovecot_binary_size(item: str, ref: Observed, target: Observed) -> bool:
     )
 
 
+def d4_dovecot_refuses_binary_size(item: str, ref: Observed, target: Observed) -> bool:
+    """D4: Dovecot answers BINARY.SIZE[n] with NO [PARSE] although it serves BINARY[n] of
+    the same section (a multipart part); the target answers OK with the length of its own
+    BINARY[n], as RFC 3516 §4.2 defines BINARY.SIZE."""
+    return (
+        item.startswith("BINARY.SIZE")
+        and ref.status == b"NO [PARSE]"
+        and ref.raw is None
+        and ref.decoded_length is not None
+        and target.status == b"OK"
+        and target.decoded_length is not None
+        and target.raw == str(target.decoded_length).encode()
+    )
+
+
 DEVIATION_RULES: dict[str, Callable[[str, Observed, Observed], bool]] = {
     "D1 string form (quoted vs literal)": d1_string_form,
     "D2 Dovecot disconnects on undecodable BINARY": d2_dovecot_drops_binary,
     "D3 Dovecot BINARY.SIZE inconsistent with its BINARY": d3_dovecot_binary_size,
+    "D4 Dovecot refuses BINARY.SIZE of a section it serves": d4_dovecot_refuses_binary_size,
 }
 
 
@@ -418,6 +435,7 @@ def compare(reference: Mailbox, target: Mailbox) -> Comparison:
             checked[request] += 1
             if request.startswith("BINARY.SIZE") and (ref.status, ref.raw) != (tgt.status, tgt.raw):
                 ref = with_decoded_length(reference, index, request, ref)
+                tgt = with_decoded_length(target, index, request, tgt)
             verdict = classify(request, ref, tgt)
             verdicts.append(verdict)
             if verdict is not None:

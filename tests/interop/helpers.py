@@ -120,15 +120,16 @@ class RawImap:
         data = text.encode() if isinstance(text, str) else text
         parts = _split_literals(data) if literals else [data]
         untagged: list[bytes] = []
-        self.send(tag + b" " + parts[0])
+        # Each line goes out in one write: split writes meet Nagle and delayed ACKs (40 ms).
+        pending = tag + b" " + parts[0]
         for literal, rest in zip(literals, parts[1:], strict=True):
-            self.send(b"\r\n")
+            self.send(pending + b"\r\n")
             while not (response := self.read_response()).startswith(b"+"):
                 if response.startswith(tag + b" "):
                     return untagged, response
                 untagged.append(response)
-            self.send(literal + rest)
-        self.send(b"\r\n")
+            pending = literal + rest
+        self.send(pending + b"\r\n")
         while True:
             response = self.read_response()
             if response.startswith(tag + b" "):

@@ -241,6 +241,14 @@ def test_fetch_binary_decodes_base64_rfc3516(imap: ImapTarget, mailbox: str) -> 
     assert "\\Seen" in fetch_items(conn, "1", "(FLAGS)")[1]["FLAGS"]
 
 
+def test_fetch_binary_partial_rfc3516_4_2(imap: ImapTarget, mailbox: str) -> None:
+    conn = seeded(imap, mailbox, MULTIPART)
+    items = fetch_items(conn, "1", "(BINARY.PEEK[1]<0.5> BINARY.SIZE[2] BINARY.PEEK[2]<7.100>)")[1]
+    assert items["BINARY[1]<0>"] == b"Hello"
+    assert items["BINARY.SIZE[2]"] == len(b"<p>second part</p>")
+    assert items["BINARY[2]<7>"] == b"nd part</p>"
+
+
 def test_fetch_macros_all_fast_full_rfc3501_6_4_5(imap: ImapTarget, mailbox: str) -> None:
     conn = seeded(imap, mailbox, make_message())
     assert set(fetch_items(conn, "1", "FAST")[1]) == {"FLAGS", "INTERNALDATE", "RFC822.SIZE"}

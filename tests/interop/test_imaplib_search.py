@@ -234,6 +234,21 @@ def test_search_return_save_then_fetch_dollar_rfc5182(imap: ImapTarget, mailbox:
     assert sorted(line.split()[1] for line in untagged if b"FETCH" in line) == [b"3", b"4"]
 
 
+@pytest.mark.usefixtures("searchable")
+def test_uid_search_save_then_uid_fetch_and_store_dollar_rfc5182(
+    imap: ImapTarget, mailbox: str
+) -> None:
+    raw = imap.raw()
+    raw.command(f"SELECT {mailbox}")
+    _, tagged = raw.command("UID SEARCH RETURN (SAVE) UNSEEN")
+    assert b" OK" in tagged, tagged
+    untagged, _ = raw.command("UID FETCH $ (FLAGS)")
+    assert sorted(line.split()[1] for line in untagged if b"FETCH" in line) == [b"3", b"4"]
+    raw.command("UID STORE $ +FLAGS.SILENT (\\Answered)")
+    untagged, _ = raw.command("SEARCH ANSWERED")
+    assert untagged[-1] == b"* SEARCH 3 4\r\n", untagged
+
+
 def test_search_after_enable_imap4rev2_answers_esearch_rfc9051_7_3_4(
     imap: ImapTarget, mailbox: str, searchable: imaplib.IMAP4
 ) -> None:

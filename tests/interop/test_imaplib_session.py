@@ -131,6 +131,29 @@ def test_authenticate_plain_initial_response_rfc4959(imap: ImapTarget) -> None:
     raw.close()
 
 
+def test_authenticate_login_mechanism_draft_murchison_sasl_login(imap: ImapTarget) -> None:
+    raw = imap.raw(login=False)
+    raw.send(b"L1 AUTHENTICATE LOGIN\r\n")
+    assert raw.read_response() == b"+ VXNlcm5hbWU6\r\n"  # "Username:"
+    raw.send(base64.b64encode(imap.user.encode()) + b"\r\n")
+    assert raw.read_response() == b"+ UGFzc3dvcmQ6\r\n"  # "Password:"
+    raw.send(base64.b64encode(imap.password.encode()) + b"\r\n")
+    tagged = raw.read_response()
+    assert tagged.startswith(b"L1 OK"), tagged
+
+
+def test_select_after_enable_imap4rev2_has_list_and_no_recent_rfc9051_6_3_2(
+    imap: ImapTarget,
+) -> None:
+    tidings_only(imap, "Dovecot 2.3 does not implement IMAP4rev2")
+    raw = imap.raw()
+    raw.command("ENABLE IMAP4rev2")
+    untagged, tagged = raw.command("SELECT INBOX")
+    assert b" OK" in tagged, tagged
+    assert not any(b" RECENT" in line for line in untagged), untagged
+    assert any(line.startswith(b"* LIST ") and b"INBOX" in line for line in untagged), untagged
+
+
 def test_authenticate_cancelled_with_star_is_bad_rfc9051_6_2_2(imap: ImapTarget) -> None:
     raw = imap.raw(login=False)
     raw.send(b"A1 AUTHENTICATE PLAIN\r\n")

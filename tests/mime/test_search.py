@@ -96,12 +96,22 @@ def test_internal_dates_use_stored_zone() -> None:
     assert run(SearchDate(DateField.INTERNAL, DateRelation.SINCE, date(2020, 3, 2)))
 
 
-def test_sent_dates_use_header_zone_and_fallback() -> None:
+def test_sent_dates_use_header_zone() -> None:
     assert run(SearchDate(DateField.SENT, DateRelation.ON, date(2020, 3, 1)))
     assert run(SearchDate(DateField.SENT, DateRelation.SINCE, date(2020, 3, 1)))
     assert not run(SearchDate(DateField.SENT, DateRelation.SINCE, date(2020, 3, 2)))
-    no_date = b"Subject: x\r\n\r\nbody"
-    assert run(SearchDate(DateField.SENT, DateRelation.ON, date(2020, 3, 2)), raw=no_date)
+
+
+def test_sent_date_without_usable_date_field_is_1970() -> None:
+    # Dovecot takes time 0 for a missing or unparseable Date: (the corpus differential's
+    # SENTBEFORE 1-Jan-2010 finds such messages although their internal dates are 2023),
+    # not the internal date (here 2-Mar-2020).
+    for raw in (b"Subject: x\r\n\r\nbody", b"Date: garbage here\r\nSubject: x\r\n\r\nbody"):
+        assert run(SearchDate(DateField.SENT, DateRelation.ON, date(1970, 1, 1)), raw=raw)
+        assert run(SearchDate(DateField.SENT, DateRelation.BEFORE, date(2010, 1, 1)), raw=raw)
+        assert run(SearchDate(DateField.SENT, DateRelation.SINCE, date(1970, 1, 1)), raw=raw)
+        assert not run(SearchDate(DateField.SENT, DateRelation.SINCE, date(1970, 1, 2)), raw=raw)
+        assert not run(SearchDate(DateField.SENT, DateRelation.ON, date(2020, 3, 2)), raw=raw)
 
 
 def test_header_keys() -> None:
@@ -118,6 +128,33 @@ def test_text_keys() -> None:
     assert run(SearchText("grüße", body_only=True))
     assert not run(SearchText("quarterly", body_only=True))
     assert run(SearchText("quarterly", body_only=False))
+
+
+ATTACHED = (
+    b"From: a@example.org\r\nSubject: outer\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+    b"--XX\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+    b"--XX\r\nContent-Type: message/rfc822\r\nX-Part: walrus\r\n\r\n"
+    b"From: zebra@example.org\r\nSubject: inner\r\n\r\ngiraffe\r\n"
+    b"--XX\r\nContent-Type: application/octet-stream\r\n\r\nokapi\r\n"
+    b"--XX--\r\n"
+)
+
+
+def test_body_skips_every_header_text_has_them_all() -> None:
+    # As Dovecot: BODY looks at text bodies only, embedded messages' included, but at no
+    # header (part MIME headers, attached messages' headers); TEXT adds all headers.
+    def body(word: str) -> bool:
+        return run(SearchText(word, body_only=True), raw=ATTACHED)
+
+    def text(word: str) -> bool:
+        return run(SearchText(word, body_only=False), raw=ATTACHED)
+
+    assert body("hello") and body("giraffe")
+    assert not body("zebra") and not body("walrus") and not body("inner")
+    assert not body("okapi") and not body("content-type")
+    assert text("zebra") and text("walrus") and text("outer") and text("giraffe")
+    assert not text("okapi")
 
 
 def test_load_only_when_needed_and_once() -> None:

@@ -21,8 +21,9 @@ Params = tuple[tuple[str, str], ...]
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """RFC 9051 §7.5.2 ENVELOPE fields as Dovecot keeps them: strings are the raw unfolded
-    header values (encoded words not decoded); address lists are () when absent. When a
+    """RFC 9051 §7.5.2 ENVELOPE fields as Dovecot keeps them: strings are the raw header
+    values (encoded words not decoded), unfolded except the subject, which keeps its folding
+    line breaks for the encoder to collapse; address lists are () when absent. When a
     field repeats, the last string field wins and address fields are joined (Dovecot's
     message_part_envelope_parse_from_header)."""
 

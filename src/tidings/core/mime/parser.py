@@ -21,7 +21,7 @@ from typing import Any
 
 from tidings.core.mime import rfc822
 from tidings.core.mime.facts import BodyPart, Envelope, MessageFacts
-from tidings.core.mime.headers import HeaderField, scan_header
+from tidings.core.mime.headers import HeaderField, decode_header_bytes, scan_header
 
 # Dovecot truncates boundaries (BOUNDARY_STRING_MAX_LEN) so a boundary line is bounded.
 BOUNDARY_MAX = 80
@@ -149,7 +149,7 @@ class _Parser:
             )
             body_end = self.parent_end(hit, body_start, child_cut) if hit else self.n
             body_end = max(body_end, child.body_end)
-            message = (envelope_from_fields(child_fields), child)
+            message = (envelope_from_fields(self.raw, child_fields), child)
         else:
             hit = self.find_boundary(body_start, stack)
             body_end = self.content_end(hit, body_start)
@@ -302,24 +302,39 @@ _ENVELOPE_ADDRESS_FIELDS = {
 }
 
 
-def envelope_from_fields(fields: list[HeaderField]) -> Envelope:
+def envelope_from_fields(raw: bytes, fields: list[HeaderField]) -> Envelope:
     """RFC 9051 §7.5.2 ENVELOPE from a header block, with repeated fields as Dovecot's
     message_part_envelope_parse_from_header: the last Date, Subject, In-Reply-To and
     Message-ID win; the addresses of every From, Sender, Reply-To, To, Cc and Bcc field
     (names compared case-insensitively) are joined in message order. RFC 5322 §3.6 allows
     each of these once, so this only decides what a broken message shows; joining keeps
-    every recipient visible."""
+    every recipient visible.
+
+    The subject keeps its folding line breaks: Dovecot's imap_append_string_for_humans
+    sees them and answers such a subject as a literal with whitespace collapsed, where an
+    unfolded one with single spaces goes out quoted (`fetch_encoding._string_for_humans`)."""
     values: dict[str, Any] = {}
     for field in fields:
         if field.value is None:
             continue
         lname = field.name.lower()
-        if lname in _ENVELOPE_STRING_FIELDS:
+        if lname == "subject":
+            values["subject"] = _folded_value(raw, field)
+        elif lname in _ENVELOPE_STRING_FIELDS:
             values[_ENVELOPE_STRING_FIELDS[lname]] = field.value
         elif lname in _ENVELOPE_ADDRESS_FIELDS:
             key = _ENVELOPE_ADDRESS_FIELDS[lname]
             values[key] = values.get(key, ()) + rfc822.parse_address_list(field.value)
     return Envelope(**values)
+
+
+def _folded_value(raw: bytes, field: HeaderField) -> str:
+    """The value of `field` with its folding (RFC 5322 §2.2.3) line breaks kept: the bytes
+    after the colon and the whitespace following it, up to the field's final newline."""
+    data = raw[field.start : field.end]
+    data = data[: -1] if data.endswith(b"\n") else data
+    data = data[: -1] if data.endswith(b"\r") else data
+    return decode_header_bytes(data[data.find(b":") + 1 :].lstrip(b" \t"))
 
 
 def parse_date(value: str | None) -> datetime | None:
@@ -344,7 +359,7 @@ def parse_message(raw: bytes) -> MessageFacts:
     parser = _Parser(raw)
     try:
         body, _, fields, _ = parser.entity(0, [], False, False, 0)
-        envelope = envelope_from_fields(fields)
+        envelope = envelope_from_fields(raw, fields)
     except RecursionError:  # pragma: no cover - MAX_DEPTH keeps recursion bounded
         body = BodyPart(body_end=len(raw), size=len(raw), lines=raw.count(b"\n"))
         envelope, fields = Envelope(), []
