@@ -31,7 +31,9 @@ def tidings_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "tidings", *args]
 
 
-def run_cli(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    data_dir: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run `tidings --data DATA ARGS...` to completion and return the result."""
     return subprocess.run(
         tidings_command(*args),

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 _LOCK = Path("/tmp/tidings-tests-apt.lock")
-_updated = False
+_apt_state = {"updated": False}
 
 
 def ensure_command(command: str, package: str) -> str:
@@ -18,7 +18,6 @@ def ensure_command(command: str, package: str) -> str:
     Raises RuntimeError when it cannot be installed: a test that needs a client must fail
     loudly rather than skip (set TIDINGS_SKIP_APT=1 to skip such tests on purpose).
     """
-    global _updated
     found = shutil.which(command)
     if found:
         return found
@@ -30,10 +29,10 @@ def ensure_command(command: str, package: str) -> str:
     with _LOCK.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one apt-get at a time, across test processes
         if not shutil.which(command):
-            if not _updated:
+            if not _apt_state["updated"]:
                 subprocess.run(["apt-get", "update"], env=env, check=False,
                                capture_output=True, timeout=600)
-                _updated = True
+                _apt_state["updated"] = True
             result = subprocess.run(
                 ["apt-get", "install", "-y", "--no-install-recommends", package],
                 env=env, capture_output=True, text=True, timeout=900, check=False,

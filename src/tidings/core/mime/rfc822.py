@@ -249,7 +249,7 @@ def _parse_content_param(cursor: Cursor) -> tuple[int, str, str]:
     return (-1 if ret < 0 else 1), "".join(key), "".join(out)
 
 
-def parse_params(cursor: Cursor) -> tuple[tuple[str, str], ...]:
+def parse_params(cursor: Cursor) -> tuple[tuple[str, str], ...]:  # noqa: PLR0915 - one pass, as rfc2231_parse
     """Parameters with RFC 2231 §3 continuations merged the way Dovecot's rfc2231_parse does:
     `name*0*=a; name*1*=b` becomes ("name*", "ab") — charset'lang' prefix kept, not decoded
     (Dovecot sends them so in BODYSTRUCTURE); plain parameters first, merged ones after."""
