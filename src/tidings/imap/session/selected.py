@@ -62,8 +62,15 @@ class SelectedMailbox:
             return index + 1
         return None
 
-    def resolve(self, sequence_set: SequenceSet, by_uid: bool) -> list[tuple[int, int]]:
-        """(seq, uid) pairs the set names, ascending; RFC 9051 §6.4.8 for UID sets."""
+    def resolve(
+        self, sequence_set: SequenceSet, by_uid: bool, saved: frozenset[int] = frozenset()
+    ) -> list[tuple[int, int]]:
+        """(seq, uid) pairs the set names, ascending; RFC 9051 §6.4.8 for UID sets.
+
+        `$` (RFC 5182 §2.1) names the `saved` UIDs still in the mailbox, in either form.
+        """
+        if sequence_set.is_saved:
+            return [(seq, uid) for uid in sorted(saved) if (seq := self.seq_of(uid)) is not None]
         if by_uid:
             selected = SequenceSet.select(sequence_set, self.uids, self.largest_uid)
             return [(self.seq_of(uid) or 0, uid) for uid in selected]

@@ -22,7 +22,7 @@ async def copy_or_move(session: ImapSession, command: c.Copy) -> None:
     destination = session.decode_mailbox(command.mailbox)
     uids = [
         uid
-        for _, uid in view.resolve(command.sequence_set, command.uid)
+        for _, uid in view.resolve(command.sequence_set, command.uid, session.saved_search)
         if uid not in view.expunged_unannounced
     ]
     if not uids:

@@ -62,7 +62,7 @@ async def fetch(session: ImapSession, command: c.Fetch) -> None:
     items = list(command.items)
     if command.uid and c.FetchAttribute(A.UID) not in items:
         items.insert(0, c.FetchAttribute(A.UID))  # RFC 9051 §6.4.9: UID FETCH always has UID
-    pairs = view.resolve(command.sequence_set, command.uid)
+    pairs = view.resolve(command.sequence_set, command.uid, session.saved_search)
     needs_message = any(_needs_message(item) for item in items)
     wants_flags = c.FetchAttribute(A.FLAGS) in items
     if any(_sets_seen(item) for item in items) and not view.read_only:

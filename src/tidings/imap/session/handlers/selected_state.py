@@ -35,7 +35,9 @@ async def expunge(session: ImapSession, command: c.Expunge) -> None:
     if command.uids is None:
         uids = list(view.uids)
     else:
-        uids = [uid for _, uid in view.resolve(command.uids, by_uid=True)]
+        uids = [
+            uid for _, uid in view.resolve(command.uids, True, session.saved_search)
+        ]
     expunged = await session.store.expunge(view.mailbox_id, uids)
     for uid in expunged:
         seq = view.remove(uid)

@@ -24,7 +24,7 @@ async def store(session: ImapSession, command: c.Store) -> None:
     flags = normalise_flags(command.flags)
     pairs = [
         (seq, uid)
-        for seq, uid in view.resolve(command.sequence_set, command.uid)
+        for seq, uid in view.resolve(command.sequence_set, command.uid, session.saved_search)
         if uid not in view.expunged_unannounced
     ]
     operation = FlagOperation(command.operation)
