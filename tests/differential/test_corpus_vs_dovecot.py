@@ -42,20 +42,13 @@ from tests.differential.raw_imap import (
     quote,
     search_numbers,
 )
+from tests.support.corpus import corpus_dir, corpus_files
 from tests.support.dovecot import start_dovecot
 
 pytestmark = pytest.mark.dovecot
 
 
-def corpus_dir() -> Path:
-    """/work/shared/corpus next to the checkout, or $TIDINGS_CORPUS."""
-    env = os.environ.get("TIDINGS_CORPUS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "shared" / "corpus"
-
-
-CORPUS = sorted(corpus_dir().glob("*.eml"))
+CORPUS = corpus_files()
 
 # (what we send, the item name the server answers with)
 FETCH_ITEMS: list[tuple[str, bytes]] = [

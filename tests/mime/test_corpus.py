@@ -6,6 +6,7 @@ import contextlib
 from pathlib import Path
 
 import pytest
+from tests.support.corpus import corpus_files
 
 from tidings.core.mime import (
     BodyPart,
@@ -19,7 +20,7 @@ from tidings.core.mime import (
 from tidings.imap.proto.commands import Section
 from tidings.imap.proto.fetch_encoding import encode_bodystructure, encode_envelope
 
-CORPUS = sorted(Path("/work/shared/corpus").glob("*.eml"))
+CORPUS = corpus_files()
 
 
 def balanced(data: bytes) -> bool:
