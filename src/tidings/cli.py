@@ -287,13 +287,13 @@ def demo_text(settings: Config, password: str) -> tuple[list[str], list[str]]:
         f'c = imaplib.IMAP4_SSL("{host}", {port}, ssl_context=ssl._create_unverified_context())',
         f'print(c.login("{user}", "{password}")); print(c.list())\'',
         "",
-        "# mbsync, in ~/.mbsyncrc:",
+        "# mbsync, in ~/.mbsyncrc (isync 1.5 and later spell SSLType as TLSType):",
         "IMAPAccount tidings",
         f"Host {host}",
         f"Port {port}",
         f"User {user}",
         f"Pass {password}",
-        "TLSType IMAPS",
+        "SSLType IMAPS",
         f"CertificateFile {cert}",
     ]
     return facts, examples
