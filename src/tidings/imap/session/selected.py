@@ -81,6 +81,16 @@ class SelectedMailbox:
                 pairs.append((seq, self.uids[seq - 1]))
         return pairs
 
+    def live_targets(
+        self, sequence_set: SequenceSet, by_uid: bool, saved: frozenset[int]
+    ) -> list[tuple[int, int]]:
+        """Like `resolve`, without messages already expunged by another session."""
+        return [
+            (seq, uid)
+            for seq, uid in self.resolve(sequence_set, by_uid, saved)
+            if uid not in self.expunged_unannounced
+        ]
+
     def seq_range_valid(self, sequence_set: SequenceSet) -> bool:
         """RFC 9051 §6.4.5: a sequence number above EXISTS is an error ("BAD")."""
         for low, high in sequence_set.ranges:

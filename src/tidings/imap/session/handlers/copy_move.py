@@ -20,11 +20,8 @@ async def copy_or_move(session: ImapSession, command: c.Copy) -> None:
     if not command.uid and not view.seq_range_valid(command.sequence_set):
         raise CommandFailed("Invalid messageset.", status="BAD")
     destination = session.decode_mailbox(command.mailbox)
-    uids = [
-        uid
-        for _, uid in view.resolve(command.sequence_set, command.uid, session.saved_search)
-        if uid not in view.expunged_unannounced
-    ]
+    targets = view.live_targets(command.sequence_set, command.uid, session.saved_search)
+    uids = [uid for _, uid in targets]
     if not uids:
         await session.complete(command, f"{verb} completed.")
         return

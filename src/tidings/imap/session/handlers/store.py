@@ -22,11 +22,7 @@ async def store(session: ImapSession, command: c.Store) -> None:
     if not command.uid and not view.seq_range_valid(command.sequence_set):
         raise CommandFailed("Invalid messageset.", status="BAD")
     flags = normalise_flags(command.flags)
-    pairs = [
-        (seq, uid)
-        for seq, uid in view.resolve(command.sequence_set, command.uid, session.saved_search)
-        if uid not in view.expunged_unannounced
-    ]
+    pairs = view.live_targets(command.sequence_set, command.uid, session.saved_search)
     operation = FlagOperation(command.operation)
     changed = await session.store.store_flags(
         view.mailbox_id, [uid for _, uid in pairs], operation, flags
