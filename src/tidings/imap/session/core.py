@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from tidings.core.errors import MailError
 from tidings.imap.proto import commands as c
 from tidings.imap.proto import responses as r
-from tidings.imap.proto.mutf7 import decode_mutf7, encode_mutf7
+from tidings.imap.proto.mutf7 import decode_mutf7
 from tidings.imap.session.context import ImapServerContext
 from tidings.imap.session.errors import response_code
 from tidings.imap.session.registry import HANDLERS
@@ -137,11 +137,6 @@ class ImapSession:
         if decoded.upper() == "INBOX":
             return "INBOX"
         return decoded
-
-    @staticmethod
-    def encode_mutf7(name: str) -> str:
-        """Modified UTF-7 text of a name (for places that need the str form)."""
-        return encode_mutf7(name)
 
     # ------------------------------------------------------------------ lifecycle
     async def login_succeeded(self, account: str) -> None:

@@ -122,23 +122,23 @@ class SelectedMailbox:
         """Read the change log since our modseq and fold it in; return what to announce."""
         updates = PendingUpdates()
         changes = await store.changes_since(self.mailbox_id, self.modseq)
-        appended: list[MessageMeta] = []
+        # New messages by UID, in log (so ascending UID) order; their latest state wins.
+        appended: dict[int, MessageMeta] = {}
         changed_flags: dict[int, MessageMeta] = {}
         for change in changes:
             self.modseq = max(self.modseq, change.modseq)
             if change.kind is ChangeKind.EXPUNGE:
-                if change.uid in self.messages or change.uid in {m.uid for m in appended}:
-                    appended = [m for m in appended if m.uid != change.uid]
-                    changed_flags.pop(change.uid, None)
-                    if change.uid in self.messages:
-                        self.expunged_unannounced.add(change.uid)
+                appended.pop(change.uid, None)
+                changed_flags.pop(change.uid, None)
+                if change.uid in self.messages:
+                    self.expunged_unannounced.add(change.uid)
             elif change.meta is not None:
-                if change.kind is ChangeKind.APPEND and change.uid > self.largest_uid:
-                    appended.append(change.meta)
-                elif change.uid in self.messages:
+                if change.uid in self.messages:
                     changed_flags[change.uid] = change.meta
-                elif any(m.uid == change.uid for m in appended):
-                    appended = [change.meta if m.uid == change.uid else m for m in appended]
+                elif change.uid in appended or (
+                    change.kind is ChangeKind.APPEND and change.uid > self.largest_uid
+                ):
+                    appended[change.uid] = change.meta
         if allow_expunge:
             for uid in sorted(self.expunged_unannounced):
                 seq = self.remove(uid)
@@ -155,12 +155,13 @@ class SelectedMailbox:
             else:
                 self.messages[uid] = meta
         if appended:
-            for meta in appended:
-                self.uids.append(meta.uid)
-                self.messages[meta.uid] = meta
-            self.uidnext = max(self.uidnext, appended[-1].uid + 1)
+            for uid, meta in appended.items():
+                self.uids.append(uid)
+                self.messages[uid] = meta
+            last_uid = self.uids[-1]
+            self.uidnext = max(self.uidnext, last_uid + 1)
             if not self.read_only:
-                won = await store.claim_recent(self.mailbox_id, appended[-1].uid)
+                won = await store.claim_recent(self.mailbox_id, last_uid)
                 self.recent.update(won)
             updates.exists = self.exists
             updates.recent = len(self.recent)
