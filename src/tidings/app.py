@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import ssl
 import sys
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 from tidings.auth.authenticator import Authenticator
 from tidings.config import Config
@@ -22,6 +24,7 @@ from tidings.net.listener import (
     bound_addresses,
     format_address,
     start_listener,
+    start_unix_listener,
 )
 from tidings.net.stream import Stream
 from tidings.net.tls import load_or_create_certificate
@@ -86,8 +89,13 @@ async def run_server(
 async def _start_listeners(
     config: Config, backend: Backend, hub: NotificationHub, connections: ConnectionRegistry
 ) -> list[asyncio.Server]:
-    from tidings.imap.driver import serve_connection  # noqa: PLC0415 - built in parallel
+    from tidings.delivery.deliverer import Deliverer  # noqa: PLC0415 - keeps CLI start fast
+    from tidings.imap.driver import serve_connection as serve_imap  # noqa: PLC0415
     from tidings.imap.session.context import ImapServerContext  # noqa: PLC0415
+    from tidings.lmtp.driver import serve_connection as serve_lmtp  # noqa: PLC0415
+    from tidings.lmtp.session.context import LmtpServerContext  # noqa: PLC0415
+    from tidings.pop3.driver import serve_connection as serve_pop3  # noqa: PLC0415
+    from tidings.pop3.session.context import Pop3ServerContext  # noqa: PLC0415
 
     try:
         tls_context = load_or_create_certificate(
@@ -95,24 +103,44 @@ async def _start_listeners(
         )
     except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
         raise StartupError(f"cannot load the TLS certificate: {error}") from error
-    context = ImapServerContext(
+    # One authenticator, so failed logins over IMAP and POP3 share one throttle per peer.
+    authenticator = Authenticator(backend, config.limits)
+    imap_context = ImapServerContext(
         backend=backend,
         hub=hub,
-        authenticator=Authenticator(backend, config.limits),
+        authenticator=authenticator,
         limits=config.limits,
         tls_context=tls_context,
     )
+    pop3_context = Pop3ServerContext(
+        backend=backend,
+        authenticator=authenticator,
+        limits=config.limits,
+        tls_context=tls_context,
+    )
+    lmtp_context = LmtpServerContext(
+        deliverer=Deliverer(backend, config.delivery),
+        settings=config.delivery,
+        limits=config.limits,
+        hostname=config.delivery.hostname or socket.gethostname() or "localhost",
+    )
 
     def imap_handler(stream: Stream) -> Awaitable[None]:
-        return serve_connection(stream, context)
+        return serve_imap(stream, imap_context)
+
+    def pop3_handler(stream: Stream) -> Awaitable[None]:
+        return serve_pop3(stream, pop3_context)
+
+    def lmtp_handler(stream: Stream) -> Awaitable[None]:
+        return serve_lmtp(stream, lmtp_context)
 
     plan: list[tuple[str, tuple[str, int] | None, Handler, bool]] = [
         ("imap", config.imap, imap_handler, False),
         ("imaps", config.imaps, imap_handler, True),
+        ("pop3", config.pop3, pop3_handler, False),
+        ("pop3s", config.pop3s, pop3_handler, True),
+        ("lmtp", config.lmtp, lmtp_handler, False),
     ]
-    for name in ("pop3", "pop3s", "lmtp"):
-        if getattr(config, name) is not None:
-            logger.warning("%s is not implemented yet; not listening", name)
     servers: list[asyncio.Server] = []
     try:
         for name, address, handler, implicit_tls in plan:
@@ -120,11 +148,26 @@ async def _start_listeners(
                 continue
             listener_tls = tls_context if implicit_tls else None
             servers.append(await _listen(name, address, handler, listener_tls, connections))
+        if config.lmtp_socket is not None:
+            servers.append(await _listen_unix(config.lmtp_socket, lmtp_handler, connections))
     except BaseException:
         for server in servers:
             server.close()
         raise
     return servers
+
+
+async def _listen_unix(
+    path: Path, handler: Handler, connections: ConnectionRegistry
+) -> asyncio.Server:
+    try:
+        server = await start_unix_listener(path, handler, connections=connections)
+    except OSError as error:
+        raise StartupError(
+            f"cannot listen for lmtp on {path}: {error.strerror or error}"
+        ) from error
+    logger.info("lmtp listening on unix:%s", path)
+    return server
 
 
 async def _listen(

@@ -8,11 +8,15 @@ Precedence, highest first: command-line flags, environment (`TIDINGS_DATA`), the
     log_level = "info"
     [listen]
     imap = "127.0.0.1:1143"           # or "off"; also imaps, pop3, pop3s, lmtp
+    lmtp_socket = "/run/tidings/lmtp" # LMTP on a Unix socket too (off unless set)
     [tls]
     cert_file = "/etc/tidings/fullchain.pem"
     key_file = "/etc/tidings/privkey.pem"
     [limits]
     max_message_size = 52428800       # any field of tidings.core.limits.Limits
+    [delivery]
+    junk_routing = true               # any field of tidings.delivery.settings.DeliverySettings
+    junk_rules = ["X-Spam-Flag: YES"]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from tidings.core.limits import Limits
+from tidings.delivery.settings import DeliverySettings, JunkRule
 from tidings.net.listener import parse_listen_address
 
 Address = tuple[str, int]
@@ -42,7 +47,8 @@ DEFAULT_LISTEN: dict[str, str] = {
 LISTENERS = tuple(DEFAULT_LISTEN)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
-_TOP_LEVEL_KEYS = {"data_dir", "log_level", "listen", "tls", "limits"}
+_TOP_LEVEL_KEYS = {"data_dir", "log_level", "listen", "tls", "limits", "delivery"}
+_LISTEN_PATH_KEYS = {"lmtp_socket"}
 _TLS_KEYS = {"cert_file", "key_file"}
 
 
@@ -60,9 +66,11 @@ class Config:
     pop3: Address | None = ("127.0.0.1", 1110)
     pop3s: Address | None = ("127.0.0.1", 1995)
     lmtp: Address | None = ("127.0.0.1", 2424)
+    lmtp_socket: Path | None = None  # a Unix socket for LMTP, besides (or instead of) TCP
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     limits: Limits = field(default_factory=Limits)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
     log_level: str = "info"
 
     @property
@@ -97,6 +105,8 @@ def load_config(
             raise ConfigError(f"unknown setting {key!r}")
         if key in LISTENERS and isinstance(value, str):
             values[key] = _parse_listen(f"--{key}", value)
+        elif key == "lmtp_socket":
+            values[key] = None if str(value) in ("", "off") else Path(value)
         else:
             values[key] = Path(value) if key == "data_dir" else value
     return Config(**values)
@@ -119,16 +129,45 @@ def _read_file(path: Path) -> dict[str, Any]:
     if "log_level" in document:
         values["log_level"] = _log_level(document["log_level"])
     listen = _table("listen", document.get("listen", {}))
-    _reject_unknown("listen.", listen, set(LISTENERS))
+    _reject_unknown("listen.", listen, set(LISTENERS) | _LISTEN_PATH_KEYS)
     for name, text in listen.items():
-        values[name] = _parse_listen(f"listen.{name}", _string(f"listen.{name}", text))
+        if name == "lmtp_socket":
+            path_text = _string("listen.lmtp_socket", text)
+            values[name] = None if path_text in ("", "off") else base / path_text
+        else:
+            values[name] = _parse_listen(f"listen.{name}", _string(f"listen.{name}", text))
     tls = _table("tls", document.get("tls", {}))
     _reject_unknown("tls.", tls, _TLS_KEYS)
     for key in sorted(_TLS_KEYS & tls.keys()):
         values[f"tls_{key}"] = base / _string(f"tls.{key}", tls[key])
     if "limits" in document:
         values["limits"] = limits_from_table(_table("limits", document["limits"]))
+    if "delivery" in document:
+        values["delivery"] = delivery_from_table(_table("delivery", document["delivery"]))
     return values
+
+
+def delivery_from_table(table: Mapping[str, Any]) -> DeliverySettings:
+    """DeliverySettings with the fields of `table` replaced; unknown keys are errors."""
+    known = {f.name for f in dataclasses.fields(DeliverySettings)}
+    _reject_unknown("delivery.", table, known)
+    changes: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"delivery.{key}"
+        if key == "junk_rules":
+            if not isinstance(value, list):
+                raise ConfigError(f"{name} must be a list of 'Header: value' strings")
+            try:
+                changes[key] = tuple(JunkRule.parse(_string(name, item)) for item in value)
+            except ValueError as error:
+                raise ConfigError(f"{name}: {error}") from error
+        elif key in ("recipient_delimiter", "hostname"):
+            changes[key] = _string(name, value)
+        else:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{name} must be true or false, not {value!r}")
+            changes[key] = value
+    return dataclasses.replace(DeliverySettings(), **changes)
 
 
 def limits_from_table(table: Mapping[str, Any]) -> Limits:

@@ -36,3 +36,19 @@ class Limits:
     max_mailbox_name_length: int = 1024
     # Untagged changes queued for one session before it must resync from the change log.
     notify_queue_size: int = 1024
+
+    # LMTP (RFC 2033). max_message_size and max_bad_commands above apply to LMTP too.
+    # Longest LMTP command line (RFC 5321 §4.5.3.1.4 requires at least 512 octets; SIZE,
+    # BODY and SMTPUTF8 parameters need more). Lines inside DATA are limited only by size.
+    lmtp_max_line_length: int = 4096
+    # Recipients per transaction (RFC 5321 §4.5.3.1.8: at least 100 must be accepted).
+    lmtp_max_recipients: int = 100
+    # Seconds an LMTP client may stay silent (RFC 5321 §4.5.3.2.7 suggests 5 minutes).
+    lmtp_timeout: float = 300.0
+
+    # POP3 (RFC 1939). max_bad_commands and the auth_* throttles above apply to POP3 too.
+    # Longest POP3 command line (RFC 2449 §4 allows 255 octets; AUTH PLAIN with an
+    # initial response of a long address and password needs more, Dovecot allows 4096).
+    pop3_max_line_length: int = 4096
+    # Autologout after this many seconds of silence (RFC 1939 §3: at least 10 minutes).
+    pop3_timeout: float = 600.0

@@ -208,9 +208,9 @@ class ImapConnection:
     # ------------------------------------------------------------------ main loop
     async def run(self) -> None:
         """Greet, then serve commands until the session ends."""
-        await self.send(r.untagged(
-            f"OK [CAPABILITY {capability_text(self.session)}] {self.context.greeting}"
-        ))
+        await self.send(
+            r.untagged(f"OK [CAPABILITY {capability_text(self.session)}] {self.context.greeting}")
+        )
         while self.session.state is not SessionState.LOGOUT:
             event = self.parser.next_event()
             if event is NEED_DATA:
@@ -245,9 +245,11 @@ class ImapConnection:
         if request.size > limit:
             self.parser.reject_literal()
             # RFC 7889 / RFC 9051 §7.1: TOOBIG; the command is dropped.
-            await self.send(r.tagged(
-                request.tag or "*", "NO", f"Literal too large (limit {limit} bytes).", "TOOBIG"
-            ))
+            await self.send(
+                r.tagged(
+                    request.tag or "*", "NO", f"Literal too large (limit {limit} bytes).", "TOOBIG"
+                )
+            )
             return
         self.parser.accept_literal()
         if request.synchronizing:
@@ -256,8 +258,9 @@ class ImapConnection:
 
     async def _on_bad(self, tag: str | None, reason: str, code: str | None) -> None:
         self._bad_commands += 1
-        await self.send(r.tagged(tag or "*", "BAD", reason, code) if tag else
-                        r.untagged(f"BAD {reason}"))
+        await self.send(
+            r.tagged(tag or "*", "BAD", reason, code) if tag else r.untagged(f"BAD {reason}")
+        )
         if self._bad_commands >= self.limits.max_bad_commands:
             await self.send(r.untagged("BYE Too many invalid commands."))
             self.session.state = SessionState.LOGOUT

@@ -14,6 +14,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from tidings.net.stream import Stream, StreamClosed, TcpStream
 
@@ -86,6 +87,29 @@ async def start_listener(
         ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if ssl_context is not None else None,
         reuse_address=True,
     )
+
+
+async def start_unix_listener(
+    path: Path, handler: Handler, *, connections: ConnectionRegistry | None = None
+) -> asyncio.Server:
+    """Listen on the Unix socket `path` (LMTP from a local MTA) and run `handler` for each
+    connection. A stale socket file left by a crashed server is replaced; the socket is
+    made group-writable so an MTA in the owning group can connect."""
+    registry = connections if connections is not None else ConnectionRegistry()
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _serve_one(reader, writer, handler, registry)
+
+    await asyncio.to_thread(_clear_socket_path, path)
+    server = await asyncio.start_unix_server(on_connect, path=str(path))
+    await asyncio.to_thread(path.chmod, 0o660)
+    return server
+
+
+def _clear_socket_path(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_socket():
+        path.unlink()
 
 
 async def _serve_one(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import ssl
 from typing import Protocol
 
@@ -57,8 +58,12 @@ class TcpStream:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        sock = writer.get_extra_info("socket")
         peer = writer.get_extra_info("peername")
-        self._peer_host = str(peer[0]) if peer else "unknown"
+        if sock is not None and sock.family == socket.AF_UNIX:
+            self._peer_host = "unix"  # a local process (LMTP from the MTA on this machine)
+        else:
+            self._peer_host = str(peer[0]) if peer else "unknown"
 
     @property
     def peer_host(self) -> str:

@@ -58,6 +58,47 @@ class MailboxStatus:
     uidnext: int
     uidvalidity: int
     highestmodseq: int
+    # Octets that EXPUNGE would free: the sizes of the \\Deleted messages (RFC 9208 §4.2
+    # DELETED-STORAGE reports this in units of 1024 octets, rounded up).
+    deleted_storage: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """An account's quota (RFC 9208 §5): limits (None = unlimited) and exact usage.
+
+    Usage counts every message in every mailbox of the account, including \\Deleted ones
+    not yet expunged (as Dovecot's `count` quota backend does)."""
+
+    storage_limit: int | None  # octets
+    message_limit: int | None
+    storage_used: int  # octets
+    messages_used: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaildropEntry:
+    """One message as POP3 sees it."""
+
+    uid: int
+    # The octets RETR sends before dot-stuffing: the stored message with every bare LF
+    # turned into CRLF (RFC 1939 §11: "sizes in LIST/STAT are the sizes RETR sends").
+    wire_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Maildrop:
+    """INBOX as a POP3 session sees it at login (RFC 1939 §4): fixed for the session."""
+
+    info: MailboxInfo
+    messages: tuple[MaildropEntry, ...]  # ascending by UID
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSettings:
+    """Per-account delivery settings; None means "use the server's default"."""
+
+    junk_routing: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +231,11 @@ class MailStore(Protocol):
         flags: Iterable[str] = (),
         internaldate: datetime | None = None,
     ) -> AppendResult:
-        """Parse and store `raw` in mailbox `name`; committed before returning."""
+        """Parse and store `raw` in mailbox `name`; committed before returning.
+
+        OVERQUOTA if the message would take the account over either quota limit (checked
+        inside the same transaction as the insert, so concurrent deliveries stay exact);
+        TOOBIG above the backend's size limit."""
         ...
 
     async def store_flags(
@@ -206,11 +251,13 @@ class MailStore(Protocol):
         ...
 
     async def copy(self, mailbox_id: int, uids: Sequence[int], dest_name: str) -> CopyResult:
-        """Copy `uids` (ascending, existing ones only) to `dest_name` with flags and dates."""
+        """Copy `uids` (ascending, existing ones only) to `dest_name` with flags and dates;
+        OVERQUOTA (copying nothing) if the copies would exceed the account's quota."""
         ...
 
     async def move(self, mailbox_id: int, uids: Sequence[int], dest_name: str) -> CopyResult:
-        """Copy then expunge from the source, atomically (RFC 6851)."""
+        """Copy then expunge from the source, atomically (RFC 6851). Usage does not change,
+        so a move is never refused for quota."""
         ...
 
     async def read_message(self, mailbox_id: int, uid: int) -> bytes:
@@ -219,6 +266,23 @@ class MailStore(Protocol):
 
     async def read_facts(self, mailbox_id: int, uid: int) -> MessageFacts:
         """The facts parsed at APPEND (envelope, structure, offsets); EXPUNGED if gone."""
+        ...
+
+    async def quota(self) -> Quota:
+        """The account's quota limits and its exact current usage."""
+        ...
+
+    async def settings(self) -> AccountSettings:
+        """The account's delivery settings."""
+        ...
+
+    async def open_maildrop(self) -> Maildrop:
+        """INBOX with every message's POP3 wire size, in one consistent read."""
+        ...
+
+    async def delete_messages(self, mailbox_id: int, uids: Sequence[int]) -> list[int]:
+        """Expunge exactly `uids` whatever their flags (POP3's UPDATE state, RFC 1939 §6),
+        in one transaction; return the UIDs that were still there, ascending."""
         ...
 
 
@@ -247,6 +311,16 @@ class AccountStore(Protocol):
 
     async def mail_store(self, address: str) -> MailStore:
         """The account's mail; NOTFOUND if no such account."""
+        ...
+
+    async def set_quota(
+        self, address: str, storage_limit: int | None, message_limit: int | None
+    ) -> None:
+        """Set both limits of the account (None = unlimited); NOTFOUND if no such account."""
+        ...
+
+    async def set_settings(self, address: str, settings: AccountSettings) -> None:
+        """Replace the account's delivery settings; NOTFOUND if no such account."""
         ...
 
 

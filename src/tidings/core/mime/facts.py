@@ -129,8 +129,22 @@ def _envelope_from(data: dict[str, Any]) -> Envelope:
 
 
 _PART_SCALARS = (
-    "type", "subtype", "id", "description", "encoding", "md5", "disposition", "location",
-    "header_start", "body_start", "body_end", "size", "lines", "multipart", "rfc822", "text",
+    "type",
+    "subtype",
+    "id",
+    "description",
+    "encoding",
+    "md5",
+    "disposition",
+    "location",
+    "header_start",
+    "body_start",
+    "body_end",
+    "size",
+    "lines",
+    "multipart",
+    "rfc822",
+    "text",
 )
 
 

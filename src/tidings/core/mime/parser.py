@@ -124,8 +124,10 @@ class _Parser:
         """The entity at `start`: its part, the boundary line that ended it (None: the end
         of the message), its header fields, and whether a boundary line cut its header."""
         fields, body_start, cut = scan_header(
-            self.raw, start, self.n, (lambda p: self.boundary_at(p, stack) is not None)
-            if stack else None,
+            self.raw,
+            start,
+            self.n,
+            (lambda p: self.boundary_at(p, stack) is not None) if stack else None,
         )
         info = _content_info(fields, in_multipart, digest_parent)
         if depth >= MAX_DEPTH:
@@ -137,8 +139,10 @@ class _Parser:
             hit = self.find_boundary(body_start, stack)
             body_end = body_start
             if info["rfc822"]:
-                message = (Envelope(), BodyPart(header_start=body_start, body_start=body_start,
-                                                body_end=body_start))
+                message = (
+                    Envelope(),
+                    BodyPart(header_start=body_start, body_start=body_start, body_end=body_start),
+                )
         elif info["multipart"] and info["boundary"] is not None:
             children, hit, body_end = self.multipart_body(
                 body_start, stack, info["boundary"], info["digest"], depth
@@ -154,14 +158,26 @@ class _Parser:
             hit = self.find_boundary(body_start, stack)
             body_end = self.content_end(hit, body_start)
         part = BodyPart(
-            type=info["type"], subtype=info["subtype"], params=info["params"],
-            id=info["id"], description=info["description"], encoding=info["encoding"],
-            md5=info["md5"], disposition=info["disposition"],
-            disposition_params=info["disposition_params"], language=info["language"],
-            location=info["location"], header_start=start, body_start=body_start,
-            body_end=body_end, size=body_end - body_start,
-            lines=self.raw.count(b"\n", body_start, body_end), children=children,
-            message=message, multipart=info["multipart"], rfc822=info["rfc822"],
+            type=info["type"],
+            subtype=info["subtype"],
+            params=info["params"],
+            id=info["id"],
+            description=info["description"],
+            encoding=info["encoding"],
+            md5=info["md5"],
+            disposition=info["disposition"],
+            disposition_params=info["disposition_params"],
+            language=info["language"],
+            location=info["location"],
+            header_start=start,
+            body_start=body_start,
+            body_end=body_end,
+            size=body_end - body_start,
+            lines=self.raw.count(b"\n", body_start, body_end),
+            children=children,
+            message=message,
+            multipart=info["multipart"],
+            rfc822=info["rfc822"],
             text=info["text"],
         )
         return part, hit, fields, cut
@@ -216,9 +232,22 @@ def _content_info(
 ) -> dict[str, Any]:
     """Content-* data of one entity as Dovecot's message_part_data_parse_from_header."""
     info: dict[str, Any] = dict(
-        type=None, subtype=None, params=(), id=None, description=None, encoding=None,
-        md5=None, disposition=None, disposition_params=(), language=None, location=None,
-        multipart=False, rfc822=False, text=False, digest=False, boundary=None,
+        type=None,
+        subtype=None,
+        params=(),
+        id=None,
+        description=None,
+        encoding=None,
+        md5=None,
+        disposition=None,
+        disposition_params=(),
+        language=None,
+        location=None,
+        multipart=False,
+        rfc822=False,
+        text=False,
+        digest=False,
+        boundary=None,
     )
     is_mime = in_multipart
     seen_type = False
@@ -237,10 +266,27 @@ def _content_info(
         elif lname.startswith("content-"):
             _apply_content_field(info, lname[8:], value)
     if not is_mime:
-        info = {**info, **dict(
-            type=None, subtype=None, params=(), id=None, description=None, encoding=None,
-            md5=None, disposition=None, disposition_params=(), language=None, location=None,
-            multipart=False, rfc822=False, text=False, digest=False, boundary=None)}
+        info = {
+            **info,
+            **dict(
+                type=None,
+                subtype=None,
+                params=(),
+                id=None,
+                description=None,
+                encoding=None,
+                md5=None,
+                disposition=None,
+                disposition_params=(),
+                language=None,
+                location=None,
+                multipart=False,
+                rfc822=False,
+                text=False,
+                digest=False,
+                boundary=None,
+            ),
+        }
     if not seen_type or not is_mime:
         if digest_parent:
             info["rfc822"] = True
@@ -293,11 +339,17 @@ def _apply_content_field(info: dict[str, Any], name: str, value: str) -> None:
 
 
 _ENVELOPE_STRING_FIELDS = {
-    "date": "date", "subject": "subject", "in-reply-to": "in_reply_to",
+    "date": "date",
+    "subject": "subject",
+    "in-reply-to": "in_reply_to",
     "message-id": "message_id",
 }
 _ENVELOPE_ADDRESS_FIELDS = {
-    "from": "from_", "sender": "sender", "reply-to": "reply_to", "to": "to", "cc": "cc",
+    "from": "from_",
+    "sender": "sender",
+    "reply-to": "reply_to",
+    "to": "to",
+    "cc": "cc",
     "bcc": "bcc",
 }
 
@@ -332,8 +384,8 @@ def _folded_value(raw: bytes, field: HeaderField) -> str:
     """The value of `field` with its folding (RFC 5322 §2.2.3) line breaks kept: the bytes
     after the colon and the whitespace following it, up to the field's final newline."""
     data = raw[field.start : field.end]
-    data = data[: -1] if data.endswith(b"\n") else data
-    data = data[: -1] if data.endswith(b"\r") else data
+    data = data[:-1] if data.endswith(b"\n") else data
+    data = data[:-1] if data.endswith(b"\r") else data
     return decode_header_bytes(data[data.find(b":") + 1 :].lstrip(b" \t"))
 
 

@@ -498,8 +498,11 @@ class _AddressParser:
             self.cursor.pos = start
             self._reset()
             ret = self._addr_spec()
-            if self.invalid and self.name is None and self.mailbox is not None and (
-                self.domain is None
+            if (
+                self.invalid
+                and self.name is None
+                and self.mailbox is not None
+                and (self.domain is None)
             ):
                 self.name, self.mailbox = self.mailbox, None
         self._add_fixed()

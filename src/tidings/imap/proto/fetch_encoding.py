@@ -111,8 +111,15 @@ def _addresses(addresses: tuple[Address, ...]) -> bytes:
     for address in addresses:
         name = b"NIL" if address.name is None else _string_for_humans(address.name)
         items.append(
-            b"(" + name + b" " + _nstring(address.route) + b" " + _nstring(address.mailbox)
-            + b" " + _nstring(address.host) + b")"
+            b"("
+            + name
+            + b" "
+            + _nstring(address.route)
+            + b" "
+            + _nstring(address.mailbox)
+            + b" "
+            + _nstring(address.host)
+            + b")"
         )
     return b"(" + b"".join(items) + b")"
 
@@ -153,8 +160,11 @@ def _extension_common(part: BodyPart) -> bytes:
         disposition = b"NIL"
     else:
         disposition = (
-            b"(" + _nstring(part.disposition) + b" "
-            + _params(part.disposition_params, False) + b")"
+            b"("
+            + _nstring(part.disposition)
+            + b" "
+            + _params(part.disposition_params, False)
+            + b")"
         )
     if part.language:
         language = b"(" + b" ".join(_nstring(lang) for lang in part.language) + b")"

@@ -199,8 +199,10 @@ class ImapSession:
             await self.untagged(f"{seq} EXPUNGE")
         for seq, meta in updates.flag_changes:
             uid_part = f"UID {meta.uid} " if self.rev2 else ""
-            await self.untagged(b"%d FETCH (%sFLAGS %s)" % (seq, uid_part.encode(), r.flag_list(
-                self.visible_flags(meta.uid, meta.flags))))
+            await self.untagged(
+                b"%d FETCH (%sFLAGS %s)"
+                % (seq, uid_part.encode(), r.flag_list(self.visible_flags(meta.uid, meta.flags)))
+            )
         if updates.exists is not None:
             await self.untagged(f"{updates.exists} EXISTS")
         if updates.recent is not None and not self.rev2:

@@ -78,9 +78,7 @@ def _decode(text: str) -> bytes:
 
 
 async def _verify(session: ImapSession, tag: str, username: str, password: str) -> None:
-    account = await session.context.authenticator.verify(
-        username, password, session.io.peer_host
-    )
+    account = await session.context.authenticator.verify(username, password, session.io.peer_host)
     if account is None:
         await _failed(session, tag)
         return

@@ -67,15 +67,18 @@ async def fetch(session: ImapSession, command: c.Fetch) -> None:
     wants_flags = c.FetchAttribute(A.FLAGS) in items
     if any(_sets_seen(item) for item in items) and not view.read_only:
         unseen = [
-            uid for _, uid in pairs
-            if uid in view.messages and "\\Seen" not in view.messages[uid].flags
+            uid
+            for _, uid in pairs
+            if uid in view.messages
+            and "\\Seen" not in view.messages[uid].flags
             and uid not in view.expunged_unannounced
         ]
         seen_now = set(unseen)
         if unseen:
             view.update_flags(
-                await session.store.store_flags(view.mailbox_id, unseen, FlagOperation.ADD,
-                                                ["\\Seen"])
+                await session.store.store_flags(
+                    view.mailbox_id, unseen, FlagOperation.ADD, ["\\Seen"]
+                )
             )
     else:
         seen_now = set()

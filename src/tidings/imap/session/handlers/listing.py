@@ -137,7 +137,7 @@ async def _send_list_entry(
     if entry.child_info and "SUBSCRIBED" in command.selection:
         extended = ' ("CHILDINFO" ("SUBSCRIBED"))'
     line = (
-        f"LIST ({' '.join(attributes)}) \"{HIERARCHY_DELIMITER}\" ".encode()
+        f'LIST ({" ".join(attributes)}) "{HIERARCHY_DELIMITER}" '.encode()
         + session.encode_mailbox(entry.name)
         + extended.encode()
     )
@@ -149,8 +149,11 @@ async def _send_list_entry(
         except MailError:
             return
         await session.untagged(
-            b"STATUS " + session.encode_mailbox(entry.name) + b" ("
-            + status_items(counters, command.return_status).encode() + b")"
+            b"STATUS "
+            + session.encode_mailbox(entry.name)
+            + b" ("
+            + status_items(counters, command.return_status).encode()
+            + b")"
         )
 
 

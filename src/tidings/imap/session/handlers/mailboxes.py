@@ -42,8 +42,11 @@ async def select(session: ImapSession, command: c.Select) -> None:
     if not session.rev2:
         await session.untagged(f"{len(view.recent)} RECENT")
         first_unseen = next(
-            (seq for seq, uid in enumerate(view.uids, 1)
-             if "\\Seen" not in view.messages[uid].flags),
+            (
+                seq
+                for seq, uid in enumerate(view.uids, 1)
+                if "\\Seen" not in view.messages[uid].flags
+            ),
             None,
         )
         if first_unseen is not None:
@@ -145,8 +148,11 @@ async def status(session: ImapSession, command: c.Status) -> None:
     name = session.decode_mailbox(command.mailbox)
     counters = await session.store.status(name)
     await session.untagged(
-        b"STATUS " + session.encode_mailbox(name) + b" ("
-        + status_items(counters, command.items).encode() + b")"
+        b"STATUS "
+        + session.encode_mailbox(name)
+        + b" ("
+        + status_items(counters, command.items).encode()
+        + b")"
     )
     await session.complete(command, "Status completed.")
 

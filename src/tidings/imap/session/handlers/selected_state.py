@@ -35,9 +35,7 @@ async def expunge(session: ImapSession, command: c.Expunge) -> None:
     if command.uids is None:
         uids = list(view.uids)
     else:
-        uids = [
-            uid for _, uid in view.resolve(command.uids, True, session.saved_search)
-        ]
+        uids = [uid for _, uid in view.resolve(command.uids, True, session.saved_search)]
     expunged = await session.store.expunge(view.mailbox_id, uids)
     for uid in expunged:
         seq = view.remove(uid)
