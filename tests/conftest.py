@@ -65,28 +65,38 @@ class TidingsServer:
     data_dir: Path
     imap_port: int
     imaps_port: int
+    pop3_port: int = 0
+    pop3s_port: int = 0
+    lmtp_port: int = 0
     process: subprocess.Popen[bytes] | None = None
     host: str = "127.0.0.1"
     user: str = TEST_USER
     password: str = TEST_PASSWORD
 
-    def start(self) -> None:
-        """Start (or restart) the server process and wait until it listens."""
+    def start(self, *extra_args: str) -> None:
+        """Start (or restart) the server process and wait until it listens.
+
+        Every listener gets a port (0 = off); `extra_args` go to `tidings serve`."""
+        ports = {
+            "imap": self.imap_port,
+            "imaps": self.imaps_port,
+            "pop3": self.pop3_port,
+            "pop3s": self.pop3s_port,
+            "lmtp": self.lmtp_port,
+        }
+        listen_args = []
+        for name, port in ports.items():
+            listen_args += [f"--{name}", f"127.0.0.1:{port}" if port else "off"]
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - owned by the process
         self.process = subprocess.Popen(
-            tidings_command(
-                "serve",
-                "--data", str(self.data_dir),
-                "--imap", f"127.0.0.1:{self.imap_port}",
-                "--imaps", f"127.0.0.1:{self.imaps_port}",
-                "--pop3", "off", "--pop3s", "off", "--lmtp", "off",
-            ),
+            tidings_command("serve", "--data", str(self.data_dir), *listen_args, *extra_args),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         log.close()
-        wait_for_port(self.imap_port)
-        wait_for_port(self.imaps_port)
+        for port in ports.values():
+            if port:
+                wait_for_port(port)
 
     def stop(self, kill: bool = False) -> None:
         """Stop the process: SIGTERM and wait, or SIGKILL when `kill`."""
@@ -115,7 +125,14 @@ def make_server(data_dir: Path) -> TidingsServer:
     for user, password in ((TEST_USER, TEST_PASSWORD), (SECOND_USER, SECOND_PASSWORD)):
         result = run_cli(data_dir, "user", "add", user, "--password-stdin", stdin=password + "\n")
         assert result.returncode == 0, result.stderr
-    return TidingsServer(data_dir=data_dir, imap_port=free_port(), imaps_port=free_port())
+    return TidingsServer(
+        data_dir=data_dir,
+        imap_port=free_port(),
+        imaps_port=free_port(),
+        pop3_port=free_port(),
+        pop3s_port=free_port(),
+        lmtp_port=free_port(),
+    )
 
 
 @pytest.fixture(scope="session")

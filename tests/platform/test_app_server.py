@@ -106,18 +106,33 @@ def test_serves_imap_and_imaps_then_shuts_down(
     assert "imaps listening on 127.0.0.1:" in caplog.text
 
 
-def test_pop3_and_lmtp_are_not_implemented_yet(
+def test_pop3_pop3s_lmtp_and_the_lmtp_socket_listen(
     tmp_path: Path, fake_parts: tuple[FakeBackend, list[object]], caplog: pytest.LogCaptureFixture
 ) -> None:
+    socket_path = tmp_path / "run" / "lmtp.sock"
+
     async def scenario() -> None:
         stop = asyncio.Event()
-        config = config_for(tmp_path, imaps=None, pop3=("127.0.0.1", 0), lmtp=("127.0.0.1", 0))
-        await run_server(config, ready=stop.set, stop=stop)
+        config = config_for(
+            tmp_path,
+            imaps=None,
+            pop3=("127.0.0.1", 0),
+            pop3s=("127.0.0.1", 0),
+            lmtp=("127.0.0.1", 0),
+            lmtp_socket=socket_path,
+        )
+
+        def ready() -> None:
+            assert socket_path.is_socket()
+            stop.set()
+
+        await run_server(config, ready=ready, stop=stop)
 
     with caplog.at_level("INFO"):
         asyncio.run(scenario())
-    assert "pop3 is not implemented yet" in caplog.text
-    assert "lmtp is not implemented yet" in caplog.text
+    for name in ("pop3", "pop3s", "lmtp"):
+        assert f"{name} listening on 127.0.0.1:" in caplog.text
+    assert f"lmtp listening on unix:{socket_path}" in caplog.text
 
 
 def test_port_in_use_is_a_startup_error(

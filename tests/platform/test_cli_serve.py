@@ -118,7 +118,8 @@ def test_serve_demo_listens_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert process.returncode == 0, stderr
     assert f"imap listening on 127.0.0.1:{imap_port}" in stderr
     assert f"imaps listening on 127.0.0.1:{imaps_port}" in stderr
-    assert "lmtp is not implemented yet" in stderr
+    assert "lmtp listening on 127.0.0.1:" in stderr
+    assert "pop3 listening" not in stderr  # "off" turns a listener off
     password = (tmp_path / "data" / "demo-password").read_text().strip()
     assert f"password  {password}" in stdout
     assert (tmp_path / "data" / "tls" / "cert.pem").exists()
