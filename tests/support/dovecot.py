@@ -42,6 +42,13 @@ DOVECOT_SECOND_USER = "bob@example.test"
 DOVECOT_SECOND_PASSWORD = "bob's password"
 
 DOVECOT_BINARY = Path("/usr/sbin/dovecot")
+# The Debian packages and the service binary each one installs: IMAP, POP3 and LMTP, so
+# LMTP and POP3 replies can be compared with Tidings' too.
+DOVECOT_PACKAGES = {
+    "dovecot-imapd": Path("/usr/lib/dovecot/imap"),
+    "dovecot-pop3d": Path("/usr/lib/dovecot/pop3"),
+    "dovecot-lmtpd": Path("/usr/lib/dovecot/lmtp"),
+}
 SKIP_ENV = "TIDINGS_SKIP_DOVECOT"
 
 # Every account on Tidings has these mailboxes (with their RFC 6154 SPECIAL-USE attribute);
@@ -58,12 +65,13 @@ def skip_requested() -> bool:
 
 
 def ensure_dovecot_installed() -> None:
-    """Install dovecot-imapd with apt-get unless /usr/sbin/dovecot already exists.
+    """Install dovecot-imapd, -pop3d and -lmtpd with apt-get unless they are all there.
 
     Raises RuntimeError with apt's output when the install fails: a differential test that
     cannot reach its reference must fail loudly, not skip.
     """
-    if DOVECOT_BINARY.exists():
+    missing = [name for name, binary in DOVECOT_PACKAGES.items() if not binary.exists()]
+    if DOVECOT_BINARY.exists() and not missing:
         return
     if shutil.which("apt-get") is None:
         raise RuntimeError("Dovecot is not installed and apt-get is not available to install it")
@@ -71,7 +79,7 @@ def ensure_dovecot_installed() -> None:
     steps = []
     if not _apt["updated"]:
         steps.append(["apt-get", "update"])
-    steps.append(["apt-get", "install", "-y", "dovecot-imapd"])
+    steps.append(["apt-get", "install", "-y", *DOVECOT_PACKAGES])
     for argv in steps:
         result = subprocess.run(
             argv, capture_output=True, text=True, env=env, timeout=900, check=False
@@ -83,8 +91,9 @@ def ensure_dovecot_installed() -> None:
             )
         if argv[1] == "update":
             _apt["updated"] = True
-    if not DOVECOT_BINARY.exists():
-        raise RuntimeError(f"apt-get installed dovecot-imapd but {DOVECOT_BINARY} is missing")
+    for binary in (DOVECOT_BINARY, *DOVECOT_PACKAGES.values()):
+        if not binary.exists():
+            raise RuntimeError(f"apt-get installed {list(DOVECOT_PACKAGES)} but {binary} is missing")
 
 
 MAIL_SYSTEM_USER = "tidings-dovecot"
@@ -174,17 +183,26 @@ def _make_certificate(cert: Path, key: Path) -> None:
     cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
 
 
-def _config(base_dir: Path, imap_port: int, imaps_port: int, mail_uid: int, mail_gid: int) -> str:
+@dataclass(frozen=True)
+class _Ports:
+    imap: int
+    imaps: int
+    pop3: int
+    pop3s: int
+    lmtp: int
+
+
+def _config(base_dir: Path, ports: _Ports, mail_uid: int, mail_gid: int) -> str:
     mailboxes = "\n".join(
         f"    mailbox {name} {{\n      auto = subscribe\n      special_use = \\{name}\n    }}"
         for name in SPECIAL_MAILBOXES
     )
     return f"""\
 # Written by tests/support/dovecot.py: a private Dovecot for tests. Do not edit.
-instance_name = tidings-test-{imap_port}
+instance_name = tidings-test-{ports.imap}
 base_dir = {base_dir}/run
 state_dir = {base_dir}/state
-protocols = imap
+protocols = imap pop3 lmtp
 listen = 127.0.0.1
 log_path = {base_dir}/dovecot.log
 info_log_path = {base_dir}/dovecot.log
@@ -230,14 +248,35 @@ namespace inbox {{
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
-    port = {imap_port}
+    port = {ports.imap}
   }}
   inet_listener imaps {{
     address = 127.0.0.1
-    port = {imaps_port}
+    port = {ports.imaps}
     ssl = yes
   }}
   process_min_avail = 1
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {ports.pop3}
+  }}
+  inet_listener pop3s {{
+    address = 127.0.0.1
+    port = {ports.pop3s}
+    ssl = yes
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {ports.lmtp}
+  }}
+}}
+recipient_delimiter = +
+protocol lmtp {{
+  postmaster_address = postmaster@example.test
 }}
 service auth {{
   user = root
@@ -268,6 +307,9 @@ class DovecotServer:
     password: str
     base_dir: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    pop3_port: int = 0
+    pop3s_port: int = 0
+    lmtp_port: int = 0
 
     @property
     def config_path(self) -> Path:
@@ -328,9 +370,11 @@ def start_dovecot(base_dir: Path) -> DovecotServer:
             )
         )
     )
-    imap_port, imaps_port = _free_port(), _free_port()
-    while imaps_port == imap_port:
-        imaps_port = _free_port()
+    chosen: set[int] = set()
+    while len(chosen) < 5:
+        chosen.add(_free_port())
+    ports = _Ports(*sorted(chosen))
+    imap_port, imaps_port = ports.imap, ports.imaps
     config = base_dir / "dovecot.conf"
     mail_uid, mail_gid = _mail_owner()
     for path in (
@@ -340,7 +384,7 @@ def start_dovecot(base_dir: Path) -> DovecotServer:
         path.mkdir(exist_ok=True)
         if path.name != "mail":
             os.chown(path, mail_uid, mail_gid)
-    config.write_text(_config(base_dir, imap_port, imaps_port, mail_uid, mail_gid))
+    config.write_text(_config(base_dir, ports, mail_uid, mail_gid))
     log = open(base_dir / "master.out", "ab")  # noqa: SIM115 - handed to the process
     process = subprocess.Popen(
         [str(DOVECOT_BINARY), "-F", "-c", str(config)],
@@ -357,6 +401,9 @@ def start_dovecot(base_dir: Path) -> DovecotServer:
         password=DOVECOT_PASSWORD,
         base_dir=base_dir,
         process=process,
+        pop3_port=ports.pop3,
+        pop3s_port=ports.pop3s,
+        lmtp_port=ports.lmtp,
     )
     deadline = time.monotonic() + 30
     last_error: Exception | None = None
