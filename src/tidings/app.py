@@ -29,6 +29,7 @@ from tidings.net.listener import (
 from tidings.net.stream import Stream
 from tidings.net.tls import load_or_create_certificate
 from tidings.notify.hub import NotificationHub
+from tidings.notify.relay import NotifyRelay
 from tidings.storage.api import Backend
 
 logger = logging.getLogger("tidings")
@@ -75,7 +76,9 @@ async def run_server(
     backend = await open_backend(config, hub)
     connections = ConnectionRegistry()
     servers: list[asyncio.Server] = []
+    relay: NotifyRelay | None = None
     try:
+        relay = await _start_relay(config, hub)
         servers = await _start_listeners(config, backend, hub, connections)
         with _signals_set(stop_event):
             if ready is not None:
@@ -84,6 +87,16 @@ async def run_server(
         logger.info("shutting down")
     finally:
         await _shutdown(servers, connections, backend)
+        if relay is not None:  # after the store: the last commits' notices still go out
+            await relay.close()
+
+
+async def _start_relay(config: Config, hub: NotificationHub) -> NotifyRelay:
+    """Change notices to and from other processes on this store (`tidings deliver`, ...)."""
+    try:
+        return await NotifyRelay.start(hub, config.data_dir, listen=True)
+    except OSError as error:
+        raise StartupError(f"cannot start the change-notice relay: {error}") from error
 
 
 async def _start_listeners(

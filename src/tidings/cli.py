@@ -1,30 +1,45 @@
-"""The command line: `tidings serve` and `tidings user add|passwd|remove|list`.
+"""The command line: `tidings serve`, `tidings deliver` and `tidings user ...`.
 
 Exit status 0 on success; 1 with a one-line message on stderr for an expected failure ("user
 exists", "no such user", a bad config key); 2 for a usage error (click's convention).
+`tidings deliver` is run by an MTA and speaks sysexits(3) instead (`tidings.delivery.
+exit_status`): 67 unknown user, 75 try again later, 64 for a usage error, and so on.
 `--data` and `--config` work before the subcommand (`tidings --data D user list`) and after it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import enum
+import functools
+import inspect
 import os
+import re
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
+import typing
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperCommand
 
 from tidings.config import Config, ConfigError, load_config
 from tidings.net.listener import format_address
+
+if TYPE_CHECKING:
+    from tidings.delivery.command import DeliverRequest, Outcome
+    from tidings.storage.api import Backend
 
 T = TypeVar("T")
 
 DEMO_ADDRESS = "demo@example.test"
 DEMO_PASSWORD_FILE = "demo-password"
+STORE_OPTIONS = "tidings.store_options"  # ctx.meta key of --data/--config after the command
 
 app = typer.Typer(
     add_completion=False,
@@ -32,22 +47,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Tidings: a mail access server (IMAP4rev2/IMAP4rev1 with IDLE push).",
 )
-user_app = typer.Typer(no_args_is_help=True, help="Manage accounts (addresses and passwords).")
+user_app = typer.Typer(
+    no_args_is_help=True, help="Manage accounts (addresses, passwords, quotas, junk routing)."
+)
 app.add_typer(user_app, name="user")
 
+DATA_HELP = "Data directory (env TIDINGS_DATA; default ./tidings-data)."
+CONFIG_HELP = "TOML config file (env TIDINGS_CONFIG)."
 DataOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--data",
-        metavar="DIR",
-        help="Data directory (env TIDINGS_DATA; default ./tidings-data).",
-        show_default=False,
-    ),
+    Path | None, typer.Option("--data", metavar="DIR", help=DATA_HELP, show_default=False)
 ]
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", metavar="FILE", help="TOML config file (env TIDINGS_CONFIG)."),
-]
+ConfigOption = Annotated[Path | None, typer.Option("--config", metavar="FILE", help=CONFIG_HELP)]
+AddressArgument = Annotated[str, typer.Argument(help="The account's email address.")]
 PasswordStdinOption = Annotated[
     bool,
     typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
@@ -62,10 +73,59 @@ def _listen_option(name: str, default: str) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class GlobalOptions:
-    """Options given before the subcommand."""
+    """--data and --config, as given before the subcommand (or after it)."""
 
     data: Path | None
     config: Path | None
+
+
+def store_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give `command` the --data and --config options (after the command name), declared
+    here once instead of in every signature. The values go to `ctx.meta`, where
+    `_load_config` finds them; `command` itself never sees them (its first parameter must
+    be `ctx`)."""
+    hints = typing.get_type_hints(command, include_extras=True)
+    signature = inspect.signature(command)
+    extra = {"data": DataOption, "config": ConfigOption}
+    parameters = [
+        parameter.replace(annotation=hints[name])
+        for name, parameter in signature.parameters.items()
+    ] + [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hint)
+        for name, hint in extra.items()
+    ]
+
+    @functools.wraps(command)
+    def with_store_options(**kwargs: Any) -> None:
+        options = GlobalOptions(kwargs.pop("data"), kwargs.pop("config"))
+        kwargs["ctx"].meta[STORE_OPTIONS] = options
+        command(**kwargs)
+
+    # typer reads the parameters from the signature and the type hints.
+    with_store_options.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=parameters, return_annotation=None
+    )
+    with_store_options.__annotations__ = {**hints, **extra}
+    return with_store_options
+
+
+# click's UsageError, from whichever click typer runs on (recent typer vendors its own).
+UsageError: type[Exception] = typer.BadParameter.__mro__[1]
+
+
+class DeliverCommand(TyperCommand):
+    """`tidings deliver`: a usage error exits with EX_USAGE (64), as dovecot-lda's does,
+    since the MTA that runs it understands sysexits(3) codes, not click's 2."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Parse as usual; a usage error gets exit code 64."""
+        from tidings.delivery.exit_status import EX_USAGE  # noqa: PLC0415
+
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as error:
+            error.exit_code = EX_USAGE  # type: ignore[attr-defined]
+            raise
 
 
 def fail(message: str) -> NoReturn:
@@ -74,16 +134,21 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(code=1)
 
 
-def _resolve_config(
-    ctx: typer.Context, data: Path | None, config: Path | None, **overrides: Any
-) -> Config:
-    """The Config from subcommand options, falling back to the global ones."""
+def _load_config(ctx: typer.Context, **overrides: Any) -> Config:
+    """The Config from --data/--config after the command, else before it. Raises
+    ConfigError."""
     root = ctx.find_root().obj
-    globals_ = root if isinstance(root, GlobalOptions) else GlobalOptions(None, None)
+    outer = root if isinstance(root, GlobalOptions) else GlobalOptions(None, None)
+    inner = ctx.meta.get(STORE_OPTIONS, GlobalOptions(None, None))
+    return load_config(
+        inner.config or outer.config, {"data_dir": inner.data or outer.data, **overrides}
+    )
+
+
+def _resolve_config(ctx: typer.Context, **overrides: Any) -> Config:
+    """The Config, or exit 1 with the reason it is invalid."""
     try:
-        return load_config(
-            config or globals_.config, {"data_dir": data or globals_.data, **overrides}
-        )
+        return _load_config(ctx, **overrides)
     except ConfigError as error:
         fail(str(error))
 
@@ -95,10 +160,9 @@ def root(ctx: typer.Context, data: DataOption = None, config: ConfigOption = Non
 
 
 @app.command()
+@store_options
 def serve(  # noqa: PLR0917 - typer maps each parameter to a flag; there is one per listener
     ctx: typer.Context,
-    data: DataOption = None,
-    config: ConfigOption = None,
     imap: Annotated[str | None, _listen_option("imap", "127.0.0.1:1143")] = None,
     imaps: Annotated[str | None, _listen_option("imaps", "127.0.0.1:1993")] = None,
     pop3: Annotated[str | None, _listen_option("pop3", "127.0.0.1:1110")] = None,
@@ -115,7 +179,7 @@ def serve(  # noqa: PLR0917 - typer maps each parameter to a flag; there is one 
     from tidings.app import StartupError, configure_logging, run_server  # noqa: PLC0415
 
     listen = {"imap": imap, "imaps": imaps, "pop3": pop3, "pop3s": pop3s, "lmtp": lmtp}
-    settings = _resolve_config(ctx, data, config, log_level=log_level, **listen)
+    settings = _resolve_config(ctx, log_level=log_level, **listen)
     if settings.log_level not in ("debug", "info", "warning", "error"):
         fail(f"bad --log-level {settings.log_level!r}")
     configure_logging(settings.log_level)
@@ -133,55 +197,240 @@ def serve(  # noqa: PLR0917 - typer maps each parameter to a flag; there is one 
         fail(f"a server component is missing: {error}")
 
 
-@user_app.command("add")
-def user_add(
+@app.command(cls=DeliverCommand)
+@store_options
+def deliver(
     ctx: typer.Context,
-    address: Annotated[str, typer.Argument(help="The account's email address.")],
-    password_stdin: PasswordStdinOption = False,
-    data: DataOption = None,
-    config: ConfigOption = None,
+    address: Annotated[str, typer.Argument(help="The recipient (alice+tag@... works).")],
+    mailbox: Annotated[
+        str | None,
+        typer.Option("--mailbox", metavar="NAME", help="File here if it exists (else INBOX)."),
+    ] = None,
+    sender: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="SENDER",
+            help="Envelope sender ('' for <>). Given, Return-Path and Delivered-To are "
+            "prepended as over LMTP; leave it out when the MTA adds them (Postfix does).",
+        ),
+    ] = None,
+) -> None:
+    """Deliver the message on stdin (for an MTA's mailbox command); sysexits exit codes."""
+    from tidings.delivery.command import DeliverRequest  # noqa: PLC0415
+
+    outcome = _run_delivery(ctx, DeliverRequest(address, mailbox, sender))
+    if outcome.reason:
+        typer.echo(outcome.reason, err=True)
+    raise typer.Exit(code=outcome.code)
+
+
+def _run_delivery(ctx: typer.Context, request: DeliverRequest) -> Outcome:
+    """The Outcome of `tidings deliver`: every failure becomes an exit code, none a
+    traceback (an unexpected error is temporary, so the MTA keeps the message queued)."""
+    # Imported here, as elsewhere in this module, so that `tidings --help` starts fast.
+    from tidings.core.errors import MailError  # noqa: PLC0415
+    from tidings.delivery.command import Outcome, deliver_message, read_message  # noqa: PLC0415
+    from tidings.delivery.deliverer import Deliverer  # noqa: PLC0415
+    from tidings.delivery.exit_status import (  # noqa: PLC0415
+        EX_CANTCREAT,
+        EX_TEMPFAIL,
+        exit_status,
+    )
+
+    try:
+        settings = _load_config(ctx)
+    except ConfigError as error:
+        return Outcome(EX_TEMPFAIL, f"Configuration error: {error}")
+    message = read_message(
+        sys.stdin.buffer if sys.stdin else None, settings.limits.max_message_size
+    )
+    if isinstance(message, Outcome):
+        return message
+
+    async def run() -> Outcome:
+        async with _open_store(settings, notify=True) as backend:
+            return await deliver_message(Deliverer(backend, settings.delivery), request, message)
+
+    try:
+        return asyncio.run(run())
+    except MailError as error:  # opening or closing the store
+        code, reason = exit_status(error, quota_full_tempfail=settings.delivery.quota_full_tempfail)
+        return Outcome(code, reason)
+    except OSError as error:
+        return Outcome(EX_CANTCREAT, f"Cannot open the store in {settings.data_dir}: {error}")
+    except Exception as error:  # a bug must defer the mail (75), not bounce it
+        return Outcome(EX_TEMPFAIL, f"Internal error: {type(error).__name__}: {error}")
+
+
+@user_app.command("add")
+@store_options
+def user_add(
+    ctx: typer.Context, address: AddressArgument, password_stdin: PasswordStdinOption = False
 ) -> None:
     """Create an account with its default mailboxes."""
-    settings = _resolve_config(ctx, data, config)
+    settings = _resolve_config(ctx)
     account = validate_address(address)
     password_hash = _hash(read_password(password_stdin))
     _with_backend(settings, lambda backend: backend.add_account(account, password_hash))
 
 
 @user_app.command("passwd")
+@store_options
 def user_passwd(
-    ctx: typer.Context,
-    address: Annotated[str, typer.Argument(help="The account's email address.")],
-    password_stdin: PasswordStdinOption = False,
-    data: DataOption = None,
-    config: ConfigOption = None,
+    ctx: typer.Context, address: AddressArgument, password_stdin: PasswordStdinOption = False
 ) -> None:
     """Set a new password."""
-    settings = _resolve_config(ctx, data, config)
+    settings = _resolve_config(ctx)
     account = validate_address(address)
     password_hash = _hash(read_password(password_stdin))
     _with_backend(settings, lambda backend: backend.set_password_hash(account, password_hash))
 
 
 @user_app.command("remove")
-def user_remove(
-    ctx: typer.Context,
-    address: Annotated[str, typer.Argument(help="The account's email address.")],
-    data: DataOption = None,
-    config: ConfigOption = None,
-) -> None:
+@store_options
+def user_remove(ctx: typer.Context, address: AddressArgument) -> None:
     """Delete an account and all its mail."""
-    settings = _resolve_config(ctx, data, config)
+    settings = _resolve_config(ctx)
     account = validate_address(address)
-    _with_backend(settings, lambda backend: backend.remove_account(account))
+    # notify: the account's IMAP sessions in a running server learn of it at once.
+    _with_backend(settings, lambda backend: backend.remove_account(account), notify=True)
 
 
 @user_app.command("list")
-def user_list(ctx: typer.Context, data: DataOption = None, config: ConfigOption = None) -> None:
-    """Print every account, one per line."""
-    settings = _resolve_config(ctx, data, config)
-    for account in _with_backend(settings, lambda backend: backend.list_accounts()):
-        typer.echo(account)
+@store_options
+def user_list(ctx: typer.Context) -> None:
+    """Print every account, one per line, with its quota usage, limits and junk routing:
+
+    alice@example.test storage=1024/1073741824 messages=3/unlimited junk-routing=default
+
+    (storage in bytes, used/limit; `cut -d' ' -f1` gives the addresses)."""
+    settings = _resolve_config(ctx)
+    for line in _with_backend(settings, _account_lines):
+        typer.echo(line)
+
+
+async def _account_lines(backend: Backend) -> list[str]:
+    lines = []
+    for account in await backend.list_accounts():
+        store = await backend.mail_store(account)
+        quota, options = await store.quota(), await store.settings()
+        routing = {None: "default", True: "on", False: "off"}[options.junk_routing]
+        lines.append(
+            f"{account} storage={quota.storage_used}/{_limit(quota.storage_limit)}"
+            f" messages={quota.messages_used}/{_limit(quota.message_limit)}"
+            f" junk-routing={routing}"
+        )
+    return lines
+
+
+def _limit(value: int | None) -> str:
+    return "unlimited" if value is None else str(value)
+
+
+@user_app.command("quota")
+@store_options
+def user_quota(
+    ctx: typer.Context,
+    address: AddressArgument,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            "--storage",
+            metavar="SIZE",
+            help="Storage limit: bytes or 500K, 100M, 1.5G, 1T (units of 1024), or unlimited.",
+        ),
+    ] = None,
+    messages: Annotated[
+        str | None,
+        typer.Option("--messages", metavar="N", help="Message count limit, or unlimited."),
+    ] = None,
+) -> None:
+    """Set the account's quota; a limit not given stays as it is."""
+    if storage is None and messages is None:
+        raise typer.BadParameter("give --storage, --messages or both")
+    storage_limit = _parse_option("--storage", storage, parse_size)
+    message_limit = _parse_option("--messages", messages, parse_count)
+    settings = _resolve_config(ctx)
+    account = validate_address(address)
+
+    async def apply(backend: Backend) -> None:
+        current = await (await backend.mail_store(account)).quota()
+        await backend.set_quota(
+            account,
+            current.storage_limit if storage is None else storage_limit,
+            current.message_limit if messages is None else message_limit,
+        )
+
+    _with_backend(settings, apply)
+
+
+class JunkRouting(enum.Enum):
+    """`tidings user junk-routing` choices."""
+
+    ON = "on"
+    OFF = "off"
+    DEFAULT = "default"
+
+
+@user_app.command("junk-routing")
+@store_options
+def user_junk_routing(
+    ctx: typer.Context,
+    address: AddressArgument,
+    choice: Annotated[
+        JunkRouting,
+        typer.Argument(help="on, off, or default (the server's [delivery] junk_routing)."),
+    ],
+) -> None:
+    """Turn routing of spam-marked mail to the Junk mailbox on or off for one account."""
+    from tidings.storage.api import AccountSettings  # noqa: PLC0415
+
+    settings = _resolve_config(ctx)
+    account = validate_address(address)
+    value = {JunkRouting.ON: True, JunkRouting.OFF: False, JunkRouting.DEFAULT: None}[choice]
+    _with_backend(settings, lambda backend: backend.set_settings(account, AccountSettings(value)))
+
+
+# RFC-less but conventional: Dovecot's quota_rule sizes (`storage=1.5G`), binary units.
+_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+_UNLIMITED = ("unlimited", "none")
+
+
+def parse_size(text: str) -> int | None:
+    """Bytes from `500M`, `1.5G`, `1024`, `10KiB` (units of 1024, like Dovecot's
+    quota_rule); None for `unlimited`/`none`. ValueError unless it is at least one byte."""
+    if text.strip().lower() in _UNLIMITED:
+        return None
+    match = _SIZE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a size like 500M, 1.5G or unlimited")
+    try:
+        size = int(Decimal(match.group(1)) * _UNITS[match.group(2).lower()])
+    except InvalidOperation as error:  # pragma: no cover - the pattern admits only numbers
+        raise ValueError(f"{text!r} is not a size") from error
+    if size < 1:
+        raise ValueError("a limit must be at least 1 byte; use 'unlimited' for none")
+    return size
+
+
+def parse_count(text: str) -> int | None:
+    """A positive message count; None for `unlimited`/`none`. ValueError otherwise."""
+    if text.strip().lower() in _UNLIMITED:
+        return None
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError(f"{text!r} is not a positive number or unlimited")
+    return int(text)
+
+
+def _parse_option(name: str, text: str | None, parse: Callable[[str], int | None]) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint=name) from error
 
 
 def validate_address(address: str) -> str:
@@ -216,18 +465,38 @@ def _hash(password: str) -> str:
     return hash_password(password)
 
 
-def _with_backend(settings: Config, action: Callable[[Any], Awaitable[T]]) -> T:
+@contextlib.asynccontextmanager
+async def _open_store(settings: Config, *, notify: bool) -> AsyncIterator[Backend]:
+    """The store, and with `notify` a relay that tells a running server (and any other
+    process serving this store) about the changes made here, so its IDLE clients see them."""
+    from tidings.app import open_backend  # noqa: PLC0415
+    from tidings.notify.hub import NotificationHub  # noqa: PLC0415
+    from tidings.notify.relay import NotifyRelay  # noqa: PLC0415
+
+    hub = NotificationHub() if notify else None
+    backend = await open_backend(settings, hub)
+    try:
+        relay = await NotifyRelay.start(hub, settings.data_dir, listen=False) if hub else None
+    except BaseException:
+        await backend.close()
+        raise
+    try:
+        yield backend
+    finally:
+        await backend.close()  # first: the last commits publish their notices
+        if relay is not None:
+            await relay.close()
+
+
+def _with_backend(
+    settings: Config, action: Callable[[Any], Awaitable[T]], *, notify: bool = False
+) -> T:
     """Open the store, run `action` on it, close it; map storage errors to exit 1."""
     from tidings.core.errors import MailError, MailErrorKind  # noqa: PLC0415
 
     async def run() -> T:
-        from tidings.app import open_backend  # noqa: PLC0415
-
-        backend = await open_backend(settings)
-        try:
+        async with _open_store(settings, notify=notify) as backend:
             return await action(backend)
-        finally:
-            await backend.close()
 
     messages = {MailErrorKind.EXISTS: "user exists", MailErrorKind.NOTFOUND: "no such user"}
     try:

@@ -12,8 +12,10 @@ import re
 import socket
 import ssl
 import threading
+from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from tidings.auth.authenticator import Authenticator
 from tidings.auth.passwords import hash_password
@@ -29,6 +31,7 @@ USER = "alice@example.test"
 PASSWORD = "secret"
 OTHER_USER = "bob@example.test"
 FAST_LIMITS = Limits(auth_failure_delay=0.0, auth_max_delay=0.0)
+T = TypeVar("T")
 
 
 class RemoteTcpStream(TcpStream):
@@ -114,6 +117,16 @@ class InProcessServer:
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
             self._thread.join(30)
+
+    def run_in_server(self, awaitable: Coroutine[object, object, T]) -> T:
+        """Run a coroutine on the server's loop (e.g. a backend call) and wait for it."""
+        assert self._loop is not None, "server not started"
+        return asyncio.run_coroutine_threadsafe(awaitable, self._loop).result(30)
+
+    def set_quota(self, storage_limit: int | None, message_limit: int | None) -> None:
+        """Set USER's limits through the server's own backend, as `tidings user quota` would."""
+        assert self.context is not None
+        self.run_in_server(self.context.backend.set_quota(USER, storage_limit, message_limit))
 
     def with_limits(self, **changes: object) -> Limits:
         """Helper for tests: FAST_LIMITS with some fields replaced."""

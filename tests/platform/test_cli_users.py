@@ -1,4 +1,7 @@
-"""`tidings user add|passwd|remove|list` run as real processes against the SQLite store."""
+"""`tidings user add|passwd|remove|list` run as real processes against the SQLite store.
+
+Quotas and junk routing (`user quota`, `user junk-routing`, their `user list` columns) are in
+test_cli_quota.py."""
 
 from __future__ import annotations
 
@@ -52,7 +55,9 @@ def test_user_lifecycle(tmp_path: Path) -> None:
     # --data before the subcommand
     listed = cli("--data", str(data), "user", "list")
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.splitlines() == ["alice@example.test"]
+    assert listed.stdout.splitlines() == [
+        "alice@example.test storage=0/unlimited messages=0/unlimited junk-routing=default"
+    ]
     # TIDINGS_DATA
     again = cli("user", "add", "alice@example.test", "--password-stdin", env_data=data, stdin="x\n")
     assert again.returncode == 1

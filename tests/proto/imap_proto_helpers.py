@@ -211,6 +211,19 @@ def _search(cmd: c.Search) -> bytes:
     return out + b" " + encode_search_key(key)
 
 
+def _getquota(cmd: c.GetQuota) -> bytes:
+    return b"GETQUOTA " + astring(cmd.root)
+
+
+def _getquotaroot(cmd: c.GetQuotaRoot) -> bytes:
+    return b"GETQUOTAROOT " + astring(cmd.mailbox)
+
+
+def _setquota(cmd: c.SetQuota) -> bytes:
+    limits = b" ".join(b"%s %d" % (name.encode(), limit) for name, limit in cmd.limits)
+    return b"SETQUOTA " + astring(cmd.root) + b" (" + limits + b")"
+
+
 _ENCODERS: dict[type, Callable[..., bytes]] = {
     c.Login: _login,
     c.Select: _select,
@@ -219,4 +232,7 @@ _ENCODERS: dict[type, Callable[..., bytes]] = {
     c.Copy: _copy,
     c.Fetch: _fetch,
     c.Search: _search,
+    c.GetQuota: _getquota,
+    c.GetQuotaRoot: _getquotaroot,
+    c.SetQuota: _setquota,
 }

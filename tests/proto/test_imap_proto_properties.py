@@ -98,8 +98,14 @@ search_keys = st.recursive(
 modifiers = st.one_of(
     st.just(()), st.integers(1, 2**63 - 1).map(lambda n: (("CHANGEDSINCE", str(n)),))
 )
+quota_limits = st.lists(st.tuples(atoms.map(str.upper), st.integers(0, 2**63 - 1)), max_size=4).map(
+    tuple
+)
 commands = st.one_of(
     st.builds(c.Login, tags, texts, texts),
+    st.builds(c.GetQuota, tags, texts),
+    st.builds(c.GetQuotaRoot, tags, texts),
+    st.builds(c.SetQuota, tags, texts, quota_limits),
     st.builds(
         c.Select,
         tags,

@@ -113,7 +113,8 @@ CASES: list[tuple[bytes, c.Command]] = [
     (b'a LSUB "" *', c.Lsub("a", "", "*")),
     (b"a NAMESPACE", c.Namespace("a")),
     (
-        b"a STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE RECENT HIGHESTMODSEQ)",
+        b"a STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE RECENT HIGHESTMODSEQ"
+        b" DELETED-STORAGE)",
         c.Status("a", "INBOX", tuple(StatusItem)),
     ),
     (b"a APPEND INBOX {5}\r\nHello", c.Append("a", "INBOX", b"Hello")),

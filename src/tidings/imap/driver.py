@@ -32,12 +32,14 @@ from tidings.imap.session.handlers import (  # noqa: F401  (each module register
     idle,
     listing,
     mailboxes,
+    quota,
     search_cmd,
     selected_state,
     store,
 )
 from tidings.imap.session.handlers.any_state import capability_text
 from tidings.imap.session.handlers.idle import IdleEvent
+from tidings.imap.session.handlers.quota import OVERQUOTA_REASON, append_cannot_fit
 from tidings.imap.session.state import SessionState
 from tidings.net.stream import Stream, StreamClosed
 from tidings.notify.hub import Subscription
@@ -250,6 +252,12 @@ class ImapConnection:
                     request.tag or "*", "NO", f"Literal too large (limit {limit} bytes).", "TOOBIG"
                 )
             )
+            return
+        if request.synchronizing and await append_cannot_fit(
+            self.session, self.parser.pending_command(), request.size
+        ):
+            self.parser.reject_literal()
+            await self.send(r.tagged(request.tag or "*", "NO", OVERQUOTA_REASON, "OVERQUOTA"))
             return
         self.parser.accept_literal()
         if request.synchronizing:

@@ -3,14 +3,22 @@
 Each subscription holds a bounded set of pending notices. Because a notice only says "read
 the log", notices for the same mailbox coalesce, and overflow just means "resync everything"
 (`Subscription.overflowed`), never lost data.
+
+Other processes writing the same store (`tidings deliver`, `tidings user remove`, later
+`serve --workers N`) reach the hub through a relay (`tidings.notify.relay`): the relay is a
+*forwarder* that receives every notice committed here (`publish`) and hands notices committed
+elsewhere to `publish_external`, which never forwards, so no notice travels in a loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 
 from tidings.notify.api import ChangeNotice
+
+Forwarder = Callable[[ChangeNotice], None]
 
 
 class Subscription:
@@ -59,6 +67,7 @@ class NotificationHub:
     def __init__(self, max_pending: int = 1024) -> None:
         self._max_pending = max_pending
         self._subscriptions: defaultdict[str, set[Subscription]] = defaultdict(set)
+        self._forwarders: list[Forwarder] = []
 
     def subscribe(self, account: str) -> Subscription:
         """A new subscription to every notice of `account`."""
@@ -67,8 +76,28 @@ class NotificationHub:
         return subscription
 
     def publish(self, notice: ChangeNotice) -> None:
-        """Hand `notice` to every subscription of its account. Call from the event loop."""
-        for subscription in self._subscriptions.get(notice.account.lower(), ()):
+        """A change committed by this process: hand `notice` to every subscription of its
+        account, then to every forwarder. Call from the event loop."""
+        self._fan_out(notice)
+        for forward in tuple(self._forwarders):
+            forward(notice)
+
+    def publish_external(self, notice: ChangeNotice) -> None:
+        """A change committed by another process (a relay received it): local subscriptions
+        only. Never forwarded, so two relays cannot echo a notice back and forth."""
+        self._fan_out(notice)
+
+    def add_forwarder(self, forward: Forwarder) -> None:
+        """Call `forward(notice)` for every notice `publish` gets from now on."""
+        self._forwarders.append(forward)
+
+    def remove_forwarder(self, forward: Forwarder) -> None:
+        """Stop calling `forward` (no error if it was not added)."""
+        if forward in self._forwarders:
+            self._forwarders.remove(forward)
+
+    def _fan_out(self, notice: ChangeNotice) -> None:
+        for subscription in tuple(self._subscriptions.get(notice.account.lower(), ())):
             subscription._deliver(notice)
 
     def _unsubscribe(self, subscription: Subscription) -> None:

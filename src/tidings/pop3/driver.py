@@ -1,11 +1,185 @@
-"""PLACEHOLDER until the POP3 driver lands: closes every connection at once."""
+"""The asyncio driver of a POP3 connection: read → feed the parser → run → write.
+
+It owns the socket-facing concerns only: the greeting, the inactivity timer (for reads and
+for writes to a client that stopped reading), STLS's buffer reset, and pipelining (RFC 2449
+§6.6: replies are queued while commands are waiting and written when input runs dry). All
+protocol meaning lives in the sans-IO parser (pop3/proto) and the session (pop3/session).
+"""
 
 from __future__ import annotations
 
-from tidings.net.stream import Stream
+import asyncio
+import logging
+import time
+
+from tidings.net.stream import Stream, StreamClosed
+from tidings.pop3.proto import commands as c
+from tidings.pop3.proto import responses as r
+from tidings.pop3.proto.events import (
+    NEED_DATA,
+    CommandError,
+    LineTooLong,
+    SaslResponse,
+)
+from tidings.pop3.proto.parser import CommandParser
+from tidings.pop3.proto.responses import ResponseCode
 from tidings.pop3.session.context import Pop3ServerContext
+from tidings.pop3.session.core import Pop3Session
+from tidings.pop3.session.state import Pop3State
+
+log = logging.getLogger(__name__)
+
+# Output is written when this much is queued, and whenever the input runs dry otherwise.
+_FLUSH_THRESHOLD = 64 * 1024
+_READ_SIZE = 65536
 
 
 async def serve_connection(stream: Stream, context: Pop3ServerContext) -> None:
-    """Serve one POP3 connection until QUIT or disconnect."""
-    await stream.write(b"-ERR [SYS/TEMP] POP3 is not implemented yet\r\n")
+    """Serve one POP3 connection until QUIT, an error, a timeout or the peer goes away.
+
+    Whatever way it ends, the maildrop lock is released; only QUIT applies DELE marks."""
+    connection = Pop3Connection(stream, context)
+    try:
+        await connection.run()
+    except StreamClosed:
+        pass
+    finally:
+        connection.cancel_read()
+        connection.session.release_lock()
+
+
+class Pop3Connection:
+    """One connection: the parser, the session, and the `SessionIO` the session writes to."""
+
+    def __init__(self, stream: Stream, context: Pop3ServerContext) -> None:
+        self.stream = stream
+        self.context = context
+        self.limits = context.limits
+        self.parser = self._new_parser()
+        self.session = Pop3Session(context, self)
+        self._out = bytearray()
+        self._read_task: asyncio.Task[bytes] | None = None
+        self._last_activity = time.monotonic()
+
+    def _new_parser(self) -> CommandParser:
+        return CommandParser(max_line_length=self.limits.pop3_max_line_length)
+
+    # ------------------------------------------------------------------ SessionIO
+    @property
+    def is_tls(self) -> bool:
+        return self.stream.is_tls
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.stream.is_loopback
+
+    @property
+    def peer_host(self) -> str:
+        return self.stream.peer_host
+
+    async def send(self, data: bytes) -> None:
+        self._out += data
+        if len(self._out) >= _FLUSH_THRESHOLD:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self._out:
+            return
+        data = bytes(self._out)
+        self._out.clear()
+        try:
+            # A client that stops reading is as idle as one that stops writing.
+            await asyncio.wait_for(self.stream.write(data), timeout=self._timeout())
+        except TimeoutError as error:
+            raise StreamClosed("the client stopped reading") from error
+        self._last_activity = time.monotonic()
+
+    async def read_sasl_response(self) -> SaslResponse | LineTooLong | None:
+        self.parser.expect_sasl_response()
+        while True:
+            event = self.parser.next_event()
+            if event is NEED_DATA:
+                if not await self._fill(self._time_left()):
+                    return None
+                continue
+            if isinstance(event, SaslResponse | LineTooLong):
+                return event
+            raise AssertionError(f"unexpected event during AUTH: {event!r}")
+
+    async def start_tls(self) -> bool:
+        assert self.context.tls_context is not None
+        self.cancel_read()
+        try:
+            await self.stream.start_tls(self.context.tls_context)
+        except StreamClosed:
+            return False
+        # RFC 2595 §4 (and §3.1 of RFC 3207's reasoning): commands the client pipelined
+        # after STLS were sent in plaintext and are discarded, never run inside TLS.
+        self.parser = self._new_parser()
+        self._last_activity = time.monotonic()
+        return True
+
+    # ------------------------------------------------------------------ reading
+    def _timeout(self) -> float:
+        """RFC 1939 §3: the autologout timer "MUST be of at least 10 minutes" once logged
+        in (`pop3_timeout`); before login a short one (`idle_timeout_unauthenticated`)."""
+        if self.session.state is Pop3State.AUTHORIZATION:
+            return self.limits.idle_timeout_unauthenticated
+        return self.limits.pop3_timeout
+
+    def _time_left(self) -> float:
+        return self._last_activity + self._timeout() - time.monotonic()
+
+    async def _fill(self, wait_seconds: float) -> bool:
+        """Read more input; False at end of stream or when `wait_seconds` pass."""
+        if self._read_task is None:
+            self._read_task = asyncio.ensure_future(self.stream.read(_READ_SIZE))
+        task = self._read_task
+        done, _ = await asyncio.wait({task}, timeout=max(wait_seconds, 0))
+        if not done:
+            return False
+        self._read_task = None
+        data = task.result()
+        if not data:
+            return False
+        self._last_activity = time.monotonic()
+        self.parser.receive_data(data)
+        return True
+
+    def cancel_read(self) -> None:
+        """Stop a pending read (before TLS or at the end)."""
+        if self._read_task is not None:
+            self._read_task.cancel()
+            self._read_task = None
+
+    # ------------------------------------------------------------------ main loop
+    async def run(self) -> None:
+        """Greet (RFC 1939 §4), then serve commands until the session is closed."""
+        await self.send(r.ok(self.context.greeting))
+        while self.session.state is not Pop3State.CLOSED:
+            event = self.parser.next_event()
+            if event is NEED_DATA:
+                await self.flush()
+                if not await self._fill(self._time_left()):
+                    if self._time_left() <= 0:
+                        await self.send(r.err("Disconnected for inactivity."))
+                    break
+            elif isinstance(event, CommandError):
+                await self.session.bad_command(event.reason)
+            elif isinstance(event, LineTooLong):
+                await self.session.bad_command(f"Line too long (limit {event.limit} bytes).")
+            elif isinstance(event, c.Command):
+                await self._execute(event)
+        await self.flush()
+
+    async def _execute(self, command: c.Command) -> None:
+        try:
+            await self.session.execute(command)
+        except StreamClosed:
+            raise
+        except Exception:
+            # One broken command must not take the server down nor leave the client hanging.
+            log.exception("POP3 %s from %s failed", command.keyword, self.peer_host)
+            await self.send(r.err("Internal error.", ResponseCode.SYS_TEMP))
+            if self.session.state is Pop3State.UPDATE:
+                self.session.close()

@@ -1,7 +1,7 @@
 """Typed IMAP commands: what the sans-IO parser produces and the session consumes.
 
 One frozen, slotted dataclass per command of RFC 9051 §6 / RFC 3501 §6 (and the extensions
-the core serves: UIDPLUS, MOVE, ID, ENABLE, UNSELECT, LIST-EXTENDED, ESEARCH). Mailbox names
+the core serves: UIDPLUS, MOVE, ID, ENABLE, UNSELECT, LIST-EXTENDED, ESEARCH, QUOTA). Mailbox names
 are kept as the client sent them (`str`, decoded as UTF-8 with surrogateescape): whether they
 are modified UTF-7 (IMAP4rev1) or UTF-8 (after ENABLE IMAP4rev2) is the session's decision.
 """
@@ -290,7 +290,8 @@ class Subscribe(Command):
 
 
 class StatusItem(enum.Enum):
-    """STATUS data items (§6.3.11, RFC 8438 SIZE, RFC 7162 HIGHESTMODSEQ)."""
+    """STATUS data items (§6.3.11, RFC 8438 SIZE, RFC 7162 HIGHESTMODSEQ, RFC 9208 §4.1.4
+    DELETED-STORAGE)."""
 
     MESSAGES = "MESSAGES"
     UIDNEXT = "UIDNEXT"
@@ -300,6 +301,7 @@ class StatusItem(enum.Enum):
     SIZE = "SIZE"
     RECENT = "RECENT"
     HIGHESTMODSEQ = "HIGHESTMODSEQ"
+    DELETED_STORAGE = "DELETED-STORAGE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,3 +439,28 @@ class Id(Command):
     """ID ("key" "value" ...) or ID NIL (RFC 2971)."""
 
     parameters: tuple[tuple[str, str | None], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetQuota(Command):
+    """GETQUOTA quota-root-name (RFC 9208 §4.1.1)."""
+
+    root: str
+
+
+@dataclass(frozen=True, slots=True)
+class GetQuotaRoot(Command):
+    """GETQUOTAROOT mailbox (RFC 9208 §4.1.2)."""
+
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetQuota(Command):
+    """SETQUOTA quota-root-name (resource limit ...) (RFC 9208 §4.1.3).
+
+    `limits` keeps each (resource name upper-cased, limit) in the order sent; an empty list
+    asks to remove every limit of the root."""
+
+    root: str
+    limits: tuple[tuple[str, int], ...] = ()

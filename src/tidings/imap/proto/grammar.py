@@ -10,11 +10,13 @@ commands are allowed in which state is the session's table, not the grammar's.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from tidings.imap.proto import commands as c
 from tidings.imap.proto.fetch import parse_fetch
 from tidings.imap.proto.lexer import Cursor, ParseError
+from tidings.imap.proto.quota import parse_getquota, parse_getquotaroot, parse_setquota
 from tidings.imap.proto.search import parse_search
 
 
@@ -271,6 +273,36 @@ def _append(cursor: Cursor, tag: str, name: str, uid: bool) -> c.Command:
     return c.Append(tag, mailbox, message, flags, internaldate, binary)
 
 
+_TRAILING_LITERAL_HEADER = re.compile(rb"~?\{[0-9]+\+?\}\r\n\Z")
+
+
+def is_append_message(pending: bytes) -> bool:
+    """Whether `pending` (a command up to a literal header, see
+    CommandParser.pending_command) is an APPEND whose next literal is the message itself,
+    not its mailbox name: `tag SP "APPEND" SP mailbox [SP flag-list] [SP date-time] SP`."""
+    header = _TRAILING_LITERAL_HEADER.search(pending)
+    if header is None:
+        return False
+    cursor = Cursor(pending[: header.start()])
+    try:
+        cursor.tag()
+        cursor.sp()
+        if cursor.keyword("command name") != "APPEND":
+            return False
+        cursor.sp()
+        cursor.mailbox()
+        cursor.sp()
+        if cursor.peek() == 0x28:
+            cursor.flag_list()
+            cursor.sp()
+        if cursor.peek() == 0x22:
+            cursor.date_time()
+            cursor.sp()
+    except ParseError:
+        return False
+    return cursor.at_end()
+
+
 def _expunge(cursor: Cursor, tag: str, name: str, uid: bool) -> c.Command:
     """expunge = "EXPUNGE" ; uid-expunge = "EXPUNGE" SP sequence-set  (RFC 4315 §3)"""
     uids = None
@@ -342,6 +374,15 @@ def _copy(cursor: Cursor, tag: str, name: str, uid: bool) -> c.Command:
     return c.Copy(tag, sequence_set, mailbox, uid=uid, move=name == "MOVE")
 
 
+def _quota(cursor: Cursor, tag: str, name: str, uid: bool) -> c.Command:
+    """getquota / getquotaroot / setquota (RFC 9208 §7; see proto/quota.py)"""
+    if name == "GETQUOTA":
+        return parse_getquota(cursor, tag)
+    if name == "GETQUOTAROOT":
+        return parse_getquotaroot(cursor, tag)
+    return parse_setquota(cursor, tag)
+
+
 def _id(cursor: Cursor, tag: str, name: str, uid: bool) -> c.Command:
     """id = "ID" SP id-params-list   (RFC 2971 §4)
     id-params-list = "(" #(string SP nstring) ")" / nil"""
@@ -392,5 +433,8 @@ _COMMANDS: dict[str, _Parse] = {
     "COPY": _copy,
     "MOVE": _copy,
     "ID": _id,
+    "GETQUOTA": _quota,
+    "GETQUOTAROOT": _quota,
+    "SETQUOTA": _quota,
 }
 _UID_COMMANDS = frozenset({"COPY", "MOVE", "FETCH", "SEARCH", "STORE", "EXPUNGE"})

@@ -81,6 +81,14 @@ class CommandParser:
         request = self._take_pending()
         self._literal_left = request.size
 
+    def pending_command(self) -> bytes:
+        """While a LiteralRequest waits for its answer: the command so far, up to and
+        including the literal header and its CRLF (earlier literals inline). The driver
+        reads it to refuse a literal it knows the command cannot use (APPEND over quota)."""
+        if self._pending is None:
+            raise RuntimeError("no LiteralRequest is waiting for an answer")
+        return bytes(self._command)
+
     def reject_literal(self) -> None:
         """Answer a LiteralRequest: drop the command.
 

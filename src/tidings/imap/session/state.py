@@ -53,6 +53,9 @@ ALLOWED_STATES: dict[type[c.Command], frozenset[SessionState]] = {
     c.Status: _AUTHENTICATED,
     c.Append: _AUTHENTICATED,
     c.Idle: _AUTHENTICATED,
+    c.GetQuota: _AUTHENTICATED,  # RFC 9208 §4.1: authenticated state
+    c.GetQuotaRoot: _AUTHENTICATED,
+    c.SetQuota: _AUTHENTICATED,
     c.Check: _SELECTED,
     c.Close: _SELECTED,
     c.Unselect: _SELECTED,

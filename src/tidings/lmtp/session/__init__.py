@@ -1,0 +1,1 @@
+"""LMTP session semantics: the transaction state table, recipients, and deliveries."""

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.notify.hub import NotificationHub
-from tidings.storage.api import DEFAULT_MAILBOXES
-from tidings.storage.sqlite import blobs
+from tidings.storage.api import DEFAULT_MAILBOXES, AccountSettings
+from tidings.storage.sqlite import blobs, quota
 from tidings.storage.sqlite.database import Database, WriteTxn
 from tidings.storage.sqlite.mailboxes import insert_mailbox
 from tidings.storage.sqlite.records import Owner
@@ -68,6 +68,16 @@ def _remove_account(txn: WriteTxn, address: str) -> None:
     txn.notify(address, None, 0)
 
 
+def _set_quota(
+    txn: WriteTxn, address: str, storage_limit: int | None, message_limit: int | None
+) -> None:
+    quota.set_quota(txn, _owner(txn.conn, address), storage_limit, message_limit)
+
+
+def _set_settings(txn: WriteTxn, address: str, settings: AccountSettings) -> None:
+    quota.set_settings(txn, _owner(txn.conn, address), settings)
+
+
 def _list_accounts(conn: sqlite3.Connection) -> list[str]:
     return [str(row[0]) for row in conn.execute("SELECT address FROM accounts ORDER BY address")]
 
@@ -121,6 +131,17 @@ class SqliteBackend:
         """The account's mail; NOTFOUND if no such account."""
         owner = await self._db.read(_owner, _address(address))
         return SqliteMailStore(self._db, owner, self._max_message_size)
+
+    async def set_quota(
+        self, address: str, storage_limit: int | None, message_limit: int | None
+    ) -> None:
+        """Set both limits (octets, messages; None = unlimited); NOTFOUND if no such
+        account, CANNOT for a negative or over-large limit."""
+        await self._db.write(_set_quota, _address(address), storage_limit, message_limit)
+
+    async def set_settings(self, address: str, settings: AccountSettings) -> None:
+        """Replace the account's delivery settings; NOTFOUND if no such account."""
+        await self._db.write(_set_settings, _address(address), settings)
 
     async def close(self) -> None:
         """Finish queued work and close the database."""

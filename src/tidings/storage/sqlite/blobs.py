@@ -25,8 +25,17 @@ class PreparedMessage:
 
     digest: bytes
     size: int
+    wire_size: int  # see pop3_wire_size
     body: bytes  # zlib-compressed raw message
     facts: bytes  # zlib-compressed MessageFacts JSON
+
+
+def pop3_wire_size(raw: bytes) -> int:
+    """The octets POP3 RETR sends for `raw` before dot-stuffing: every bare LF goes out as
+    CRLF (RFC 1939 §3: lines end in CRLF; §11 asks LIST/STAT sizes to be the sizes sent).
+    A CR that is not followed by LF is sent as it is."""
+    bare_lf = raw.count(b"\n") - raw.count(b"\r\n")
+    return len(raw) + bare_lf
 
 
 def prepare(raw: bytes) -> PreparedMessage:
@@ -35,6 +44,7 @@ def prepare(raw: bytes) -> PreparedMessage:
     return PreparedMessage(
         digest=hashlib.sha256(raw).digest(),
         size=len(raw),
+        wire_size=pop3_wire_size(raw),
         body=zlib.compress(raw, COMPRESSION_LEVEL),
         facts=zlib.compress(facts.to_json(), COMPRESSION_LEVEL),
     )
@@ -43,9 +53,9 @@ def prepare(raw: bytes) -> PreparedMessage:
 def put(conn: sqlite3.Connection, message: PreparedMessage) -> int:
     """The id of the blob holding `message`, inserting it if it is new."""
     conn.execute(
-        "INSERT INTO blobs (digest, size, body, facts) VALUES (?, ?, ?, ?)"
+        "INSERT INTO blobs (digest, size, wire_size, body, facts) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (digest) DO NOTHING",
-        (message.digest, message.size, message.body, message.facts),
+        (message.digest, message.size, message.wire_size, message.body, message.facts),
     )
     row = conn.execute("SELECT id FROM blobs WHERE digest = ?", (message.digest,)).fetchone()
     return int(row[0])

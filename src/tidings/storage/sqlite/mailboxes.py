@@ -219,12 +219,14 @@ def set_subscribed(txn: WriteTxn, owner: Owner, name: str, subscribed: bool) -> 
 
 
 def status(conn: sqlite3.Connection, owner: Owner, name: str) -> MailboxStatus:
-    """STATUS counters of `name` (RECENT: messages above the recent floor)."""
+    """STATUS counters of `name` (RECENT: messages above the recent floor; DELETED-STORAGE:
+    the octets of the \\Deleted messages, which EXPUNGE would free, RFC 9208 §4.1.4)."""
     row = mailbox_by_name(conn, owner.id, names.normalize(name))
-    messages, recent, unseen, deleted, size = conn.execute(
+    messages, recent, unseen, deleted, size, deleted_storage = conn.execute(
         "SELECT count(*), total(uid > ?), total((sysflags & ?) = 0), total((sysflags & ?) != 0),"
-        " total(size) FROM messages WHERE mailbox_id = ?",
-        (row.recent_floor, SEEN, DELETED, row.id),
+        " total(size), total(CASE WHEN (sysflags & ?) != 0 THEN size ELSE 0 END)"
+        " FROM messages WHERE mailbox_id = ?",
+        (row.recent_floor, SEEN, DELETED, DELETED, row.id),
     ).fetchone()
     return MailboxStatus(
         messages=int(messages),
@@ -235,4 +237,5 @@ def status(conn: sqlite3.Connection, owner: Owner, name: str) -> MailboxStatus:
         uidnext=row.uidnext,
         uidvalidity=row.uidvalidity,
         highestmodseq=row.highestmodseq,
+        deleted_storage=int(deleted_storage),
     )

@@ -28,6 +28,7 @@ from tidings.storage.sqlite.flags import (
     split_flags,
 )
 from tidings.storage.sqlite.mailboxes import mailbox_info
+from tidings.storage.sqlite.quota import ensure_room
 from tidings.storage.sqlite.records import (
     MESSAGE_COLUMNS,
     MailboxRow,
@@ -120,6 +121,7 @@ def append(
     """Store a prepared message in `name` with `flags`, as one new UID and modseq."""
     conn = txn.conn
     row = mailbox_by_name(conn, owner.id, names.normalize(name))
+    ensure_room(conn, owner, message.size, 1)
     blob_id = blobs.put(conn, message)
     bits, wanted = split_flags(flags)
     keywords = encode_keywords(canonical_keywords(conn, row.id, wanted))
@@ -217,10 +219,21 @@ def expunge(txn: WriteTxn, owner: Owner, mailbox_id: int, uids: Sequence[int] | 
 def copy(
     txn: WriteTxn, owner: Owner, mailbox_id: int, uids: Sequence[int], dest_name: str, *, move: bool
 ) -> CopyResult:
-    """COPY (RFC 9051 §6.4.7), or MOVE (RFC 6851) when `move`: both in one transaction."""
+    """COPY (RFC 9051 §6.4.7), or MOVE (RFC 6851) when `move`: both in one transaction.
+
+    A copy must fit in the quota as a whole or nothing is copied (RFC 9208 §4.1: OVERQUOTA);
+    a move leaves usage as it was, so it is never refused for quota."""
     conn = txn.conn
     source = mailbox_by_id(conn, owner.id, mailbox_id)
     dest = mailbox_by_name(conn, owner.id, names.normalize(dest_name))
+    if not move:
+        octets, count = conn.execute(
+            "SELECT coalesce(sum(size), 0), count(*) FROM messages WHERE mailbox_id = ?"
+            " AND uid IN (SELECT value FROM json_each(?))",
+            (source.id, uid_filter(uids)),
+        ).fetchone()
+        if count:
+            ensure_room(conn, owner, int(octets), int(count))
     source_uids, dest_uids, dest_modseq = copy_rows(conn, source, uids, dest)
     if dest_modseq:
         txn.notify(owner.address, dest.id, dest_modseq)

@@ -2,21 +2,29 @@
 
 Design notes (why the tables look the way they do):
 - `blobs` holds each distinct message once, keyed by the SHA-256 of its raw bytes, with the
-  body and the parsed facts zlib-compressed. Rows are never updated, only inserted and, once
-  no message references them, deleted (DESIGN.md "Storage").
+  body and the parsed facts zlib-compressed. Rows are never updated (except once, by the
+  version-2 upgrade, to fill in `wire_size`), only inserted and, once no message references
+  them, deleted (DESIGN.md "Storage").
 - `messages` and `changes` are WITHOUT ROWID tables clustered on (mailbox_id, uid) and
   (mailbox_id, modseq, uid): SELECT reads one contiguous range, and "changes since N" too.
 - System flags are a bitmask so STATUS counts \\Seen and \\Deleted in SQL; keywords are a
   space-separated text (IMAP atoms cannot contain spaces, RFC 9051 §9 `atom`).
+- Version 2 (issue 3): each account row carries its quota limits (NULL = unlimited) and exact
+  usage counters, kept by triggers on `messages` so that no code path (append, copy, move,
+  expunge, mailbox deletion, account removal) can forget them; `blobs.wire_size` is the size
+  POP3 announces, computed once at ingest like every other fact of the bytes.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Sequence
 
-SCHEMA_VERSION = 1
+from tidings.storage.sqlite import blobs
 
-_V1 = """
+# Version 1: the original schema. Kept verbatim: new databases are built by running every
+# step from version 0, and the upgrade tests build a version-1 file from it.
+V1_SCRIPT = """
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -88,27 +96,110 @@ CREATE TABLE changes (
 ) WITHOUT ROWID;
 """
 
-# Index i holds the script that takes the schema from version i to i + 1.
-_MIGRATIONS: tuple[str, ...] = (_V1,)
+# Version 2: quotas, usage counters, account settings, POP3 wire sizes.
+_V2_SCRIPT = """
+ALTER TABLE accounts ADD COLUMN storage_limit INTEGER;
+ALTER TABLE accounts ADD COLUMN message_limit INTEGER;
+ALTER TABLE accounts ADD COLUMN storage_used INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN messages_used INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN junk_routing INTEGER;
+ALTER TABLE blobs ADD COLUMN wire_size INTEGER;
+
+CREATE TRIGGER usage_after_insert AFTER INSERT ON messages BEGIN
+    UPDATE accounts SET storage_used = storage_used + NEW.size,
+                        messages_used = messages_used + 1
+    WHERE id = (SELECT account_id FROM mailboxes WHERE id = NEW.mailbox_id);
+END;
+
+CREATE TRIGGER usage_after_delete AFTER DELETE ON messages BEGIN
+    UPDATE accounts SET storage_used = storage_used - OLD.size,
+                        messages_used = messages_used - 1
+    WHERE id = (SELECT account_id FROM mailboxes WHERE id = OLD.mailbox_id);
+END;
+
+CREATE TRIGGER usage_after_update AFTER UPDATE OF mailbox_id, size ON messages BEGIN
+    UPDATE accounts SET storage_used = storage_used - OLD.size,
+                        messages_used = messages_used - 1
+    WHERE id = (SELECT account_id FROM mailboxes WHERE id = OLD.mailbox_id);
+    UPDATE accounts SET storage_used = storage_used + NEW.size,
+                        messages_used = messages_used + 1
+    WHERE id = (SELECT account_id FROM mailboxes WHERE id = NEW.mailbox_id);
+END;
+
+UPDATE accounts SET
+    storage_used = (SELECT coalesce(sum(m.size), 0) FROM messages m
+                    JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = accounts.id),
+    messages_used = (SELECT count(*) FROM messages m
+                     JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = accounts.id);
+"""
+
+# Blobs whose wire size the version-2 step computes per batch: bounds the memory the
+# decompressed bodies take while upgrading a large store.
+_BACKFILL_BATCH = 256
+
+
+def _backfill_wire_sizes(conn: sqlite3.Connection) -> None:
+    last_id = 0
+    while True:
+        rows = conn.execute(
+            "SELECT id, body FROM blobs WHERE id > ? AND wire_size IS NULL ORDER BY id LIMIT ?",
+            (last_id, _BACKFILL_BATCH),
+        ).fetchall()
+        if not rows:
+            return
+        conn.executemany(
+            "UPDATE blobs SET wire_size = ? WHERE id = ?",
+            ((blobs.pop3_wire_size(blobs.decompress(body)), blob_id) for blob_id, body in rows),
+        )
+        last_id = int(rows[-1][0])
+
+
+def _v2(conn: sqlite3.Connection) -> None:
+    run_script(conn, _V2_SCRIPT)
+    _backfill_wire_sizes(conn)
+
+
+# A step is a SQL script or a function of the connection; either runs inside the step's
+# transaction. Index i takes the schema from version i to i + 1.
+Migration = str | Callable[[sqlite3.Connection], None]
+MIGRATIONS: tuple[Migration, ...] = (V1_SCRIPT, _v2)
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class SchemaTooNewError(RuntimeError):
     """The database was written by a newer Tidings than this one."""
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Bring the schema up to SCHEMA_VERSION, each step in its own transaction."""
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Execute each statement of `script` in the current transaction.
+
+    Not `executescript`, which commits first. Statements are split where SQLite says one is
+    complete, so a `;` inside a trigger body does not end the trigger."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            conn.execute(pending)
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {pending.strip()[:60]}")
+
+
+def migrate(conn: sqlite3.Connection, steps: Sequence[Migration] = MIGRATIONS) -> None:
+    """Bring the schema up to len(steps), each step in its own transaction."""
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    if version > SCHEMA_VERSION:
+    if version > len(steps):
         raise SchemaTooNewError(
-            f"database schema version {version} is newer than supported ({SCHEMA_VERSION})"
+            f"database schema version {version} is newer than supported ({len(steps)})"
         )
-    for step in range(version, SCHEMA_VERSION):
+    for step in range(version, len(steps)):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _MIGRATIONS[step].split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            migration = steps[step]
+            if isinstance(migration, str):
+                run_script(conn, migration)
+            else:
+                migration(conn)
             # PRAGMA user_version is transactional, so a crash leaves the old version.
             conn.execute(f"PRAGMA user_version = {step + 1}")
             conn.execute("COMMIT")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from tidings.core import mime
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.storage.api import (
+    AccountSettings,
     AppendResult,
     Change,
     CopyResult,
@@ -17,9 +18,12 @@ from tidings.storage.api import (
     MailboxInfo,
     MailboxSnapshot,
     MailboxStatus,
+    Maildrop,
     MessageMeta,
+    Quota,
 )
-from tidings.storage.sqlite import blobs, mailboxes, messages
+from tidings.storage.sqlite import blobs, mailboxes, maildrop, messages
+from tidings.storage.sqlite import quota as account_quota
 from tidings.storage.sqlite.database import Database
 from tidings.storage.sqlite.records import Owner
 
@@ -104,7 +108,8 @@ class SqliteMailStore:
         flags: Iterable[str] = (),
         internaldate: datetime | None = None,
     ) -> AppendResult:
-        """Parse and store `raw` in mailbox `name`; committed before returning."""
+        """Parse and store `raw` in mailbox `name`; committed before returning. OVERQUOTA
+        if it does not fit in the account's quota, TOOBIG above the size limit."""
         if self._max_message_size is not None and len(raw) > self._max_message_size:
             raise MailError(MailErrorKind.TOOBIG, "Message is larger than the size limit")
         prepared = await self._db.compute(blobs.prepare, raw)
@@ -136,13 +141,15 @@ class SqliteMailStore:
         return await self._db.write(messages.expunge, self._owner, mailbox_id, chosen)
 
     async def copy(self, mailbox_id: int, uids: Sequence[int], dest_name: str) -> CopyResult:
-        """Copy `uids` to `dest_name` with flags and dates."""
+        """Copy `uids` to `dest_name` with flags and dates; OVERQUOTA (copying nothing) if
+        the copies do not fit in the account's quota."""
         return await self._db.write(
             messages.copy, self._owner, mailbox_id, tuple(uids), dest_name, move=False
         )
 
     async def move(self, mailbox_id: int, uids: Sequence[int], dest_name: str) -> CopyResult:
-        """Copy then expunge from the source, in one transaction (RFC 6851)."""
+        """Copy then expunge from the source, in one transaction (RFC 6851); usage does not
+        change, so it is never refused for quota."""
         return await self._db.write(
             messages.copy, self._owner, mailbox_id, tuple(uids), dest_name, move=True
         )
@@ -154,3 +161,20 @@ class SqliteMailStore:
     async def read_facts(self, mailbox_id: int, uid: int) -> mime.MessageFacts:
         """The facts parsed at APPEND; EXPUNGED if gone."""
         return await self._db.read(messages.read_facts, self._owner, mailbox_id, uid)
+
+    async def quota(self) -> Quota:
+        """The account's quota limits and its exact current usage."""
+        return await self._db.read(account_quota.read_quota, self._owner)
+
+    async def settings(self) -> AccountSettings:
+        """The account's delivery settings."""
+        return await self._db.read(account_quota.read_settings, self._owner)
+
+    async def open_maildrop(self) -> Maildrop:
+        """INBOX with every message's POP3 wire size, in one consistent read."""
+        return await self._db.read(maildrop.open_maildrop, self._owner)
+
+    async def delete_messages(self, mailbox_id: int, uids: Sequence[int]) -> list[int]:
+        """Expunge exactly `uids` whatever their flags, in one transaction; the UIDs that
+        were still there, ascending."""
+        return await self._db.write(maildrop.delete_messages, self._owner, mailbox_id, tuple(uids))

@@ -138,6 +138,9 @@ def status_items(status: MailboxStatus, items: tuple[c.StatusItem, ...]) -> str:
         c.StatusItem.SIZE: status.size,
         c.StatusItem.RECENT: status.recent,
         c.StatusItem.HIGHESTMODSEQ: status.highestmodseq,
+        # RFC 9208 §4.1.4: the storage EXPUNGE would free, in octets like SIZE (the "sum of
+        # RFC822.SIZEs" it allows as an estimate is the exact value here).
+        c.StatusItem.DELETED_STORAGE: status.deleted_storage,
     }
     return " ".join(f"{item.value} {values[item]}" for item in items)
 
