@@ -86,9 +86,11 @@ async def run_server(
             await stop_event.wait()
         logger.info("shutting down")
     finally:
-        await _shutdown(servers, connections, backend)
-        if relay is not None:  # after the store: the last commits' notices still go out
-            await relay.close()
+        try:
+            await _shutdown(servers, connections, backend)
+        finally:
+            if relay is not None:  # after the store: the last commits' notices still go out
+                await relay.close()
 
 
 async def _start_relay(config: Config, hub: NotificationHub) -> NotifyRelay:

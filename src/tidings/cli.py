@@ -109,8 +109,16 @@ def store_options(command: Callable[..., None]) -> Callable[..., None]:
     return with_store_options
 
 
-# click's UsageError, from whichever click typer runs on (recent typer vendors its own).
-UsageError: type[Exception] = typer.BadParameter.__mro__[1]
+def _usage_error_class() -> type[Exception]:
+    """click's UsageError, from whichever click typer runs on (recent typer vendors its own
+    copy, so `import click` may name a different class)."""
+    for cls in typer.BadParameter.__mro__:
+        if cls.__name__ == "UsageError" and issubclass(cls, Exception):
+            return cls
+    return typer.BadParameter  # pragma: no cover - BadParameter always derives from it
+
+
+UsageError = _usage_error_class()
 
 
 class DeliverCommand(TyperCommand):

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.conftest import TidingsServer, make_server
 from tests.lmtp.lmtp_support import write_config
 

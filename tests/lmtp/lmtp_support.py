@@ -110,14 +110,20 @@ class RawLmtp:
         """The next `count` replies."""
         return [self.read_reply() for _ in range(count)]
 
-    def at_eof(self) -> bool:
-        """Whether the server has closed the connection (after any unread replies)."""
+    def at_eof(self, wait: float = TIMEOUT) -> bool:
+        """Whether the server closes the connection within `wait` seconds (with no unread
+        replies before the close)."""
         if self._buffer:
             return False
+        self.sock.settimeout(wait)
         try:
             return self.sock.recv(1) == b""
+        except TimeoutError:
+            return False
         except OSError:
-            return True
+            return True  # reset by the peer: closed too
+        finally:
+            self.sock.settimeout(TIMEOUT)
 
 
 def unique_subject(prefix: str = "lmtp") -> str:

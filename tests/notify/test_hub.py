@@ -55,3 +55,21 @@ def test_wait_wakes_on_publish_and_close_unsubscribes() -> None:
         assert not sub.has_pending
 
     asyncio.run(scenario())
+
+
+def test_local_notices_go_to_forwarders_external_ones_do_not() -> None:
+    hub = NotificationHub()
+    forwarded: list[ChangeNotice] = []
+    hub.add_forwarder(forwarded.append)
+    sub = hub.subscribe("a@x")
+    local, external = ChangeNotice("a@x", 1, 2), ChangeNotice("a@x", 2, 3)
+    hub.publish(local)
+    hub.publish_external(external)
+    assert forwarded == [local]  # an external notice is never sent on: no echo loops
+    assert sorted(sub.drain(), key=lambda n: n.modseq) == [local, external]
+    hub.publish(ChangeNotice("nobody@x", None, 0))  # forwarded even without subscribers
+    assert len(forwarded) == 2
+    hub.remove_forwarder(forwarded.append)
+    hub.remove_forwarder(forwarded.append)  # twice is harmless
+    hub.publish(local)
+    assert len(forwarded) == 2

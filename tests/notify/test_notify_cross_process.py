@@ -73,3 +73,5 @@ def test_a_stale_registration_of_a_dead_process_does_no_harm(server: TidingsServ
     deliver_while_idling(server)
     assert not stale.exists()
     assert len(os.listdir(registry)) == 1  # the server's own entry
+    server.stop()
+    assert os.listdir(registry) == []  # removed on a clean exit

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.imap.harness import RemoteTcpStream
+
 from tidings.auth.authenticator import Authenticator
 from tidings.auth.passwords import hash_password
 from tidings.core.limits import Limits

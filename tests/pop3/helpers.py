@@ -83,10 +83,10 @@ def imap_uids_and_flags(port: int, user: str, password: str) -> dict[int, bytes]
     """UID → FLAGS text of every INBOX message, read with EXAMINE (changes nothing)."""
     client = imap_login(port, user, password)
     try:
-        typ, count = client.select("INBOX", readonly=True)
+        _, count = client.select("INBOX", readonly=True)
         if count[0] == b"0":
             return {}
-        typ, data = client.fetch("1:*", "(UID FLAGS)")
+        _, data = client.fetch("1:*", "(UID FLAGS)")
         result = {}
         for item in data:
             if not isinstance(item, bytes):
@@ -103,7 +103,7 @@ def uidvalidity(port: int, user: str, password: str) -> int:
     """INBOX's UIDVALIDITY."""
     client = imap_login(port, user, password)
     try:
-        typ, data = client.status("INBOX", "(UIDVALIDITY)")
+        _, data = client.status("INBOX", "(UIDVALIDITY)")
         match = re.search(rb"UIDVALIDITY (\d+)", data[0] or b"")
         assert match, data
         return int(match.group(1))

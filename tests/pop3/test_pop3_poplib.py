@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-
 from tests.conftest import TidingsServer, make_server
 from tests.pop3.harness import client_tls_context
 from tests.pop3.helpers import (

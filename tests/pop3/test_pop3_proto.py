@@ -5,6 +5,7 @@ TOP (RFC 1939 §3 byte-stuffing). Every parser input is fed whole and one byte a
 from __future__ import annotations
 
 import base64
+import tracemalloc
 
 import pytest
 from hypothesis import given
@@ -156,7 +157,7 @@ def test_line_limit_bounds_memory_before_the_line_ends() -> None:
     assert parser.next_event() == LineTooLong(10)
     parser.receive_data(b"y" * 100_000)
     assert parser.next_event() is NEED_DATA
-    assert len(parser._buffer) == 0  # noqa: SLF001 - the property under test
+    assert len(parser._buffer) == 0
     parser.receive_data(b"\r\nNOOP\r\n")
     assert drain(parser) == [c.Noop()]
 
@@ -311,3 +312,18 @@ def test_rfc1939_7_top_end() -> None:
     assert lf_only[: top_end(lf_only, 1)] == b"A: 1\n\nbody\n"
     assert top_end(b"A: 1\r\nno blank line", 5) == len(b"A: 1\r\nno blank line")
     assert retr_bytes(raw, top_end(raw, 1)) == b"A: 1\r\nB: 2\r\n\r\nline 1\r\n.\r\n"
+
+
+def test_large_message_is_encoded_one_chunk_at_a_time() -> None:
+    """A 20 MiB RETR must not copy the message: memory beyond it stays near one chunk."""
+    raw = b"Subject: big\r\n\r\n" + (b"." + b"y" * 97 + b"\n") * (20 * 1024 * 1024 // 99)
+    tracemalloc.start()
+    try:
+        sent = 0
+        for chunk in encode_message(raw):
+            sent += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sent == wire_length(raw) + raw.count(b"\n.") + len(b".\r\n")
+    assert peak < 1024 * 1024, peak

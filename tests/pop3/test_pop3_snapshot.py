@@ -1,7 +1,7 @@
 """A POP3 session works on a snapshot taken at login (RFC 1939 §4) while IMAP sessions change
 the same INBOX; DELE marks are applied only by QUIT (RFC 1939 §6), and IMAP clients then see
 EXPUNGE (NOOP and IDLE); a dropped connection applies nothing; UIDLs survive restarts; a
-second POP3 session is refused with [IN-USE] (RFC 2449 §8.1.1). All against `tidings serve`."""
+second POP3 session is refused with [IN-USE] (RFC 2449 §8.1.2). All against `tidings serve`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
-
 from tests.conftest import TidingsServer, make_server
 from tests.imap.harness import LineClient
 from tests.pop3.helpers import (

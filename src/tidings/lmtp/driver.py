@@ -101,7 +101,7 @@ class LmtpConnection:
         elif isinstance(event, ChunkReceived):
             await self._send_each(self.session.receive_chunk(event))
         elif isinstance(event, CommandRejected):
-            await self._send(event.reply)
+            await self._send(self.session.reject(event))
         elif isinstance(event, LineTooLong):
             await self._send(catalog.LINE_TOO_LONG)
         elif isinstance(event, Command):
@@ -130,13 +130,17 @@ class LmtpConnection:
 
     # ------------------------------------------------------------------ output
     async def _send(self, answer: Reply) -> None:
-        if is_protocol_error(answer):
-            if self._bad_commands >= self.limits.max_bad_commands:
-                # As Dovecot: the error past the budget is answered 421, then the end.
-                answer = catalog.too_many_bad_commands(self.context.hostname)
-                self._closing = True
-            else:
-                self._bad_commands += 1
+        # The budget counts protocol errors in a row, as Dovecot's does: any other reply
+        # (even a 550 for an unknown user) starts the count again. It is there to drop a
+        # client that speaks another protocol, not one that makes an occasional mistake.
+        if not is_protocol_error(answer):
+            self._bad_commands = 0
+        elif self._bad_commands >= self.limits.max_bad_commands:
+            # As Dovecot: the error past the budget is answered 421, then the end.
+            answer = catalog.too_many_bad_commands(self.context.hostname)
+            self._closing = True
+        else:
+            self._bad_commands += 1
         self._out += answer.encode()
         if len(self._out) >= _FLUSH_THRESHOLD:
             await self._flush()

@@ -113,8 +113,8 @@ class Pop3Connection:
             await self.stream.start_tls(self.context.tls_context)
         except StreamClosed:
             return False
-        # RFC 2595 §4 (and §3.1 of RFC 3207's reasoning): commands the client pipelined
-        # after STLS were sent in plaintext and are discarded, never run inside TLS.
+        # Commands the client pipelined after STLS (RFC 2595 §4) came in plaintext: they are
+        # discarded, never run inside TLS (RFC 3207 §4.2's rule; CVE-2011-0411).
         self.parser = self._new_parser()
         self._last_activity = time.monotonic()
         return True

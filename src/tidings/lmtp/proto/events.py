@@ -22,9 +22,11 @@ NEED_DATA = NeedData()
 
 @dataclass(frozen=True, slots=True)
 class CommandRejected:
-    """A command line that does not parse; `reply` is the answer (a 500/501/555)."""
+    """A command line that does not parse; `reply` is the answer (a 500/501/555), and
+    `command_type` the command its verb named, if any."""
 
     reply: Reply
+    command_type: type[Command] | None = None
 
 
 @dataclass(frozen=True, slots=True)

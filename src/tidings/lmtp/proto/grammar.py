@@ -44,6 +44,9 @@ class CommandSyntaxError(ValueError):
         super().__init__(reply.lines[0])
         self.reply = reply
         self.chunk_size = chunk_size
+        # The command the verb named, when it was known (set by parse_command): the session
+        # checks the sequence rules of MAIL and RCPT before their syntax, as Dovecot does.
+        self.command_type: type[c.Command] | None = None
 
 
 def _fail(code: int, enhanced: str, text: str) -> CommandSyntaxError:
@@ -59,14 +62,19 @@ def parse_command(line: bytes) -> c.Command:
         # Like Dovecot's command parser: a verb is 1*ALPHA followed by SP or the line end;
         # anything else there ("FOO1", ".", "NOOP:") is a syntax error, not an unknown verb.
         raise CommandSyntaxError(catalog.INVALID_SYNTAX)
-    parser = _PARSERS.get(verb_bytes.upper().decode("ascii"))
-    if parser is None:
+    verb = verb_bytes.upper().decode("ascii")
+    if verb not in _PARSERS:
         raise CommandSyntaxError(catalog.UNKNOWN_COMMAND)
+    command_type, parser = _PARSERS[verb]
     try:
-        argument = argument_bytes.decode("utf-8")
-    except UnicodeDecodeError:
-        raise CommandSyntaxError(catalog.INVALID_PARAMETERS) from None
-    return parser(argument)
+        try:
+            argument = argument_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CommandSyntaxError(catalog.INVALID_PARAMETERS) from None
+        return parser(argument)
+    except CommandSyntaxError as error:
+        error.command_type = command_type
+        raise
 
 
 def _no_arguments(command: c.Command) -> Callable[[str], c.Command]:
@@ -187,14 +195,14 @@ def _parse_bdat(argument: str) -> c.Command:
     raise CommandSyntaxError(reply(501, "5.5.4", "Invalid end marker parameter"), size)
 
 
-_PARSERS: dict[str, Callable[[str], c.Command]] = {
-    "LHLO": _parse_lhlo,
-    "MAIL": _parse_mail,
-    "RCPT": _parse_rcpt,
-    "DATA": _no_arguments(c.Data()),
-    "BDAT": _parse_bdat,
-    "RSET": _no_arguments(c.Rset()),
-    "NOOP": _parse_noop,
-    "QUIT": _no_arguments(c.Quit()),
-    "VRFY": _parse_vrfy,
+_PARSERS: dict[str, tuple[type[c.Command], Callable[[str], c.Command]]] = {
+    "LHLO": (c.Lhlo, _parse_lhlo),
+    "MAIL": (c.Mail, _parse_mail),
+    "RCPT": (c.Rcpt, _parse_rcpt),
+    "DATA": (c.Data, _no_arguments(c.Data())),
+    "BDAT": (c.Bdat, _parse_bdat),
+    "RSET": (c.Rset, _no_arguments(c.Rset())),
+    "NOOP": (c.Noop, _parse_noop),
+    "QUIT": (c.Quit, _no_arguments(c.Quit())),
+    "VRFY": (c.Vrfy, _parse_vrfy),
 }

@@ -115,7 +115,7 @@ class LmtpReader:
             command = parse_command(line)
         except CommandSyntaxError as error:
             if error.chunk_size is None:
-                return CommandRejected(error.reply)
+                return CommandRejected(error.reply, error.command_type)
             self._start_chunk(None, error.chunk_size, error.reply)
             return None
         if isinstance(command, Bdat):

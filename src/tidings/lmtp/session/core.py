@@ -14,14 +14,13 @@ from collections.abc import AsyncIterator
 from tidings.core.errors import MailError
 from tidings.lmtp.proto import catalog
 from tidings.lmtp.proto import commands as c
-from tidings.lmtp.proto.events import ChunkReceived, MessageReceived
+from tidings.lmtp.proto.events import ChunkReceived, CommandRejected, MessageReceived
 from tidings.lmtp.proto.replies import Reply
 from tidings.lmtp.session.context import LmtpServerContext
 from tidings.lmtp.session.delivery import deliver_to_recipients
 from tidings.lmtp.session.errors import reply_for_error, temporary_failure
-from tidings.lmtp.session.state import Phase, refusal
+from tidings.lmtp.session.state import SEQUENCE_BEFORE_SYNTAX, Phase, refusal
 from tidings.lmtp.session.transaction import (
-    AcceptedRecipient,
     Transaction,
     new_connection_id,
     transaction_id,
@@ -74,7 +73,7 @@ class LmtpSession:
 
         A 354 reply to DATA means the driver must now read the message.
         """
-        refused = refusal(command, self.phase, self.chunk_failed)
+        refused = refusal(type(command), self.phase, self.chunk_failed)
         if refused is not None:
             return refused
         if isinstance(command, c.Lhlo):
@@ -97,6 +96,15 @@ class LmtpSession:
         if isinstance(command, c.Vrfy):
             return catalog.VRFY_UNSUPPORTED
         return catalog.OK  # NOOP
+
+    def reject(self, event: CommandRejected) -> Reply:
+        """The reply to a line that did not parse: its syntax error, unless the command it
+        names is out of sequence anyway (MAIL, RCPT: then 503, as Dovecot answers)."""
+        if event.command_type in SEQUENCE_BEFORE_SYNTAX:
+            refused = refusal(event.command_type, self.phase, self.chunk_failed)
+            if refused is not None:
+                return refused
+        return event.reply
 
     def _reset(self) -> None:
         """RSET (RFC 5321 §4.1.1.5): drop the transaction and any failed-chunk state."""
@@ -128,7 +136,7 @@ class LmtpSession:
         except Exception:
             log.exception("lmtp<%s>: looking up <%s> failed", delivery_id, command.recipient)
             return temporary_failure(command.recipient)
-        transaction.recipients.append(AcceptedRecipient(recipient, delivery_id))
+        transaction.accept(recipient, delivery_id)
         return catalog.RECIPIENT_OK
 
     # ------------------------------------------------------------------ message data
@@ -147,7 +155,7 @@ class LmtpSession:
         command = event.command
         refused = event.rejection
         if refused is None and command is not None:
-            refused = refusal(command, self.phase, self.chunk_failed)
+            refused = refusal(type(command), self.phase, self.chunk_failed)
         if refused is not None or command is None:
             self.chunk_failed = True
             yield refused if refused is not None else catalog.INVALID_PARAMETERS

@@ -32,31 +32,46 @@ async def deliver_to_recipients(
     quota_full_tempfail: bool,
 ) -> AsyncIterator[Reply]:
     """Deliver `message` to each recipient in RCPT order, yielding each one's reply as soon
-    as its delivery is committed (or has failed). `message` None means it was too big."""
+    as its delivery is committed (or has failed). `message` None means it was too big.
+    A repeated recipient gets a copy of the first one's reply, and no second copy."""
+    answers: list[Reply] = []
     for accepted in recipients:
-        if message is None:
-            yield message_too_big(accepted.address)
-            continue
-        try:
-            result = await deliverer.deliver(accepted.recipient, message, sender=sender)
-        except MailError as error:
-            log.info(
-                "lmtp(%s)<%s>: delivery from <%s> failed: %s",
-                accepted.recipient.account, accepted.delivery_id, sender, error,
-            )
-            yield reply_for_error(
-                error, accepted.address, quota_full_tempfail=quota_full_tempfail
-            )
-        except Exception:
-            # A bug or an unexpected backend failure: the client must retry, not bounce,
-            # and the other recipients still get their delivery.
-            log.exception(
-                "lmtp(%s)<%s>: delivery failed", accepted.recipient.account, accepted.delivery_id
-            )
-            yield temporary_failure(accepted.address)
+        if accepted.duplicate_of is not None:
+            answer = answers[accepted.duplicate_of]
+        elif message is None:
+            answer = message_too_big(accepted.address)
         else:
-            _log_delivery(accepted, result, message, sender)
-            yield reply(250, "2.0.0", f"<{accepted.address}> {accepted.delivery_id} Saved")
+            answer = await _deliver_one(
+                deliverer, accepted, message, sender, quota_full_tempfail
+            )
+        answers.append(answer)
+        yield answer
+
+
+async def _deliver_one(
+    deliverer: Deliverer,
+    accepted: AcceptedRecipient,
+    message: bytes,
+    sender: str,
+    quota_full_tempfail: bool,
+) -> Reply:
+    try:
+        result = await deliverer.deliver(accepted.recipient, message, sender=sender)
+    except MailError as error:
+        log.info(
+            "lmtp(%s)<%s>: delivery from <%s> failed: %s",
+            accepted.recipient.account, accepted.delivery_id, sender, error,
+        )
+        return reply_for_error(error, accepted.address, quota_full_tempfail=quota_full_tempfail)
+    except Exception:
+        # A bug or an unexpected backend failure: the client must retry, not bounce, and
+        # the other recipients still get their delivery.
+        log.exception(
+            "lmtp(%s)<%s>: delivery failed", accepted.recipient.account, accepted.delivery_id
+        )
+        return temporary_failure(accepted.address)
+    _log_delivery(accepted, result, message, sender)
+    return reply(250, "2.0.0", f"<{accepted.address}> {accepted.delivery_id} Saved")
 
 
 def _log_delivery(

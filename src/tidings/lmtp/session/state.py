@@ -48,8 +48,13 @@ REFUSALS: dict[type[c.Command], dict[Phase, Reply]] = {
 _REFUSED_AFTER_FAILED_CHUNK = (c.Bdat, c.Data)
 
 
-def refusal(command: c.Command, phase: Phase, chunk_failed: bool) -> Reply | None:
-    """The reply that refuses `command` in `phase`, or None when it may run."""
-    if chunk_failed and isinstance(command, _REFUSED_AFTER_FAILED_CHUNK):
+# Commands whose sequence rules are checked before their arguments: MAIL with broken
+# parameters inside a transaction is "503 MAIL already given", not 501 (as in Dovecot).
+SEQUENCE_BEFORE_SYNTAX: tuple[type[c.Command], ...] = (c.Mail, c.Rcpt)
+
+
+def refusal(command: type[c.Command], phase: Phase, chunk_failed: bool) -> Reply | None:
+    """The reply that refuses a `command` in `phase`, or None when it may run."""
+    if chunk_failed and issubclass(command, _REFUSED_AFTER_FAILED_CHUNK):
         return catalog.CHUNK_FAILED
-    return REFUSALS.get(type(command), {}).get(phase)
+    return REFUSALS.get(command, {}).get(phase)

@@ -24,10 +24,16 @@ def new_connection_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class AcceptedRecipient:
-    """A recipient that RCPT accepted: the path as given and the account it reaches."""
+    """A recipient that RCPT accepted: the path as given and the account it reaches.
+
+    `duplicate_of` is the index of an earlier recipient with the same address (Dovecot
+    compares the local part exactly and the domain without case): the message is delivered
+    once, and this recipient's reply after the data is a copy of that one's, as Dovecot's.
+    """
 
     recipient: Recipient
     delivery_id: str  # the id of this delivery, for the reply and the log
+    duplicate_of: int | None = None
 
     @property
     def address(self) -> str:
@@ -53,6 +59,14 @@ class Transaction:
         """The reverse-path without brackets; "" for the null sender."""
         return self.mail.sender
 
+    def accept(self, recipient: Recipient, delivery_id: str) -> None:
+        """Add a recipient that RCPT accepted, noting whether it repeats an earlier one."""
+        key = address_key(recipient.address)
+        duplicate_of = next(
+            (i for i, r in enumerate(self.recipients) if address_key(r.address) == key), None
+        )
+        self.recipients.append(AcceptedRecipient(recipient, delivery_id, duplicate_of))
+
     def next_delivery_id(self) -> str:
         """Count one more recipient lookup and return its delivery id."""
         self.lookups += 1
@@ -72,3 +86,10 @@ class Transaction:
 def transaction_id(connection_id: str, number: int) -> str:
     """The id of the `number`th transaction (1-based) of a connection."""
     return connection_id if number == 1 else f"{connection_id}:T{number}"
+
+
+def address_key(address: str) -> tuple[str, str]:
+    """What makes two recipient addresses the same: the local part as given, the domain
+    without case (RFC 5321 §2.4: local parts may be case-sensitive, domains are not)."""
+    local, _, domain = address.rpartition("@")
+    return (local, domain.lower()) if local else (address, "")

@@ -23,9 +23,9 @@ MAX_RESPONSE_LINE = 512
 class ResponseCode(enum.Enum):
     """Extended response codes (RFC 2449 §8, RFC 3206), sent after RESP-CODES is advertised."""
 
-    # RFC 2449 §8.1.1: "the maildrop is locked by another POP3 session".
+    # RFC 2449 §8.1.2: authentication succeeded but the maildrop is in use elsewhere.
     IN_USE = "IN-USE"
-    # RFC 2449 §8.1.2: the user logged in too recently (see the LOGIN-DELAY capability).
+    # RFC 2449 §8.1.1: the user logged in too recently (see the LOGIN-DELAY capability).
     LOGIN_DELAY = "LOGIN-DELAY"
     # RFC 3206 §4: a temporary system problem; trying again later may succeed.
     SYS_TEMP = "SYS/TEMP"

@@ -20,5 +20,5 @@ class Pop3ServerContext:
     tls_context: ssl.SSLContext | None = None  # None: STLS is not offered
     greeting: str = "Tidings POP3 ready."
     # Accounts with a POP3 session in the TRANSACTION state in this process: a second
-    # session gets `-ERR [IN-USE]` (RFC 2449 §8.1.1, RFC 1939 §4 "exclusive-access lock").
+    # session gets `-ERR [IN-USE]` (RFC 2449 §8.1.2, RFC 1939 §4 "exclusive-access lock").
     maildrop_locks: set[str] = field(default_factory=set)

@@ -130,7 +130,7 @@ class Pop3Session:
     async def open_maildrop(self, account: str) -> None:
         """After a successful login: take the maildrop lock and the snapshot (RFC 1939 §4).
 
-        RFC 2449 §8.1.1: a maildrop already opened by another POP3 session is `[IN-USE]`; the
+        RFC 2449 §8.1.2: a maildrop already opened by another POP3 session is `[IN-USE]`; the
         session stays in AUTHORIZATION, as RFC 1939 §4 allows after a negative reply.
         """
         locks = self.context.maildrop_locks

@@ -16,7 +16,7 @@ class CommandFailed(Exception):
 
 
 # RFC 3206 §4: SYS/TEMP "a temporary failure ... may be resolved by trying again later";
-# SYS/PERM needs an administrator. RFC 2449 §8.1.1: IN-USE for a lock held by someone else.
+# SYS/PERM needs an administrator. RFC 2449 §8.1.2: IN-USE for a lock held by someone else.
 _RESPONSE_CODES: dict[MailErrorKind, ResponseCode | None] = {
     MailErrorKind.INUSE: ResponseCode.IN_USE,
     MailErrorKind.TEMP: ResponseCode.SYS_TEMP,

@@ -17,8 +17,9 @@ def capabilities(session: Pop3Session) -> list[str]:
     """The capability lines for this session's state, in Dovecot's order.
 
     RFC 2449 §5: capabilities may differ between states. Like Dovecot, STLS (RFC 2595 §4),
-    USER and SASL (RFC 5034 §6) are listed only in AUTHORIZATION, STLS only before TLS, and
-    USER and SASL only where plaintext passwords are allowed (TLS or loopback).
+    USER (RFC 2449 §6.2) and SASL (RFC 2449 §6.3, RFC 5034 §3) are listed only in
+    AUTHORIZATION, STLS only before TLS, and USER and SASL only where plaintext passwords
+    are allowed (TLS or loopback).
     """
     lines = ["CAPA", "TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE"]
     if session.state is Pop3State.AUTHORIZATION:
