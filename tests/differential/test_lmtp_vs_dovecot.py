@@ -261,9 +261,7 @@ SCRIPTS: dict[str, list[Step]] = {
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_same_replies_as_dovecot(
-    name: str, tidings: TidingsServer, dovecot: DovecotServer
-) -> None:
+def test_same_replies_as_dovecot(name: str, tidings: TidingsServer, dovecot: DovecotServer) -> None:
     outcome = compare(tidings, dovecot, SCRIPTS[name])
     assert outcome.statuses, name
 
@@ -306,8 +304,12 @@ def test_stored_message_matches_dovecots(tidings: TidingsServer, dovecot: Doveco
     stuffed = message.replace(b"\r\n.", b"\r\n..")
     upper = message.replace(subject.encode(), subject.upper().encode())
     steps = [
-        *_lines("LHLO differential.example", f"MAIL FROM:<{SENDER}> BODY=8BITMIME",
-                f"RCPT TO:<{ALICE}>", "DATA"),
+        *_lines(
+            "LHLO differential.example",
+            f"MAIL FROM:<{SENDER}> BODY=8BITMIME",
+            f"RCPT TO:<{ALICE}>",
+            "DATA",
+        ),
         Step(stuffed + b".\r\n"),
         *_lines(f"MAIL FROM:<{SENDER}>", f"RCPT TO:<{ALICE}>"),
         Step(b"BDAT %d LAST\r\n%s" % (len(message), upper)),
@@ -342,8 +344,12 @@ def test_deviation_l1_extensions(tidings: TidingsServer, dovecot: DovecotServer)
 def test_deviation_l2_size_and_smtputf8_parameters(
     tidings: TidingsServer, dovecot: DovecotServer
 ) -> None:
-    steps = _lines("LHLO d.example", "MAIL FROM:<a@b> SIZE=1000 SMTPUTF8", "RSET",
-                   "MAIL FROM:<a@b> SIZE=99999999999")
+    steps = _lines(
+        "LHLO d.example",
+        "MAIL FROM:<a@b> SIZE=1000 SMTPUTF8",
+        "RSET",
+        "MAIL FROM:<a@b> SIZE=99999999999",
+    )
     ours, theirs = _both(tidings, dovecot, steps)
     assert ours.statuses[1:] == (("250 2.1.0",), ("250 2.0.0",), ("552 5.3.4",))
     assert theirs.statuses[1:] == (("555 5.5.4",), ("250 2.0.0",), ("555 5.5.4",))
@@ -365,8 +371,11 @@ def test_deviation_l4_recipient_without_domain(
 def test_deviation_l5_bare_lf_does_not_end_the_data(
     tidings: TidingsServer, dovecot: DovecotServer
 ) -> None:
-    steps = [*_lines(f"MAIL FROM:<{SENDER}>", f"RCPT TO:<{BOB}>", "DATA"),
-             Step(b"Subject: smuggle\n.\n", 0), Step(b"tail\r\n.\r\n")]
+    steps = [
+        *_lines(f"MAIL FROM:<{SENDER}>", f"RCPT TO:<{BOB}>", "DATA"),
+        Step(b"Subject: smuggle\n.\n", 0),
+        Step(b"tail\r\n.\r\n"),
+    ]
     ours, theirs = _both(tidings, dovecot, steps)
     # Dovecot took "\n.\n" as the end and "tail" as a command; Tidings read on to CRLF.CRLF.
     assert ours.statuses[3:] == ((), ("250 2.0.0",))

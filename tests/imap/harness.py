@@ -93,8 +93,8 @@ class InProcessServer:
         context = self.context
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            stream = RemoteTcpStream(reader, writer) if self.remote_peers else TcpStream(
-                reader, writer
+            stream = (
+                RemoteTcpStream(reader, writer) if self.remote_peers else TcpStream(reader, writer)
             )
             try:
                 await serve_connection(stream, context)

@@ -7,7 +7,9 @@ from tests.imap.harness import InProcessServer, run_transcript
 
 def test_login_select_and_logout(imap_server: InProcessServer) -> None:
     """RFC 9051 §6.2.3, §6.3.2, §6.1.3 as an IMAP4rev1 client sees them."""
-    run_transcript(imap_server, """
+    run_transcript(
+        imap_server,
+        """
         C1: a1 CAPABILITY
         S1: * CAPABILITY IMAP4rev1 IMAP4rev2 …STARTTLS AUTH=PLAIN AUTH=LOGIN
         S1: a1 OK Capability completed.
@@ -24,14 +26,17 @@ def test_login_select_and_logout(imap_server: InProcessServer) -> None:
         C1: a4 LOGOUT
         S1: * BYE Logging out
         S1: a4 OK Logout completed.
-    """)
+    """,
+    )
 
 
 def test_idle_sees_append_flags_and_expunge_from_another_connection(
     imap_server: InProcessServer,
 ) -> None:
     """RFC 2177 / RFC 9051 §6.3.13: changes by connection 2 reach connection 1 in IDLE."""
-    run_transcript(imap_server, """
+    run_transcript(
+        imap_server,
+        """
         C1: a1 LOGIN {user} "{password}"
         S1: a1 OK …
         C1: a2 SELECT INBOX
@@ -70,12 +75,15 @@ def test_idle_sees_append_flags_and_expunge_from_another_connection(
         S1: * 1 EXPUNGE
         C1: DONE
         S1: a3 OK Idle completed.
-    """)
+    """,
+    )
 
 
 def test_no_expunge_during_fetch_store_search(imap_server: InProcessServer) -> None:
     """RFC 9051 §7.5.1: another session's EXPUNGE waits until a command that may carry it."""
-    run_transcript(imap_server, """
+    run_transcript(
+        imap_server,
+        """
         C1: a1 LOGIN {user} "{password}"
         S1: a1 OK …
         C1: a2 APPEND INBOX (\\Deleted) {3+}
@@ -119,4 +127,5 @@ def test_no_expunge_during_fetch_store_search(imap_server: InProcessServer) -> N
         C1: a8 FETCH 1 (UID)
         S1: * 1 FETCH (UID 2)
         S1: a8 OK Fetch completed.
-    """)
+    """,
+    )

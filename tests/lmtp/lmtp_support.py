@@ -137,7 +137,9 @@ def make_message(subject: str, body: bytes = b"Hello from LMTP.\r\n", extra: byt
         b"From: Sender <" + SENDER.encode() + b">\r\n"
         b"To: alice@example.test\r\n"
         b"Subject: " + subject.encode() + b"\r\n"
-        b"Message-ID: <" + uuid.uuid4().hex.encode() + b"@remote.example>\r\n"
+        b"Message-ID: <"
+        + uuid.uuid4().hex.encode()
+        + b"@remote.example>\r\n"
         + extra
         + b"\r\n"
         + body

@@ -51,11 +51,28 @@ def test_swaks_delivers_over_lmtp(lmtp_server: TidingsServer, tmp_path: Path) ->
     data_file.write_bytes(message)
     result = subprocess.run(
         [
-            swaks, "--protocol", "LMTP", "--server", "127.0.0.1",
-            "--port", str(lmtp_server.lmtp_port), "--from", SENDER, "--to", ALICE,
-            "--helo", "swaks.example", "--data", f"@{data_file}", "--timeout", "10",
+            swaks,
+            "--protocol",
+            "LMTP",
+            "--server",
+            "127.0.0.1",
+            "--port",
+            str(lmtp_server.lmtp_port),
+            "--from",
+            SENDER,
+            "--to",
+            ALICE,
+            "--helo",
+            "swaks.example",
+            "--data",
+            f"@{data_file}",
+            "--timeout",
+            "10",
         ],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     transcript = result.stdout

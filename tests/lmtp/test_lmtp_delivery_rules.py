@@ -37,9 +37,9 @@ def test_spam_flag_lands_in_junk(lmtp_server: TidingsServer) -> None:
     spam = make_message(subject, extra=b"X-Spam-Flag: YES\r\n")
     assert _deliver(lmtp_server, spam, ALICE) == ["250 2.0.0"]
     port, password = lmtp_server.imap_port, lmtp_server.password
-    assert find_message(port, ALICE, password, subject, "Junk") == trace_prefix(
-        SENDER, ALICE
-    ) + spam
+    assert (
+        find_message(port, ALICE, password, subject, "Junk") == trace_prefix(SENDER, ALICE) + spam
+    )
     assert find_message(port, ALICE, password, subject) is None  # not in INBOX
     ham_subject = unique_subject("ham")
     ham = make_message(ham_subject, extra=b"X-Spam-Flag: NO\r\n")

@@ -6,6 +6,7 @@ max_bad_commands and lmtp_timeout (tidings.core.limits.Limits).
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 
@@ -188,3 +189,26 @@ def test_lmtp_timeout(reconfigure: Reconfigure) -> None:
         assert client.read_reply().status == "421 4.4.2"
         assert client.at_eof()
     assert find_message(server.imap_port, ALICE, server.password, subject) is None
+
+
+def test_lmtp_timeout_also_bounds_writes_to_a_client_that_never_reads(
+    reconfigure: Reconfigure,
+) -> None:
+    """A client that pipelines NOOPs and never reads the replies fills the socket buffers;
+    the server's write then waits, for lmtp_timeout at most, and the connection ends."""
+    server = reconfigure(limits={"lmtp_timeout": 0.5})
+    sock = socket.create_connection(("127.0.0.1", server.lmtp_port), timeout=0.2)
+    burst = b"NOOP\r\n" * 20_000
+    deadline = time.monotonic() + 30
+    broken = False
+    try:
+        while time.monotonic() < deadline and not broken:
+            try:
+                sock.send(burst)
+            except TimeoutError:
+                continue  # the server has stopped reading: keep the pressure on
+            except OSError:
+                broken = True  # reset or broken pipe: the server gave up on us
+    finally:
+        sock.close()
+    assert broken, "the server kept a connection that never read its replies"

@@ -114,8 +114,10 @@ def test_parse_reply_mirrors_encode(value: Reply) -> None:
         (b"lhlo [127.0.0.1] extra", c.Lhlo("[127.0.0.1]")),
         (b"MAIL FROM:<>", c.Mail("")),
         (b"mail from:<a@b> ", c.Mail("a@b")),
-        (b"MAIL FROM:<a@b> size=10 body=8bitmime SMTPUTF8",
-         c.Mail("a@b", 10, c.BodyType.EIGHT_BIT_MIME, True)),
+        (
+            b"MAIL FROM:<a@b> size=10 body=8bitmime SMTPUTF8",
+            c.Mail("a@b", 10, c.BodyType.EIGHT_BIT_MIME, True),
+        ),
         (b"MAIL FROM:<@relay.example,@two.example:a@b>", c.Mail("a@b")),  # route ignored
         ("MAIL FROM:<jörg@bücher.example>".encode(), c.Mail("jörg@bücher.example")),
         (b'RCPT TO:<"alice"@example.test>', c.Rcpt("alice@example.test")),
@@ -235,8 +237,12 @@ def test_any_line_parses_or_fails_cleanly(line: bytes) -> None:
 def test_rfc2920_pipelined_commands_come_out_in_order() -> None:
     events = feed_both(b"LHLO a\r\nMAIL FROM:<x@y>\r\nRCPT TO:<z@w>\nNOOP\r\nBOGUS\r\nQUIT\r\n")
     assert events == [
-        c.Lhlo("a"), c.Mail("x@y"), c.Rcpt("z@w"), c.Noop(),
-        CommandRejected(catalog.UNKNOWN_COMMAND), c.Quit(),
+        c.Lhlo("a"),
+        c.Mail("x@y"),
+        c.Rcpt("z@w"),
+        c.Noop(),
+        CommandRejected(catalog.UNKNOWN_COMMAND),
+        c.Quit(),
     ]
 
 

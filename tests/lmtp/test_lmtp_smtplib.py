@@ -42,8 +42,7 @@ def test_rfc2033_4_1_lhlo_lists_the_extensions(lmtp_server: TidingsServer) -> No
     with _lmtp(lmtp_server) as client:
         code, _ = client.ehlo()  # smtplib.LMTP sends LHLO here
         assert code == 250
-        for extension in ("pipelining", "enhancedstatuscodes", "8bitmime", "smtputf8",
-                          "chunking"):
+        for extension in ("pipelining", "enhancedstatuscodes", "8bitmime", "smtputf8", "chunking"):
             assert client.has_extn(extension), extension
         assert client.esmtp_features["size"] == str(50 * 1024 * 1024)
 
@@ -64,7 +63,7 @@ def test_rfc2033_4_2_one_reply_per_recipient_with_an_unknown_one(
         second = client.getreply()  # RFC 2033 §4.2: one more per accepted recipient
         assert client.noop() == (250, b"2.0.0 OK")  # nothing else was left to read
     replies = [first, second]
-    matches = [_SAVED.fullmatch(text.decode()[len("2.0.0 "):]) for _, text in replies]
+    matches = [_SAVED.fullmatch(text.decode()[len("2.0.0 ") :]) for _, text in replies]
     assert [code for code, _ in replies] == [250, 250]
     assert [text[:6] for _, text in replies] == [b"2.0.0 ", b"2.0.0 "]
     assert all(matches), replies
@@ -117,7 +116,9 @@ def test_rfc5321_4_5_2_stuffed_data_over_a_raw_socket(lmtp_server: TidingsServer
         b"..starts with a dot\r\nSubject: " + subject.encode() + b"\r\n\r\n"
         b"..\r\n...x\r\nbare\n.lf\r\n.\r\n"
     )
-    expected = b".starts with a dot\r\nSubject: " + subject.encode() + b"\r\n\r\n.\r\n..x\r\nbare\n.lf\r\n"
+    expected = (
+        b".starts with a dot\r\nSubject: " + subject.encode() + b"\r\n\r\n.\r\n..x\r\nbare\n.lf\r\n"
+    )
     with RawLmtp(lmtp_server.lmtp_port) as client:
         client.command("LHLO test.example")
         assert client.command(f"MAIL FROM:<{SENDER}>").status == "250 2.1.0"

@@ -1,4 +1,4 @@
-"""Hypothesis over (state × input): any sequence of LMTP input, however wrong, gets
+"""Hypothesis over (state, input) pairs: any sequence of LMTP input, however wrong, gets
 well-formed replies in order and ends cleanly; never an internal error, a hang or a crash.
 
 The driver, reader and session run for real, in-process, over a real SQLite store and
@@ -73,12 +73,17 @@ class Store:
         for account in (ALICE, BOB):
             self.run(self.backend.add_account(account, "unused-hash"))
         limits = Limits(
-            lmtp_max_line_length=64, lmtp_max_recipients=3, max_message_size=300,
-            max_bad_commands=10, lmtp_timeout=5,
+            lmtp_max_line_length=64,
+            lmtp_max_recipients=3,
+            max_message_size=300,
+            max_bad_commands=10,
+            lmtp_timeout=5,
         )
         settings_ = DeliverySettings()
         self.context = LmtpServerContext(
-            deliverer=Deliverer(self.backend, settings_), settings=settings_, limits=limits,
+            deliverer=Deliverer(self.backend, settings_),
+            settings=settings_,
+            limits=limits,
             hostname="mx.test",
         )
 
@@ -125,9 +130,11 @@ _lines = st.one_of(
 _transactions = st.tuples(
     st.lists(_addresses, min_size=1, max_size=4), _message, st.booleans()
 ).map(
-    lambda t: b"MAIL FROM:<s@remote.test>\r\n"
-    + b"".join(b"RCPT TO:<%s>\r\n" % a.encode() for a in t[0])
-    + (b"BDAT %d LAST\r\n%s" % (len(t[1]), t[1]) if t[2] else b"DATA\r\n" + t[1] + b"\r\n.\r\n")
+    lambda t: (
+        b"MAIL FROM:<s@remote.test>\r\n"
+        + b"".join(b"RCPT TO:<%s>\r\n" % a.encode() for a in t[0])
+        + (b"BDAT %d LAST\r\n%s" % (len(t[1]), t[1]) if t[2] else b"DATA\r\n" + t[1] + b"\r\n.\r\n")
+    )
 )
 _segments = st.one_of(
     _transactions,

@@ -111,9 +111,7 @@ class LmtpConnection:
         try:
             answer = await self.session.handle_command(command)
         except Exception:
-            log.exception(
-                "lmtp<%s>: %s failed", self.session.connection_id, type(command).__name__
-            )
+            log.exception("lmtp<%s>: %s failed", self.session.connection_id, type(command).__name__)
             answer = reply(451, "4.3.0", "Internal error")
         await self._send(answer)
         if answer.code == 354:

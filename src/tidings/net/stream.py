@@ -12,6 +12,10 @@ import socket
 import ssl
 from typing import Protocol
 
+# How long close() lets buffered output drain to a peer that is not reading before it
+# drops the connection outright (an MTA or mail client that is alive reads within this).
+CLOSE_FLUSH_TIMEOUT = 5.0
+
 
 class StreamClosed(Exception):
     """The peer went away or the transport failed."""
@@ -102,6 +106,10 @@ class TcpStream:
     async def close(self) -> None:
         try:
             self._writer.close()
-            await self._writer.wait_closed()
+            # close() first flushes what is buffered; a peer that never reads would keep the
+            # connection (and this task) forever, so after a grace period the rest is dropped.
+            await asyncio.wait_for(self._writer.wait_closed(), timeout=CLOSE_FLUSH_TIMEOUT)
+        except TimeoutError:
+            self._writer.transport.abort()
         except (OSError, ssl.SSLError, RuntimeError):
             pass

@@ -105,8 +105,10 @@ def _quoted_local_part(text: str, pos: int) -> tuple[str, int]:
         char = text[index]
         if char == '"':
             value = "".join(content)
-            if value and _DOT_STRING_RE.match(value) and all(
-                _is_atext(c) or c == "." for c in value
+            if (
+                value
+                and _DOT_STRING_RE.match(value)
+                and all(_is_atext(c) or c == "." for c in value)
             ):
                 return value, index + 1
             return text[pos : index + 1], index + 1

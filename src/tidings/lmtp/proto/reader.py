@@ -170,4 +170,3 @@ class LmtpReader:
         self._chunk.clear()
         command = self._chunk_command
         return ChunkReceived(command, data, self._chunk_size, self._chunk_rejection)
-

@@ -80,6 +80,7 @@ class LmtpSession:
             # RFC 5321 §4.1.4: EHLO (here LHLO) in the middle of a transaction resets it.
             self._reset()
             self.client_name = command.domain
+            log.debug("lmtp<%s>: LHLO %s from %s", self.connection_id, command.domain, self.peer)
             return catalog.lhlo(self.context.hostname, self.context.limits.max_message_size)
         if isinstance(command, c.Mail):
             return self._mail(command)

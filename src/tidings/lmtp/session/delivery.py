@@ -41,9 +41,7 @@ async def deliver_to_recipients(
         elif message is None:
             answer = message_too_big(accepted.address)
         else:
-            answer = await _deliver_one(
-                deliverer, accepted, message, sender, quota_full_tempfail
-            )
+            answer = await _deliver_one(deliverer, accepted, message, sender, quota_full_tempfail)
         answers.append(answer)
         yield answer
 
@@ -60,7 +58,10 @@ async def _deliver_one(
     except MailError as error:
         log.info(
             "lmtp(%s)<%s>: delivery from <%s> failed: %s",
-            accepted.recipient.account, accepted.delivery_id, sender, error,
+            accepted.recipient.account,
+            accepted.delivery_id,
+            sender,
+            error,
         )
         return reply_for_error(error, accepted.address, quota_full_tempfail=quota_full_tempfail)
     except Exception:
