@@ -88,8 +88,12 @@ class Pop3Connection:
         data = bytes(self._out)
         self._out.clear()
         try:
-            # A client that stops reading is as idle as one that stops writing.
-            await asyncio.wait_for(self.stream.write(data), timeout=self._timeout())
+            # A client that stops reading is as idle as one that stops writing. Not
+            # asyncio.wait_for: on Python 3.11 it runs the write in a new task and so yields
+            # to the loop even when nothing blocks, and a TLS ClientHello sent right after
+            # STLS's +OK could then be read as plaintext before start_tls takes the socket.
+            async with asyncio.timeout(self._timeout()):
+                await self.stream.write(data)
         except TimeoutError as error:
             raise StreamClosed("the client stopped reading") from error
         self._last_activity = time.monotonic()

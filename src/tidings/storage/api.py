@@ -58,8 +58,8 @@ class MailboxStatus:
     uidnext: int
     uidvalidity: int
     highestmodseq: int
-    # Octets that EXPUNGE would free: the sizes of the \\Deleted messages (RFC 9208 §4.2
-    # DELETED-STORAGE reports this in units of 1024 octets, rounded up).
+    # Octets that EXPUNGE would free: the sizes of the \\Deleted messages (RFC 9208
+    # DELETED-STORAGE, reported in octets like STATUS SIZE).
     deleted_storage: int = 0
 
 
