@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.conftest import TidingsServer, make_server
-from tests.lmtp.lmtp_support import write_config
+from tests.lmtp.lmtp_support import Reconfigure, write_config
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +19,6 @@ def lmtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TidingsSer
     server.start()
     yield server
     server.stop()
-
-
-Reconfigure = Callable[..., TidingsServer]
 
 
 @pytest.fixture

@@ -10,9 +10,17 @@ import imaplib
 import re
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.conftest import TidingsServer
+
+# The `reconfigure` fixture: restart the test's server with config tables, e.g.
+# reconfigure(limits={"lmtp_timeout": 0.5}).
+Reconfigure = Callable[..., "TidingsServer"]
 
 # Every socket gets this timeout: a hung server fails the test instead of hanging the suite.
 TIMEOUT = 10.0

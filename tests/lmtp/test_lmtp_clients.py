@@ -9,10 +9,10 @@ import tempfile
 from pathlib import Path
 
 from tests.conftest import TidingsServer
-from tests.lmtp.conftest import Reconfigure
 from tests.lmtp.lmtp_support import (
     SENDER,
     TIMEOUT,
+    Reconfigure,
     find_message,
     make_message,
     trace_prefix,

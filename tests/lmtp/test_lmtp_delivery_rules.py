@@ -5,11 +5,11 @@ from __future__ import annotations
 import imaplib
 
 from tests.conftest import SECOND_PASSWORD, SECOND_USER, TidingsServer, run_cli
-from tests.lmtp.conftest import Reconfigure
 from tests.lmtp.lmtp_support import (
     SENDER,
     TIMEOUT,
     RawLmtp,
+    Reconfigure,
     fetch_all,
     find_message,
     make_message,

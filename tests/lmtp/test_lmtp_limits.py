@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 from tests.conftest import SECOND_USER, TidingsServer, make_server
-from tests.lmtp.conftest import Reconfigure
 from tests.lmtp.lmtp_support import (
     SENDER,
     RawLmtp,
+    Reconfigure,
     find_message,
     make_message,
     unique_subject,
