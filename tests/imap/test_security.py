@@ -53,6 +53,23 @@ def test_starttls_discards_pipelined_commands(remote_server: InProcessServer) ->
     assert client.command("t3", "NOOP") == ["t3 OK Noop completed."]
 
 
+def test_starttls_discards_plaintext_beyond_one_read(remote_server: InProcessServer) -> None:
+    """RFC 9051 §6.2.1 (the CVE-2011-0411 class): plaintext that asyncio buffered past the
+    driver's first read after STARTTLS must not be executed once TLS is up."""
+    client = LineClient(remote_server.port)
+    injected = "t2 NOOP\r\n" * 12_000  # ~100 KB, more than one 64 KiB read
+    client.send(f"t1 STARTTLS\r\n{injected}t9 LOGIN {USER} \"{PASSWORD}\"\r\n")
+    assert client.read_line().startswith("t1 OK")
+    import ssl  # noqa: PLC0415
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    client.sock = context.wrap_socket(client.sock, server_hostname="localhost")
+    client.buffer = b""
+    assert client.command("t3", "NOOP") == ["t3 OK Noop completed."]
+
+
 def test_authenticate_plain_with_initial_response(imap_server: InProcessServer) -> None:
     """RFC 4959: the credentials ride on the command line."""
     client = LineClient(imap_server.port)

@@ -187,12 +187,6 @@ def test_rfc2595_stls_discards_pipelined_commands(make_harness: HarnessFactory) 
     assert line.command("STLS") == "-ERR TLS is already active."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="net/stream.py: TcpStream.start_tls keeps plaintext that asyncio's StreamReader "
-    "had already buffered, and it is then read as if it came through TLS (CVE-2011-0411 "
-    "class; reported to the lead). Remove this mark once start_tls drops that buffer.",
-)
 def test_rfc2595_stls_discards_plaintext_beyond_one_read(make_harness: HarnessFactory) -> None:
     server = make_harness()
     line = Pop3Line(server.pop3_port)

@@ -93,7 +93,8 @@ def ensure_dovecot_installed() -> None:
             _apt["updated"] = True
     for binary in (DOVECOT_BINARY, *DOVECOT_PACKAGES.values()):
         if not binary.exists():
-            raise RuntimeError(f"apt-get installed {list(DOVECOT_PACKAGES)} but {binary} is missing")
+            installed = ", ".join(DOVECOT_PACKAGES)
+            raise RuntimeError(f"apt-get installed {installed} but {binary} is missing")
 
 
 MAIL_SYSTEM_USER = "tidings-dovecot"

@@ -99,6 +99,12 @@ class TcpStream:
 
     async def start_tls(self, context: ssl.SSLContext) -> None:
         try:
+            await self._writer.drain()
+            # Plaintext that asyncio already read past the STARTTLS/STLS line must not be
+            # taken as if it came through TLS (RFC 2595 §3.1, RFC 9051 §6.2.1; the
+            # CVE-2011-0411 class of bug). StreamReader has no public way to drop its buffer;
+            # no await may come between this and start_tls, which pauses reading at once.
+            self._reader._buffer.clear()  # type: ignore[attr-defined]
             await self._writer.start_tls(context)
         except (OSError, ssl.SSLError) as error:
             raise StreamClosed(str(error)) from error
