@@ -550,6 +550,8 @@ def demo_text(settings: Config, password: str) -> tuple[list[str], list[str]]:
         "",
         f"IMAP      {imap}",
         f"IMAPS     {format_address(host, port)}" if settings.imaps else "IMAPS     off",
+        f"POP3S     {format_address(*settings.pop3s)}" if settings.pop3s else "POP3S     off",
+        f"LMTP      {format_address(*settings.lmtp)}" if settings.lmtp else "LMTP      off",
         f"user      {user}",
         f"password  {password}",
         f"data      {settings.data_dir.resolve()}",
@@ -560,6 +562,7 @@ def demo_text(settings: Config, password: str) -> tuple[list[str], list[str]]:
         "",
         f"curl --insecure imaps://{format_address(host, port)}/INBOX -u {user}:{password}",
         "",
+        *_pop3_and_lmtp_examples(settings, user, password),
         "python3 -c 'import imaplib, ssl",
         f'c = imaplib.IMAP4_SSL("{host}", {port}, ssl_context=ssl._create_unverified_context())',
         f'print(c.login("{user}", "{password}")); print(c.list())\'',
@@ -574,6 +577,25 @@ def demo_text(settings: Config, password: str) -> tuple[list[str], list[str]]:
         f"CertificateFile {cert}",
     ]
     return facts, examples
+
+
+def _pop3_and_lmtp_examples(settings: Config, user: str, password: str) -> list[str]:
+    lines = []
+    if settings.lmtp:
+        host, port = settings.lmtp
+        lines += [
+            "python3 -c 'import smtplib",
+            f'c = smtplib.LMTP("{host}", {port}); c.lhlo()',
+            f'print(c.sendmail("me@example.test", "{user}",'
+            ' b"Subject: hi\\r\\n\\r\\nHello\\r\\n"))\'',
+            "",
+        ]
+    if settings.pop3s:
+        lines += [
+            f"curl --insecure pop3s://{format_address(*settings.pop3s)}/ -u {user}:{password}",
+            "",
+        ]
+    return lines
 
 
 def print_demo_box(settings: Config, password: str) -> None:

@@ -77,6 +77,8 @@ def test_demo_text_mentions_how_to_connect(tmp_path: Path) -> None:
     assert f"curl --insecure imaps://127.0.0.1:1993/INBOX -u {DEMO_ADDRESS}:PW" in text
     assert "imaplib" in text
     assert "IMAPAccount" in text and "Pass PW" in text
+    assert f"curl --insecure pop3s://127.0.0.1:1995/ -u {DEMO_ADDRESS}:PW" in text
+    assert 'smtplib.LMTP("127.0.0.1", 2424)' in text and "LMTP      127.0.0.1:2424" in text
 
 
 @needs_store
