@@ -55,8 +55,14 @@ async def open_backend(config: Config, hub: NotificationHub | None = None) -> Ba
 
     # Owner-only: the directory holds password hashes, mail and the TLS private key.
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    from tidings.delivery.trace import MAX_TRACE_FIELDS_OCTETS  # noqa: PLC0415
+
+    # Each protocol enforces max_message_size on what the client sent; the store's limit is
+    # a backstop that leaves room for the Return-Path/Delivered-To a delivery prepends.
     backend: Backend = await SqliteBackend.open(
-        config.database_path, hub, max_message_size=config.limits.max_message_size
+        config.database_path,
+        hub,
+        max_message_size=config.limits.max_message_size + MAX_TRACE_FIELDS_OCTETS,
     )
     return backend
 

@@ -15,7 +15,7 @@ from tidings.delivery.exit_status import (
     exit_status,
 )
 from tidings.delivery.piped import message_from_pipe
-from tidings.delivery.trace import trace_fields
+from tidings.delivery.trace import MAX_TRACE_FIELDS_OCTETS, trace_fields
 
 
 def test_trace_fields_are_dovecots_bytes() -> None:
@@ -75,3 +75,14 @@ def test_exit_status_per_kind(
     assert exit_status(MailError(kind, "No such user:\n x@y"), quota_full_tempfail=tempfail) == (
         expected
     )
+
+
+def test_trace_fields_longer_than_the_allowance_are_refused() -> None:
+    """The store allows MAX_TRACE_FIELDS_OCTETS above max_message_size for the trace
+    fields; an address that would need more is refused rather than stored over the limit."""
+    fitting = "s" * 200 + "@remote.example"
+    assert len(trace_fields(fitting, "alice@example.test")) < MAX_TRACE_FIELDS_OCTETS
+    too_long = "s" * MAX_TRACE_FIELDS_OCTETS + "@remote.example"
+    with pytest.raises(MailError) as caught:
+        trace_fields(too_long, "alice@example.test")
+    assert caught.value.kind is MailErrorKind.PARSE

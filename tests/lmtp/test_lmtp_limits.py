@@ -104,6 +104,23 @@ def test_rfc1870_size_parameter_above_the_limit(limited: TidingsServer) -> None:
         assert client.command(f"MAIL FROM:<{SENDER}> SIZE={MAX_SIZE}").status == "250 2.1.0"
 
 
+def test_message_of_exactly_the_limit_is_stored_with_its_trace_fields(
+    limited: TidingsServer,
+) -> None:
+    """The limit is on what the client sends: the prepended Return-Path and Delivered-To
+    must not push a message of exactly max_message_size over it."""
+    subject = unique_subject()
+    head = make_message(subject)
+    message = head[:-2] + b"p" * (MAX_SIZE - len(head)) + b"\r\n"
+    assert len(message) == MAX_SIZE
+    with _transaction(limited, ALICE) as client:
+        assert client.command("DATA").code == 354
+        client.send(message + b".\r\n")
+        assert client.read_reply().status == "250 2.0.0"
+    stored = find_message(limited.imap_port, ALICE, limited.password, subject)
+    assert stored is not None and stored.endswith(message)
+
+
 def test_message_above_the_limit_is_read_to_the_end_then_refused(limited: TidingsServer) -> None:
     subject = unique_subject()
     big = make_message(subject, b"z" * 70 + b"\r\n" + b".." + b"y" * 70 + b"\r\n") * 60

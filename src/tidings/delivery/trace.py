@@ -20,6 +20,11 @@ from __future__ import annotations
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.delivery.recipients import strip_address
 
+# The most octets the trace fields may take. RFC 5321 §4.5.3.1.3 limits a path to 256
+# octets, so real fields are far shorter; the store's size limit allows this much on top
+# of max_message_size, so a message the protocol accepted is never refused for its trace.
+MAX_TRACE_FIELDS_OCTETS = 2048
+
 
 def _check_header_safe(what: str, text: str) -> None:
     # A CR or LF here would let an envelope address inject header fields.
@@ -34,4 +39,7 @@ def trace_fields(sender: str, recipient_address: str) -> bytes:
     _check_header_safe("the sender", reverse_path)
     _check_header_safe("the recipient", recipient_address)
     text = f"Return-Path: <{reverse_path}>\r\nDelivered-To: {recipient_address}\r\n"
-    return text.encode("utf-8")
+    fields = text.encode("utf-8")
+    if len(fields) > MAX_TRACE_FIELDS_OCTETS:
+        raise MailError(MailErrorKind.PARSE, "the sender or recipient address is too long")
+    return fields
