@@ -22,7 +22,9 @@ import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -354,12 +356,25 @@ def _read_greeting(host: str, port: int) -> bytes:
         return data
 
 
+def _make_traversable(base_dir: Path) -> None:
+    """Let the unprivileged mail user reach `base_dir/mail`: Dovecot's lmtp processes run as
+    that user *without* the chroot the imap processes get, and pytest's temp dirs are 0700.
+    Only the search (x) bit is added, on directories under the temp dir, never listing."""
+    temp_root = Path(tempfile.gettempdir()).resolve()
+    for directory in (base_dir, *base_dir.parents):
+        if directory == temp_root or temp_root not in directory.parents:
+            break
+        mode = directory.stat().st_mode
+        os.chmod(directory, mode | stat.S_IXOTH | stat.S_IXGRP)
+
+
 def start_dovecot(base_dir: Path) -> DovecotServer:
     """Write a self-contained config into `base_dir`, start Dovecot in the foreground as our
     child, and return once the IMAP port sends its `* OK` greeting."""
     ensure_dovecot_installed()
     base_dir = Path(base_dir).resolve()
     base_dir.mkdir(parents=True, exist_ok=True)
+    _make_traversable(base_dir)
     (base_dir / "mail").mkdir(exist_ok=True)
     _make_certificate(base_dir / "cert.pem", base_dir / "key.pem")
     (base_dir / "users").write_text(
