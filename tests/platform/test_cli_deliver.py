@@ -161,7 +161,7 @@ def test_too_large_is_77_and_stops_reading(data_dir: Path, tmp_path: Path) -> No
         77,
         "Mail size is larger than the maximum size allowed by server configuration\n",
     )
-    # Fits before LF -> CRLF and the trace fields, not after: the store refuses it the same way.
+    # Fits before LF -> CRLF, not after: the limit is on the message as it would be stored.
     near = b"Subject: near\n\n" + b"x\n" * 480
     assert (
         outcome(deliver(data_dir, TEST_USER, "--config", str(config), "--from", "s@x", stdin=near))[

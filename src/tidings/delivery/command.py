@@ -48,7 +48,8 @@ class DeliverRequest:
 
 def read_message(stream: BinaryIO | None, limit: int) -> bytes | Outcome:
     """The message on `stream` (stdin), ready to store, or the Outcome that ends the command:
-    no stdin or a terminal (64), a read error (74), empty (65), over `limit` bytes (77)."""
+    no stdin or a terminal (64), a read error (74), empty (65), over `limit` bytes as read
+    or once its line endings are CRLF (77)."""
     if stream is None:
         return Outcome(EX_IOERR, "Cannot read the message: standard input is closed")
     try:
@@ -68,6 +69,8 @@ def read_message(stream: BinaryIO | None, limit: int) -> bytes | Outcome:
     message = message_from_pipe(b"".join(chunks))
     if not message:
         return Outcome(EX_DATAERR, "Empty message on standard input")
+    if len(message) > limit:  # LF -> CRLF made it grow past the limit
+        return Outcome(EX_NOPERM, TOOBIG_TEXT)
     return message
 
 
