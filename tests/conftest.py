@@ -19,11 +19,20 @@ SECOND_USER = "bob@example.test"
 SECOND_PASSWORD = "bob's password"
 
 
+# Ports already handed out by free_port in this process: the kernel may offer a port again
+# as soon as the probe closes, and a server given the same port twice fails to start.
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now, never the same twice."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def tidings_command(*args: str) -> list[str]:
@@ -96,7 +105,22 @@ class TidingsServer:
         log.close()
         for port in ports.values():
             if port:
-                wait_for_port(port)
+                self._wait_until_listening(port)
+
+    def _wait_until_listening(self, port: int, timeout: float = 20.0) -> None:
+        """Like wait_for_port, but fail at once, with the log, if the server exited."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                self.process = None
+                raise RuntimeError(f"tidings serve exited at start-up:\n{self.log_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop(kill=True)
+        raise TimeoutError(f"nothing listens on port {port}\n{self.log_text()}")
 
     def stop(self, kill: bool = False) -> None:
         """Stop the process: SIGTERM and wait, or SIGKILL when `kill`."""
