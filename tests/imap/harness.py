@@ -12,7 +12,7 @@ import re
 import socket
 import ssl
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -42,6 +42,41 @@ class RemoteTcpStream(TcpStream):
         return False
 
 
+def start_serving_thread(
+    serve: Callable[[threading.Event], Coroutine[object, object, None]],
+) -> threading.Thread:
+    """Run `serve(ready)` on an event loop in a daemon thread; return once it sets `ready`,
+    raising here whatever it raised before that."""
+    ready = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(serve(ready))
+        except BaseException as error:  # surfaced to the test below
+            errors.append(error)
+            ready.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ready.wait(30)
+    if errors:
+        raise errors[0]
+    return thread
+
+
+async def open_test_backend(
+    data_dir: Path, hub: NotificationHub
+) -> tuple[SqliteBackend, ssl.SSLContext]:
+    """The store in `data_dir` with USER and OTHER_USER (password PASSWORD), and the TLS
+    context of the data dir's certificate."""
+    backend = await SqliteBackend.open(data_dir / "mail.db", hub)
+    for user in (USER, OTHER_USER):
+        if await backend.password_hash(user) is None:
+            await backend.add_account(user, hash_password(PASSWORD))
+    return backend, load_or_create_certificate(data_dir, None, None)
+
+
 @dataclass
 class InProcessServer:
     """A Tidings IMAP listener on 127.0.0.1 in a thread of this process."""
@@ -57,32 +92,14 @@ class InProcessServer:
 
     def start(self) -> InProcessServer:
         """Start the thread and wait until the listener is up."""
-        ready = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                asyncio.run(self._serve(ready))
-            except BaseException as error:  # surfaced to the test below
-                errors.append(error)
-                ready.set()
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        if errors:
-            raise errors[0]
+        self._thread = start_serving_thread(self._serve)
         return self
 
     async def _serve(self, ready: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         hub = NotificationHub()
-        backend = await SqliteBackend.open(self.data_dir / "mail.db", hub)
-        for user in (USER, OTHER_USER):
-            if await backend.password_hash(user) is None:
-                await backend.add_account(user, hash_password(PASSWORD))
-        tls = load_or_create_certificate(self.data_dir, None, None)
+        backend, tls = await open_test_backend(self.data_dir, hub)
         self.context = ImapServerContext(
             backend=backend,
             hub=hub,

@@ -17,24 +17,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tests.imap.harness import RemoteTcpStream
+from tests.imap.harness import (
+    FAST_LIMITS,
+    PASSWORD,
+    USER,
+    RemoteTcpStream,
+    open_test_backend,
+    start_serving_thread,
+)
 
 from tidings.auth.authenticator import Authenticator
-from tidings.auth.passwords import hash_password
 from tidings.core.limits import Limits
 from tidings.imap.driver import serve_connection as serve_imap
 from tidings.imap.session.context import ImapServerContext
 from tidings.net.stream import TcpStream
-from tidings.net.tls import load_or_create_certificate
 from tidings.notify.hub import NotificationHub
 from tidings.pop3.driver import serve_connection as serve_pop3
 from tidings.pop3.session.context import Pop3ServerContext
-from tidings.storage.sqlite import SqliteBackend
-
-USER = "alice@example.test"
-PASSWORD = "secret"
-OTHER_USER = "bob@example.test"
-FAST_LIMITS = Limits(auth_failure_delay=0.0, auth_max_delay=0.0)
 
 
 def fast_limits(**changes: float) -> Limits:
@@ -70,39 +69,24 @@ class Pop3Harness:
 
     def start(self) -> Pop3Harness:
         """Start the thread and wait until every listener is up."""
-        ready = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                asyncio.run(self._serve(ready))
-            except BaseException as error:  # surfaced to the test below
-                errors.append(error)
-                ready.set()
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        if errors:
-            raise errors[0]
+        self._thread = start_serving_thread(self._serve)
         return self
 
     async def _serve(self, ready: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         hub = NotificationHub()
-        backend = await SqliteBackend.open(self.data_dir / "mail.db", hub)
-        for user in (USER, OTHER_USER):
-            if await backend.password_hash(user) is None:
-                await backend.add_account(user, hash_password(PASSWORD))
-        tls = load_or_create_certificate(self.data_dir, None, None)
+        backend, tls = await open_test_backend(self.data_dir, hub)
         authenticator = Authenticator(backend, self.limits)
         self.context = Pop3ServerContext(
             backend=backend, authenticator=authenticator, limits=self.limits, tls_context=tls
         )
         pop3_context = self.context
         imap_context = ImapServerContext(
-            backend=backend, hub=hub, authenticator=authenticator, limits=self.limits,
+            backend=backend,
+            hub=hub,
+            authenticator=authenticator,
+            limits=self.limits,
             tls_context=tls,
         )
         tasks: set[asyncio.Task[Any]] = set()

@@ -41,14 +41,11 @@ from tidings.imap.session.handlers.any_state import capability_text
 from tidings.imap.session.handlers.idle import IdleEvent
 from tidings.imap.session.handlers.quota import OVERQUOTA_REASON, append_cannot_fit
 from tidings.imap.session.state import SessionState
+from tidings.net.buffered import BufferedStream
 from tidings.net.stream import Stream, StreamClosed
 from tidings.notify.hub import Subscription
 
 log = logging.getLogger(__name__)
-
-# Output is written when this much is queued, and after every command otherwise.
-_FLUSH_THRESHOLD = 64 * 1024
-_READ_SIZE = 65536
 
 
 async def serve_connection(stream: Stream, context: ImapServerContext) -> None:
@@ -66,14 +63,11 @@ class ImapConnection:
     """One connection: the parser, the session, and the `SessionIO` the session writes to."""
 
     def __init__(self, stream: Stream, context: ImapServerContext) -> None:
-        self.stream = stream
+        self.io = BufferedStream(stream)
         self.context = context
         self.limits = context.limits
         self.parser = self._new_parser()
         self.session = ImapSession(context, self)
-        self._out = bytearray()
-        self._read_task: asyncio.Task[bytes] | None = None
-        self._last_activity = time.monotonic()
         self._bad_commands = 0
         self._idle_armed = False
 
@@ -86,26 +80,21 @@ class ImapConnection:
     # ------------------------------------------------------------------ SessionIO
     @property
     def is_tls(self) -> bool:
-        return self.stream.is_tls
+        return self.io.is_tls
 
     @property
     def is_loopback(self) -> bool:
-        return self.stream.is_loopback
+        return self.io.is_loopback
 
     @property
     def peer_host(self) -> str:
-        return self.stream.peer_host
+        return self.io.peer_host
 
     async def send(self, data: bytes) -> None:
-        self._out += data
-        if len(self._out) >= _FLUSH_THRESHOLD:
-            await self.flush()
+        await self.io.send(data)
 
     async def flush(self) -> None:
-        if self._out:
-            data = bytes(self._out)
-            self._out.clear()
-            await self.stream.write(data)
+        await self.io.flush()
 
     async def read_continuation(self) -> str | None:
         self.parser.expect_continuation()
@@ -121,9 +110,8 @@ class ImapConnection:
 
     async def start_tls(self) -> bool:
         assert self.context.tls_context is not None
-        self.cancel_read()
         try:
-            await self.stream.start_tls(self.context.tls_context)
+            await self.io.start_tls(self.context.tls_context)
         except StreamClosed:
             return False
         # RFC 9051 §6.2.1: anything the client pipelined after STARTTLS is discarded.
@@ -147,7 +135,7 @@ class ImapConnection:
             left = self._autologout_left()
             if left <= 0:
                 return IdleEvent.TIMEOUT
-            read_task = self._ensure_read()
+            read_task = self.io.pending_read()
             notice_task = asyncio.ensure_future(subscription.wait())
             try:
                 done, _ = await asyncio.wait(
@@ -158,7 +146,7 @@ class ImapConnection:
             finally:
                 notice_task.cancel()
             if read_task in done:
-                if not self._take_read():
+                if not self._feed(self.io.take_read()):
                     return IdleEvent.CLOSED
                 continue
             if subscription.has_pending:
@@ -174,38 +162,22 @@ class ImapConnection:
             timeout = self.limits.idle_timeout_unauthenticated
         else:
             timeout = self.limits.idle_timeout_authenticated
-        return self._last_activity + timeout - time.monotonic()
+        return self.io.last_activity + timeout - time.monotonic()
 
-    def _ensure_read(self) -> asyncio.Task[bytes]:
-        if self._read_task is None:
-            self._read_task = asyncio.ensure_future(self.stream.read(_READ_SIZE))
-        return self._read_task
-
-    def _take_read(self) -> bool:
-        """Feed the finished read to the parser; False at end of stream."""
-        task = self._read_task
-        assert task is not None and task.done()
-        self._read_task = None
-        data = task.result()
+    def _feed(self, data: bytes | None) -> bool:
+        """Give `data` to the parser; False at end of stream or after a timeout (None)."""
         if not data:
             return False
-        self._last_activity = time.monotonic()
         self.parser.receive_data(data)
         return True
 
     async def _fill(self, wait_seconds: float) -> bool:
         """Read more input; False at end of stream or when `wait_seconds` pass."""
-        task = self._ensure_read()
-        done, _ = await asyncio.wait({task}, timeout=max(wait_seconds, 0))
-        if not done:
-            return False
-        return self._take_read()
+        return self._feed(await self.io.read(wait_seconds))
 
     def cancel_read(self) -> None:
-        """Stop a pending read (before TLS or at the end)."""
-        if self._read_task is not None:
-            self._read_task.cancel()
-            self._read_task = None
+        """Stop a pending read (at the end)."""
+        self.io.cancel_read()
 
     # ------------------------------------------------------------------ main loop
     async def run(self) -> None:

@@ -12,7 +12,6 @@ written one by one, as each delivery commits.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -31,27 +30,27 @@ from tidings.lmtp.proto.reader import LmtpReader
 from tidings.lmtp.proto.replies import Reply, reply
 from tidings.lmtp.session.context import LmtpServerContext
 from tidings.lmtp.session.core import LmtpSession, is_protocol_error
+from tidings.net.buffered import BufferedStream
 from tidings.net.stream import Stream, StreamClosed
 
 log = logging.getLogger("tidings.lmtp")
-
-# Queued replies are written once this much is waiting, and whenever input runs out.
-_FLUSH_THRESHOLD = 64 * 1024
-_READ_SIZE = 65536
 
 
 async def serve_connection(stream: Stream, context: LmtpServerContext) -> None:
     """Serve one LMTP connection until QUIT, a 421, or the peer goes away."""
     connection = LmtpConnection(stream, context)
-    with contextlib.suppress(StreamClosed):  # the peer went away: nothing to answer
-        await connection.run()
+    try:
+        with contextlib.suppress(StreamClosed):  # the peer went away: nothing to answer
+            await connection.run()
+    finally:
+        connection.io.cancel_read()
 
 
 class LmtpConnection:
     """One connection: the reader, the session, the output queue and the budgets."""
 
     def __init__(self, stream: Stream, context: LmtpServerContext) -> None:
-        self.stream = stream
+        self.io = BufferedStream(stream)
         self.context = context
         self.limits = context.limits
         self.reader = LmtpReader(
@@ -59,13 +58,12 @@ class LmtpConnection:
             max_message_size=self.limits.max_message_size,
         )
         self.session = LmtpSession(context, stream.peer_host)
-        self._out = bytearray()
         self._bad_commands = 0
         self._closing = False
 
     async def run(self) -> None:
         """Greet, then serve until the session or the budget ends it."""
-        log.debug("lmtp<%s>: connect from %s", self.session.connection_id, self.stream.peer_host)
+        log.debug("lmtp<%s>: connect from %s", self.session.connection_id, self.io.peer_host)
         await self._send(self.session.greeting())
         while not self._closing:
             event = self.reader.next_event()
@@ -80,11 +78,8 @@ class LmtpConnection:
 
     async def _read_more(self) -> bool:
         """Wait for input; False at end of stream or after lmtp_timeout (then 421 is sent)."""
-        try:
-            data = await asyncio.wait_for(
-                self.stream.read(_READ_SIZE), timeout=self.limits.lmtp_timeout
-            )
-        except TimeoutError:
+        data = await self.io.read(self.limits.lmtp_timeout)
+        if data is None:
             # RFC 5321 §4.5.3.2.7: the server may close an idle connection; 421 says why.
             await self._send(catalog.timed_out(self.context.hostname))
             await self._flush()
@@ -139,17 +134,9 @@ class LmtpConnection:
             self._closing = True
         else:
             self._bad_commands += 1
-        self._out += answer.encode()
-        if len(self._out) >= _FLUSH_THRESHOLD:
-            await self._flush()
+        # A client that pipelines without ever reading would block a write forever;
+        # lmtp_timeout bounds that wait as it bounds reads.
+        await self.io.send(answer.encode(), stalled_after=self.limits.lmtp_timeout)
 
     async def _flush(self) -> None:
-        if self._out:
-            data = bytes(self._out)
-            self._out.clear()
-            # A client that pipelines without ever reading would block the write forever;
-            # lmtp_timeout bounds that wait as it bounds reads.
-            try:
-                await asyncio.wait_for(self.stream.write(data), timeout=self.limits.lmtp_timeout)
-            except TimeoutError:
-                raise StreamClosed("the client stopped reading replies") from None
+        await self.io.flush(stalled_after=self.limits.lmtp_timeout)

@@ -8,10 +8,10 @@ protocol meaning lives in the sans-IO parser (pop3/proto) and the session (pop3/
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
+from tidings.net.buffered import BufferedStream
 from tidings.net.stream import Stream, StreamClosed
 from tidings.pop3.proto import commands as c
 from tidings.pop3.proto import responses as r
@@ -28,10 +28,6 @@ from tidings.pop3.session.core import Pop3Session
 from tidings.pop3.session.state import Pop3State
 
 log = logging.getLogger(__name__)
-
-# Output is written when this much is queued, and whenever the input runs dry otherwise.
-_FLUSH_THRESHOLD = 64 * 1024
-_READ_SIZE = 65536
 
 
 async def serve_connection(stream: Stream, context: Pop3ServerContext) -> None:
@@ -52,14 +48,11 @@ class Pop3Connection:
     """One connection: the parser, the session, and the `SessionIO` the session writes to."""
 
     def __init__(self, stream: Stream, context: Pop3ServerContext) -> None:
-        self.stream = stream
+        self.io = BufferedStream(stream)
         self.context = context
         self.limits = context.limits
         self.parser = self._new_parser()
         self.session = Pop3Session(context, self)
-        self._out = bytearray()
-        self._read_task: asyncio.Task[bytes] | None = None
-        self._last_activity = time.monotonic()
 
     def _new_parser(self) -> CommandParser:
         return CommandParser(max_line_length=self.limits.pop3_max_line_length)
@@ -67,36 +60,22 @@ class Pop3Connection:
     # ------------------------------------------------------------------ SessionIO
     @property
     def is_tls(self) -> bool:
-        return self.stream.is_tls
+        return self.io.is_tls
 
     @property
     def is_loopback(self) -> bool:
-        return self.stream.is_loopback
+        return self.io.is_loopback
 
     @property
     def peer_host(self) -> str:
-        return self.stream.peer_host
+        return self.io.peer_host
 
+    # A client that stops reading is as idle as one that stops writing.
     async def send(self, data: bytes) -> None:
-        self._out += data
-        if len(self._out) >= _FLUSH_THRESHOLD:
-            await self.flush()
+        await self.io.send(data, stalled_after=self._timeout())
 
     async def flush(self) -> None:
-        if not self._out:
-            return
-        data = bytes(self._out)
-        self._out.clear()
-        try:
-            # A client that stops reading is as idle as one that stops writing. Not
-            # asyncio.wait_for: on Python 3.11 it runs the write in a new task and so yields
-            # to the loop even when nothing blocks, and a TLS ClientHello sent right after
-            # STLS's +OK could then be read as plaintext before start_tls takes the socket.
-            async with asyncio.timeout(self._timeout()):
-                await self.stream.write(data)
-        except TimeoutError as error:
-            raise StreamClosed("the client stopped reading") from error
-        self._last_activity = time.monotonic()
+        await self.io.flush(stalled_after=self._timeout())
 
     async def read_sasl_response(self) -> SaslResponse | LineTooLong | None:
         self.parser.expect_sasl_response()
@@ -112,15 +91,14 @@ class Pop3Connection:
 
     async def start_tls(self) -> bool:
         assert self.context.tls_context is not None
-        self.cancel_read()
         try:
-            await self.stream.start_tls(self.context.tls_context)
+            await self.io.start_tls(self.context.tls_context)
         except StreamClosed:
             return False
         # Commands the client pipelined after STLS (RFC 2595 §4) came in plaintext: they are
         # discarded, never run inside TLS (RFC 3207 §4.2's rule; CVE-2011-0411).
         self.parser = self._new_parser()
-        self._last_activity = time.monotonic()
+        self.io.last_activity = time.monotonic()
         return True
 
     # ------------------------------------------------------------------ reading
@@ -132,29 +110,19 @@ class Pop3Connection:
         return self.limits.pop3_timeout
 
     def _time_left(self) -> float:
-        return self._last_activity + self._timeout() - time.monotonic()
+        return self.io.last_activity + self._timeout() - time.monotonic()
 
     async def _fill(self, wait_seconds: float) -> bool:
         """Read more input; False at end of stream or when `wait_seconds` pass."""
-        if self._read_task is None:
-            self._read_task = asyncio.ensure_future(self.stream.read(_READ_SIZE))
-        task = self._read_task
-        done, _ = await asyncio.wait({task}, timeout=max(wait_seconds, 0))
-        if not done:
-            return False
-        self._read_task = None
-        data = task.result()
+        data = await self.io.read(wait_seconds)
         if not data:
             return False
-        self._last_activity = time.monotonic()
         self.parser.receive_data(data)
         return True
 
     def cancel_read(self) -> None:
-        """Stop a pending read (before TLS or at the end)."""
-        if self._read_task is not None:
-            self._read_task.cancel()
-            self._read_task = None
+        """Stop a pending read (at the end)."""
+        self.io.cancel_read()
 
     # ------------------------------------------------------------------ main loop
     async def run(self) -> None:
