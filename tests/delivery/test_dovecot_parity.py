@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import imaplib
 import re
 import shutil
 import smtplib
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import make_server, run_cli, tidings_command
 from tests.support.dovecot import DovecotServer, skip_requested, start_dovecot
+from tests.support.mail import fetch_bodies
 
 pytestmark = pytest.mark.dovecot
 
@@ -63,17 +63,6 @@ def dovecot() -> Iterator[DovecotServer]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def imap_bodies(host: str, port: int, user: str, password: str, mailbox: str) -> list[bytes]:
-    client = imaplib.IMAP4(host, port)
-    try:
-        client.login(user, password)
-        client.select(mailbox, readonly=True)
-        _, data = client.fetch("1:*", "(BODY.PEEK[])")
-        return [item[1] for item in data if isinstance(item, tuple)]
-    finally:
-        client.logout()
-
-
 def without_received(message: bytes) -> bytes:
     """`message` without its first Received field (folded lines included)."""
     return re.sub(rb"Received: [^\r\n]*\r\n(?:[ \t][^\r\n]*\r\n)*", b"", message, count=1)
@@ -103,12 +92,12 @@ def test_return_path_and_delivered_to_bytes_match_dovecot_lmtp(
             check=False,
         )
         assert result.returncode == 0, result.stderr
-    references = imap_bodies(
+    references = fetch_bodies(
         dovecot.host, dovecot.imap_port, dovecot.user, dovecot.password, "INBOX"
     )
     server.start()
     try:
-        ours = imap_bodies(server.host, server.imap_port, server.user, server.password, "INBOX")
+        ours = fetch_bodies(server.host, server.imap_port, server.user, server.password, "INBOX")
     finally:
         server.stop()
     assert len(ours) == len(references) == len(TRACE_CASES)

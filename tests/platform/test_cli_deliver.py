@@ -7,7 +7,6 @@ Exit codes as dovecot-lda uses them (tests/delivery/test_dovecot_parity.py compa
 
 from __future__ import annotations
 
-import imaplib
 import os
 import sqlite3
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import TEST_PASSWORD, TEST_USER, TidingsServer, run_cli, tidings_command
+from tests.support.mail import fetch_bodies
 
 MESSAGE = b"From: Carol <carol@example.test>\nSubject: piped\n\nHello,\nAlice.\n"
 SPAM = b"X-Spam-Status: Yes, score=12.0\n\trequired=5.0\n" + MESSAGE
@@ -48,14 +48,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def fetch_all(server: TidingsServer, mailbox: str) -> list[bytes]:
-    client = imaplib.IMAP4(server.host, server.imap_port)
-    try:
-        client.login(TEST_USER, TEST_PASSWORD)
-        client.select(mailbox, readonly=True)
-        _, data = client.fetch("1:*", "(BODY.PEEK[])")
-        return [item[1] for item in data if isinstance(item, tuple)]
-    finally:
-        client.logout()
+    return fetch_bodies(server.host, server.imap_port, TEST_USER, TEST_PASSWORD, mailbox)
 
 
 def test_delivered_message_over_imap(server: TidingsServer) -> None:

@@ -26,6 +26,11 @@ class MailErrorKind(enum.Enum):
     PARSE = "parse"  # input could not be understood
 
 
+# The reason every protocol gives for OVERQUOTA: Dovecot's text, so a bounce or a client's
+# message reads the same whichever server refused.
+OVERQUOTA_REASON = "Quota exceeded (mailbox for user is full)"
+
+
 class MailError(Exception):
     """A failed storage operation: a `kind` for protocols, a `reason` for humans."""
 

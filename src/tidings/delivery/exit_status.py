@@ -20,7 +20,7 @@ mail; tests/delivery/test_dovecot_parity.py):
 
 from __future__ import annotations
 
-from tidings.core.errors import MailError, MailErrorKind
+from tidings.core.errors import OVERQUOTA_REASON, MailError, MailErrorKind
 
 EX_OK = 0
 EX_USAGE = 64  # command line usage error (a bad ADDRESS, an unknown option)
@@ -32,7 +32,7 @@ EX_TEMPFAIL = 75  # try again later
 EX_NOPERM = 77  # permanent failure: over quota, too large
 
 # Dovecot's texts, so a bounce reads the same whichever server delivered.
-OVERQUOTA_TEXT = "Quota exceeded (mailbox for user is full)"
+OVERQUOTA_TEXT = OVERQUOTA_REASON
 TOOBIG_TEXT = "Mail size is larger than the maximum size allowed by server configuration"
 
 

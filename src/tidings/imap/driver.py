@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 
+from tidings.core.errors import OVERQUOTA_REASON
 from tidings.imap.proto import commands as c
 from tidings.imap.proto import responses as r
 from tidings.imap.proto.events import (
@@ -39,7 +40,7 @@ from tidings.imap.session.handlers import (  # noqa: F401  (each module register
 )
 from tidings.imap.session.handlers.any_state import capability_text
 from tidings.imap.session.handlers.idle import IdleEvent
-from tidings.imap.session.handlers.quota import OVERQUOTA_REASON, append_cannot_fit
+from tidings.imap.session.handlers.quota import append_cannot_fit
 from tidings.imap.session.state import SessionState
 from tidings.net.buffered import BufferedStream
 from tidings.net.stream import Stream, StreamClosed

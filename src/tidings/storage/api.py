@@ -75,6 +75,13 @@ class Quota:
     storage_used: int  # octets
     messages_used: int
 
+    def fits(self, octets: int, messages: int) -> bool:
+        """Whether `messages` more messages of `octets` in total fit. Usage after the change
+        may reach a limit but not pass it (Dovecot refuses `used + size > limit`)."""
+        storage_ok = self.storage_limit is None or self.storage_used + octets <= self.storage_limit
+        count_ok = self.message_limit is None or self.messages_used + messages <= self.message_limit
+        return storage_ok and count_ok
+
 
 @dataclass(frozen=True, slots=True)
 class MaildropEntry:

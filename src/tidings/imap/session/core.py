@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Protocol
 
+from tidings.core.connection import ConnectionIO
 from tidings.core.errors import MailError
 from tidings.imap.proto import commands as c
 from tidings.imap.proto import responses as r
@@ -31,38 +32,11 @@ log = logging.getLogger(__name__)
 _NO_EXPUNGE_DURING = (c.Fetch, c.Store, c.Search)
 
 
-class SessionIO(Protocol):
+class SessionIO(ConnectionIO, Protocol):
     """What a session needs from its connection."""
-
-    @property
-    def is_tls(self) -> bool:
-        """Whether the connection is encrypted."""
-        ...
-
-    @property
-    def is_loopback(self) -> bool:
-        """Whether the peer is on this machine."""
-        ...
-
-    @property
-    def peer_host(self) -> str:
-        """The peer's address."""
-        ...
-
-    async def send(self, data: bytes) -> None:
-        """Queue `data` for the client (flushed when large, and after each command)."""
-        ...
-
-    async def flush(self) -> None:
-        """Write everything queued."""
-        ...
 
     async def read_continuation(self) -> str | None:
         """The client's next line during AUTHENTICATE; None if the connection ended."""
-        ...
-
-    async def start_tls(self) -> bool:
-        """Upgrade the connection to TLS; False if it failed (the connection is then dead)."""
         ...
 
     async def wait_idle(self, subscription: Subscription, tick: float) -> IdleEvent:

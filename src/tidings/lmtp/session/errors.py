@@ -14,7 +14,7 @@ so a bounce names who failed.
 
 from __future__ import annotations
 
-from tidings.core.errors import MailError, MailErrorKind
+from tidings.core.errors import OVERQUOTA_REASON, MailError, MailErrorKind
 from tidings.lmtp.proto.replies import Reply, reply
 
 
@@ -27,7 +27,7 @@ def reply_for_error(error: MailError, address: str, *, quota_full_tempfail: bool
     if kind is MailErrorKind.PARSE:
         return reply(501, "5.1.3", f"{who} Invalid recipient address")
     if kind is MailErrorKind.OVERQUOTA:
-        text = f"{who} Quota exceeded (mailbox for user is full)"
+        text = f"{who} {OVERQUOTA_REASON}"
         return reply(452, "4.2.2", text) if quota_full_tempfail else reply(552, "5.2.2", text)
     if kind is MailErrorKind.TOOBIG:
         return message_too_big(address)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from tidings.core.connection import ConnectionIO
 from tidings.core.errors import MailError
 from tidings.pop3.proto import commands as c
 from tidings.pop3.proto import responses as r
@@ -24,38 +25,11 @@ from tidings.storage.api import MailStore
 log = logging.getLogger(__name__)
 
 
-class SessionIO(Protocol):
+class SessionIO(ConnectionIO, Protocol):
     """What a session needs from its connection."""
-
-    @property
-    def is_tls(self) -> bool:
-        """Whether the connection is encrypted."""
-        ...
-
-    @property
-    def is_loopback(self) -> bool:
-        """Whether the peer is on this machine."""
-        ...
-
-    @property
-    def peer_host(self) -> str:
-        """The peer's address."""
-        ...
-
-    async def send(self, data: bytes) -> None:
-        """Queue `data` for the client (flushed when large, and when input runs dry)."""
-        ...
-
-    async def flush(self) -> None:
-        """Write everything queued."""
-        ...
 
     async def read_sasl_response(self) -> SaslResponse | LineTooLong | None:
         """The client's next line during AUTH; None if the connection ended or timed out."""
-        ...
-
-    async def start_tls(self) -> bool:
-        """Upgrade to TLS, dropping pipelined input; False if it failed (connection dead)."""
         ...
 
 

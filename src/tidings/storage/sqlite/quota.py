@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from tidings.core.errors import MailError, MailErrorKind
+from tidings.core.errors import OVERQUOTA_REASON, MailError, MailErrorKind
 from tidings.storage.api import AccountSettings, Quota
 from tidings.storage.sqlite.database import WriteTxn
 from tidings.storage.sqlite.records import Owner
@@ -22,7 +22,6 @@ from tidings.storage.sqlite.records import Owner
 MAX_QUOTA_LIMIT = 2**63 - 1
 
 # Dovecot's default `quota_exceeded_message`, which clients and users already know.
-OVERQUOTA_REASON = "Quota exceeded (mailbox for user is full)"
 
 
 def read_quota(conn: sqlite3.Connection, owner: Owner) -> Quota:
@@ -41,16 +40,8 @@ def read_quota(conn: sqlite3.Connection, owner: Owner) -> Quota:
 def ensure_room(conn: sqlite3.Connection, owner: Owner, octets: int, messages: int) -> None:
     """OVERQUOTA unless `messages` more messages of `octets` in total fit in the account.
 
-    A change fits when usage after it is at most the limit (Dovecot: `used + size > limit`
-    is refused), so an account exactly at its limit takes nothing more."""
-    quota = read_quota(conn, owner)
-    over_storage = (
-        quota.storage_limit is not None and quota.storage_used + octets > quota.storage_limit
-    )
-    over_messages = (
-        quota.message_limit is not None and quota.messages_used + messages > quota.message_limit
-    )
-    if over_storage or over_messages:
+    Checked inside the caller's write transaction, so concurrent writers never overshoot."""
+    if not read_quota(conn, owner).fits(octets, messages):
         raise MailError(MailErrorKind.OVERQUOTA, OVERQUOTA_REASON)
 
 

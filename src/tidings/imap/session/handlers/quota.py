@@ -23,7 +23,6 @@ from tidings.storage.api import Quota
 QUOTA_ROOT = ""
 # The storage's OVERQUOTA reason (Dovecot's default quota_exceeded_message), for the one
 # refusal made here before storage is asked.
-OVERQUOTA_REASON = "Quota exceeded (mailbox for user is full)"
 
 
 def resources(quota: Quota) -> list[tuple[str, int, int]]:
@@ -68,12 +67,6 @@ async def setquota(session: ImapSession, command: c.SetQuota) -> None:
     raise CommandFailed("Quota can be changed only by admin.", "NOPERM")
 
 
-def _fits(quota: Quota, octets: int, messages: int) -> bool:
-    storage_ok = quota.storage_limit is None or quota.storage_used + octets <= quota.storage_limit
-    count_ok = quota.message_limit is None or quota.messages_used + messages <= quota.message_limit
-    return storage_ok and count_ok
-
-
 async def append_cannot_fit(session: ImapSession, pending: bytes, size: int) -> bool:
     """Whether a synchronizing literal of `size` octets that `pending` announces is an APPEND
     message that cannot fit in the quota as it stands. The driver then answers NO
@@ -89,4 +82,4 @@ async def append_cannot_fit(session: ImapSession, pending: bytes, size: int) -> 
         quota = await session.store.quota()
     except MailError:
         return False
-    return not _fits(quota, size, 1)
+    return not quota.fits(size, 1)
