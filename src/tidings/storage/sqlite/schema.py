@@ -133,6 +133,29 @@ UPDATE accounts SET
                      JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = accounts.id);
 """
 
+# Version 3 (issue 4): what the extensions for offline clients need.
+# - `mailboxes.vanished_floor`: the modseq up to which EXPUNGE rows of the change log have
+#   been pruned (RFC 7162 §3.2.5.2 lets a server forget; below the floor QRESYNC falls back
+#   to comparing known UIDs).
+# - `messages.savedate`: when the message was saved into this mailbox (RFC 8514); NULL for
+#   rows from before version 3 (SAVEDATE then answers NIL).
+# - `accounts.scram_sha256`: the SCRAM-SHA-256 stored secrets (RFC 5802 §3: salt,
+#   iterations, StoredKey, ServerKey), never the password.
+# - `metadata`: RFC 5464 annotations; mailbox_id 0 holds the server entries.
+_V3_SCRIPT = """
+ALTER TABLE mailboxes ADD COLUMN vanished_floor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN savedate TEXT;
+ALTER TABLE accounts ADD COLUMN scram_sha256 TEXT;
+
+CREATE TABLE metadata (
+    account_id INTEGER NOT NULL,
+    mailbox_id INTEGER NOT NULL,
+    entry      TEXT NOT NULL,
+    value      BLOB NOT NULL,
+    PRIMARY KEY (account_id, mailbox_id, entry)
+) WITHOUT ROWID;
+"""
+
 # Blobs whose wire size the version-2 step computes per batch: bounds the memory the
 # decompressed bodies take while upgrading a large store.
 _BACKFILL_BATCH = 256
@@ -162,7 +185,7 @@ def _v2(conn: sqlite3.Connection) -> None:
 # A step is a SQL script or a function of the connection; either runs inside the step's
 # transaction. Index i takes the schema from version i to i + 1.
 Migration = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (V1_SCRIPT, _v2)
+MIGRATIONS: tuple[Migration, ...] = (V1_SCRIPT, _v2, _V3_SCRIPT)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
