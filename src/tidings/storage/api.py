@@ -166,6 +166,25 @@ class AppendResult:
 
 
 @dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One message for `MailStore.append_many` (RFC 3502 MULTIAPPEND): the raw bytes, the
+    flags to set and the internal date (None: now)."""
+
+    raw: bytes
+    flags: tuple[str, ...] = ()
+    internaldate: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppendManyResult:
+    """Where the messages of one `append_many` went: `uids[i]` is the UID of message i
+    (RFC 4315 §3 APPENDUID with a uid-set, RFC 3502 §3)."""
+
+    uidvalidity: int
+    uids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CopyResult:
     """Where COPY/MOVE put messages (RFC 4315 COPYUID): source_uids[i] became dest_uids[i]."""
 
@@ -243,6 +262,13 @@ class MailStore(Protocol):
         OVERQUOTA if the message would take the account over either quota limit (checked
         inside the same transaction as the insert, so concurrent deliveries stay exact);
         TOOBIG above the backend's size limit."""
+        ...
+
+    async def append_many(self, name: str, messages: Sequence[NewMessage]) -> AppendManyResult:
+        """Store every message of `messages` in mailbox `name`, all or none, in one
+        transaction (RFC 3502 §3 MULTIAPPEND); committed before returning. UIDs are
+        consecutive, in the order given. OVERQUOTA (storing nothing) if they do not fit in
+        the quota together; TOOBIG if any one is above the backend's size limit."""
         ...
 
     async def store_flags(

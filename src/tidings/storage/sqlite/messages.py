@@ -10,6 +10,7 @@ from datetime import datetime
 from tidings.core import mime
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.storage.api import (
+    AppendManyResult,
     AppendResult,
     Change,
     ChangeKind,
@@ -119,13 +120,40 @@ def append(
     internaldate: datetime,
 ) -> AppendResult:
     """Store a prepared message in `name` with `flags`, as one new UID and modseq."""
+    result = append_many(txn, owner, name, [(message, tuple(flags), internaldate)])
+    return AppendResult(result.uidvalidity, result.uids[0])
+
+
+PreparedAppend = tuple[blobs.PreparedMessage, Iterable[str], datetime]
+
+
+def append_many(
+    txn: WriteTxn, owner: Owner, name: str, items: Sequence[PreparedAppend]
+) -> AppendManyResult:
+    """Store prepared (message, flags, internaldate) items in `name`, all or none (RFC 3502
+    §3): one quota check for the total, consecutive UIDs in order, one shared modseq."""
     conn = txn.conn
     row = mailbox_by_name(conn, owner.id, names.normalize(name))
-    ensure_room(conn, owner, message.size, 1)
+    ensure_room(conn, owner, sum(message.size for message, _, _ in items), len(items))
+    first_uid, modseq = allocate(conn, row.id, len(items))
+    uids = tuple(range(first_uid, first_uid + len(items)))
+    for uid, item in zip(uids, items, strict=True):
+        _insert_message(conn, row, uid, modseq, item)
+    txn.notify(owner.address, row.id, modseq)
+    return AppendManyResult(row.uidvalidity, uids)
+
+
+def _insert_message(
+    conn: sqlite3.Connection,
+    row: MailboxRow,
+    uid: int,
+    modseq: int,
+    item: PreparedAppend,
+) -> None:
+    message, flags, internaldate = item
     blob_id = blobs.put(conn, message)
     bits, wanted = split_flags(flags)
     keywords = encode_keywords(canonical_keywords(conn, row.id, wanted))
-    uid, modseq = allocate(conn, row.id, 1)
     date = internaldate.isoformat()
     conn.execute(
         "INSERT INTO messages (mailbox_id, uid, modseq, sysflags, keywords, internaldate,"
@@ -135,8 +163,6 @@ def append(
     log_change(
         conn, row.id, modseq, uid, ChangeKind.APPEND, state=(bits, keywords, date, message.size)
     )
-    txn.notify(owner.address, row.id, modseq)
-    return AppendResult(row.uidvalidity, uid)
 
 
 def _apply(

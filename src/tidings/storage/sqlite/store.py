@@ -11,6 +11,7 @@ from tidings.core import mime
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.storage.api import (
     AccountSettings,
+    AppendManyResult,
     AppendResult,
     Change,
     CopyResult,
@@ -20,11 +21,13 @@ from tidings.storage.api import (
     MailboxStatus,
     Maildrop,
     MessageMeta,
+    NewMessage,
     Quota,
 )
 from tidings.storage.sqlite import blobs, mailboxes, maildrop, messages
 from tidings.storage.sqlite import quota as account_quota
 from tidings.storage.sqlite.database import Database
+from tidings.storage.sqlite.messages import append_many as store_many
 from tidings.storage.sqlite.records import Owner
 
 
@@ -121,6 +124,20 @@ class SqliteMailStore:
             flags=tuple(flags),
             internaldate=_internaldate(internaldate),
         )
+
+    async def append_many(self, name: str, messages: Sequence[NewMessage]) -> AppendManyResult:
+        """Store all of `messages` in `name` in one transaction, or none (RFC 3502 §3);
+        OVERQUOTA if they do not fit together, TOOBIG if one is above the size limit."""
+        if not messages:
+            raise MailError(MailErrorKind.CANNOT, "No messages to append")
+        limit = self._max_message_size
+        if limit is not None and any(len(new.raw) > limit for new in messages):
+            raise MailError(MailErrorKind.TOOBIG, "Message is larger than the size limit")
+        prepared = []
+        for new in messages:
+            parsed = await self._db.compute(blobs.prepare, new.raw)
+            prepared.append((parsed, new.flags, _internaldate(new.internaldate)))
+        return await self._db.write(store_many, self._owner, name, prepared)
 
     async def store_flags(
         self, mailbox_id: int, uids: Sequence[int], operation: FlagOperation, flags: Iterable[str]
