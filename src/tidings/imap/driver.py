@@ -58,6 +58,7 @@ async def serve_connection(stream: Stream, context: ImapServerContext) -> None:
         pass
     finally:
         connection.cancel_read()
+        connection.session.stop_notify()
 
 
 class ImapConnection:
@@ -180,6 +181,40 @@ class ImapConnection:
         """Stop a pending read (at the end)."""
         self.io.cancel_read()
 
+    async def _fill_between_commands(self) -> bool:
+        """Like `_fill` with the autologout; while waiting, send NOTIFY's events as they
+        come (RFC 5465 §3: "whenever it can", not only in IDLE). Without NOTIFY this is
+        just `_fill`."""
+        while (watch := self.session.notify) is not None and self.parser.between_commands:
+            if watch.subscription.has_pending:
+                await self._push_notifications()
+                if self.session.state is SessionState.LOGOUT:
+                    return True  # the run loop sees it and ends
+                continue
+            left = self._autologout_left()
+            if left <= 0:
+                return False
+            read_task = self.io.pending_read()
+            notice_task = asyncio.ensure_future(watch.subscription.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    {read_task, notice_task}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                notice_task.cancel()
+            if read_task in done:
+                if not self._feed(self.io.take_read()):
+                    return False
+                if watch.subscription.has_pending:  # what happened first goes out first
+                    await self._push_notifications()
+                return True
+        return await self._fill(self._autologout_left())
+
+    async def _push_notifications(self) -> None:
+        assert self.session.notify is not None
+        await self.session.notify.deliver(self.session, expunge_allowed=False)
+        await self.flush()
+
     # ------------------------------------------------------------------ main loop
     async def run(self) -> None:
         """Greet, then serve commands until the session ends."""
@@ -190,7 +225,7 @@ class ImapConnection:
             event = self.parser.next_event()
             if event is NEED_DATA:
                 await self.flush()
-                if not await self._fill(self._autologout_left()):
+                if not await self._fill_between_commands():
                     if self._autologout_left() <= 0:
                         await self.send(r.untagged("BYE Autologout; idle for too long."))
                     break

@@ -18,3 +18,15 @@ class ChangeNotice:
     account: str
     mailbox_id: int | None
     modseq: int
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataNotice:
+    """RFC 5464 annotations of `account` changed: `entries` of the mailbox named `mailbox`,
+    or server annotations when `mailbox` is None. Unlike a ChangeNotice it carries what
+    changed, because NOTIFY's metadata events (RFC 5465 §5.6, §5.7) name the entries and no
+    log records them. It stays in this process (the relay carries only ChangeNotices)."""
+
+    account: str
+    mailbox: str | None
+    entries: tuple[str, ...]

@@ -16,7 +16,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 
-from tidings.notify.api import ChangeNotice
+from tidings.notify.api import ChangeNotice, MetadataNotice
 
 Forwarder = Callable[[ChangeNotice], None]
 
@@ -29,11 +29,17 @@ class Subscription:
         self.account = account
         self._max_pending = max_pending
         self._pending: dict[int | None, ChangeNotice] = {}
+        self._metadata: list[MetadataNotice] = []  # in order; they do not coalesce
         self._event = asyncio.Event()
         self.overflowed = False
 
-    def _deliver(self, notice: ChangeNotice) -> None:
-        if notice.mailbox_id not in self._pending and len(self._pending) >= self._max_pending:
+    def _deliver(self, notice: ChangeNotice | MetadataNotice) -> None:
+        if isinstance(notice, MetadataNotice):
+            if len(self._metadata) >= self._max_pending:
+                self.overflowed = True
+            else:
+                self._metadata.append(notice)
+        elif notice.mailbox_id not in self._pending and len(self._pending) >= self._max_pending:
             self.overflowed = True
         else:
             self._pending[notice.mailbox_id] = notice
@@ -47,9 +53,15 @@ class Subscription:
         """Take the pending notices (one per mailbox, the newest) and reset the overflow."""
         notices = list(self._pending.values())
         self._pending.clear()
+        self._metadata.clear()
         self.overflowed = False
         self._event.clear()
         return notices
+
+    def drain_all(self) -> tuple[list[ChangeNotice], list[MetadataNotice]]:
+        """Like `drain`, and also the metadata notices, oldest first."""
+        metadata = list(self._metadata)
+        return self.drain(), metadata
 
     @property
     def has_pending(self) -> bool:
@@ -69,16 +81,20 @@ class NotificationHub:
         self._subscriptions: defaultdict[str, set[Subscription]] = defaultdict(set)
         self._forwarders: list[Forwarder] = []
 
-    def subscribe(self, account: str) -> Subscription:
-        """A new subscription to every notice of `account`."""
-        subscription = Subscription(self, account.lower(), self._max_pending)
+    def subscribe(self, account: str, max_pending: int | None = None) -> Subscription:
+        """A new subscription to every notice of `account`, holding at most `max_pending`
+        (default: the hub's) mailboxes' notices before it overflows."""
+        limit = self._max_pending if max_pending is None else max_pending
+        subscription = Subscription(self, account.lower(), limit)
         self._subscriptions[subscription.account].add(subscription)
         return subscription
 
-    def publish(self, notice: ChangeNotice) -> None:
+    def publish(self, notice: ChangeNotice | MetadataNotice) -> None:
         """A change committed by this process: hand `notice` to every subscription of its
-        account, then to every forwarder. Call from the event loop."""
+        account, then (a ChangeNotice) to every forwarder. Call from the event loop."""
         self._fan_out(notice)
+        if isinstance(notice, MetadataNotice):
+            return
         for forward in tuple(self._forwarders):
             forward(notice)
 
@@ -96,7 +112,7 @@ class NotificationHub:
         if forward in self._forwarders:
             self._forwarders.remove(forward)
 
-    def _fan_out(self, notice: ChangeNotice) -> None:
+    def _fan_out(self, notice: ChangeNotice | MetadataNotice) -> None:
         for subscription in tuple(self._subscriptions.get(notice.account.lower(), ())):
             subscription._deliver(notice)
 

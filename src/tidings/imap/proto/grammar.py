@@ -10,10 +10,10 @@ commands are allowed in which state is the session's table, not the grammar's.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from tidings.imap.proto import commands as c
+from tidings.imap.proto.append import literal_sizes_before, parse_append
 from tidings.imap.proto.fetch import parse_fetch
 from tidings.imap.proto.lexer import Cursor, ParseError
 from tidings.imap.proto.quota import parse_getquota, parse_getquotaroot, parse_setquota
@@ -253,54 +253,15 @@ def _status(cursor: Cursor, tag: str, name: str, uid: bool) -> c.Command:
 
 
 def _append(cursor: Cursor, tag: str, name: str, uid: bool) -> c.Command:
-    """append = "APPEND" SP mailbox [SP flag-list] [SP date-time] SP literal
-
-    The message may also be a literal8 (RFC 3516 §4.4: append-data = literal8).
-    """
-    cursor.sp()
-    mailbox = cursor.mailbox()
-    cursor.sp()
-    flags: tuple[str, ...] = ()
-    if cursor.peek() == 0x28:
-        flags = cursor.flag_list()
-        cursor.sp()
-    internaldate = None
-    if cursor.peek() == 0x22:
-        internaldate = cursor.date_time()
-        cursor.sp()
-    message, binary = cursor.literal(allow_binary=True)
-    cursor.end()
-    return c.Append(tag, mailbox, message, flags, internaldate, binary)
-
-
-_TRAILING_LITERAL_HEADER = re.compile(rb"~?\{[0-9]+\+?\}\r\n\Z")
+    """append = "APPEND" SP mailbox 1*append-message  (RFC 3502; see proto/append.py)"""
+    return parse_append(cursor, tag)
 
 
 def is_append_message(pending: bytes) -> bool:
     """Whether `pending` (a command up to a literal header, see
-    CommandParser.pending_command) is an APPEND whose next literal is the message itself,
-    not its mailbox name: `tag SP "APPEND" SP mailbox [SP flag-list] [SP date-time] SP`."""
-    header = _TRAILING_LITERAL_HEADER.search(pending)
-    if header is None:
-        return False
-    cursor = Cursor(pending[: header.start()])
-    try:
-        cursor.tag()
-        cursor.sp()
-        if cursor.keyword("command name") != "APPEND":
-            return False
-        cursor.sp()
-        cursor.mailbox()
-        cursor.sp()
-        if cursor.peek() == 0x28:
-            cursor.flag_list()
-            cursor.sp()
-        if cursor.peek() == 0x22:
-            cursor.date_time()
-            cursor.sp()
-    except ParseError:
-        return False
-    return cursor.at_end()
+    CommandParser.pending_command) is an APPEND whose next literal is a message, not its
+    mailbox name (the first message or a later one of a MULTIAPPEND)."""
+    return literal_sizes_before(pending) is not None
 
 
 def _expunge(cursor: Cursor, tag: str, name: str, uid: bool) -> c.Command:

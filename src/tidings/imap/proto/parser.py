@@ -102,6 +102,12 @@ class CommandParser:
             self._skip_left = request.size
             self._start_discarding()
 
+    @property
+    def between_commands(self) -> bool:
+        """Whether no part of a command has been received yet (nothing buffered or pending):
+        where NOTIFY's unsolicited responses go, never inside a client's command."""
+        return not (self._buffer or self._command or self._pending or self._literal_left)
+
     def expect_idle_done(self) -> None:
         """After an Idle command: the next line is DONE (RFC 2177 §3)."""
         self._mode = _Mode.IDLE

@@ -23,6 +23,7 @@ from tidings.storage.api import MailStore
 
 if TYPE_CHECKING:
     from tidings.imap.session.handlers.idle import IdleEvent
+    from tidings.imap.session.notify import NotifyWatch
     from tidings.notify.hub import Subscription
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class ImapSession:
         self.auth_failures = 0
         self.saved_search: frozenset[int] = frozenset()  # RFC 5182 `$`, as UIDs
         self.current_command: c.Command | None = None
+        self.notify: NotifyWatch | None = None  # RFC 5465 NOTIFY SET (handlers/notify.py)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -118,6 +120,12 @@ class ImapSession:
         self.account = account
         self._store = await self.context.backend.mail_store(account)
         self.state = SessionState.AUTHENTICATED
+
+    def stop_notify(self) -> None:
+        """End NOTIFY's events (NOTIFY NONE or SET, an overflow, the end of the connection)."""
+        if self.notify is not None:
+            self.notify.close()
+            self.notify = None
 
     def deselect(self) -> None:
         """Leave the selected state (CLOSE, UNSELECT, a failed SELECT)."""

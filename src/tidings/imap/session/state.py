@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 
 from tidings.imap.proto import commands as c
+from tidings.imap.proto.notify import Notify
 
 
 class SessionState(enum.Enum):
@@ -56,6 +57,7 @@ ALLOWED_STATES: dict[type[c.Command], frozenset[SessionState]] = {
     c.GetQuota: _AUTHENTICATED,  # RFC 9208 §4.1: authenticated state
     c.GetQuotaRoot: _AUTHENTICATED,
     c.SetQuota: _AUTHENTICATED,
+    Notify: _AUTHENTICATED,  # RFC 5465 §3.1: authenticated or selected state
     c.Check: _SELECTED,
     c.Close: _SELECTED,
     c.Unselect: _SELECTED,

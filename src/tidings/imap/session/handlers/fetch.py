@@ -110,6 +110,27 @@ async def fetch(session: ImapSession, command: c.Fetch) -> None:
     await session.complete(command, "Fetch completed.")
 
 
+async def fetch_response(
+    session: ImapSession, seq: int, meta: MessageMeta, items: tuple[c.FetchItem, ...]
+) -> bytes | None:
+    """One unsolicited `seq FETCH (...)` with `items` for NOTIFY's MessageNew (RFC 5465
+    §5.2); a notification never sets \\Seen. None if the message went away meanwhile."""
+    message: tuple[bytes, MessageFacts] | None = None
+    if any(_needs_message(item) for item in items):
+        assert session.selected is not None
+        try:
+            message = (
+                await session.store.read_message(session.selected.mailbox_id, meta.uid),
+                await session.store.read_facts(session.selected.mailbox_id, meta.uid),
+            )
+        except MailError as error:
+            if error.kind is not MailErrorKind.EXPUNGED:
+                raise
+            return None
+    data = [await _encode_item(session, item, meta, message) for item in items]
+    return b"%d FETCH (%s)" % (seq, b" ".join(data))
+
+
 async def _encode_item(
     session: ImapSession,
     item: c.FetchItem,

@@ -28,15 +28,21 @@ class IdleEvent(enum.Enum):
 @handles(c.Idle)
 async def idle(session: ImapSession, command: c.Idle) -> None:
     """Send `+ idling`, then every change as it is committed, then OK on DONE."""
-    # Subscribe before the first sync, so no commit can fall between the two.
-    subscription = session.context.hub.subscribe(session.account or "")
+    # Subscribe before the first sync, so no commit can fall between the two. With NOTIFY
+    # (RFC 5465 §4) IDLE sends what NOTIFY asked for, so it waits on NOTIFY's subscription.
+    watch = session.notify
+    hub = session.context.hub
+    subscription = watch.subscription if watch else hub.subscribe(session.account or "")
     try:
         await session.io.send(r.continuation("idling"))
         await session.send_updates(command)
         await session.io.flush()
         while True:
             event = await session.io.wait_idle(subscription, IDLE_KEEPALIVE_SECONDS)
-            if event is IdleEvent.NOTICE:
+            if event is IdleEvent.NOTICE and watch is not None:
+                if session.notify is watch:
+                    await watch.deliver(session, expunge_allowed=True)
+            elif event is IdleEvent.NOTICE:
                 subscription.drain()
                 await session.send_updates(command)
             elif event is IdleEvent.TICK:
@@ -54,7 +60,8 @@ async def idle(session: ImapSession, command: c.Idle) -> None:
                 return
             await session.io.flush()
     finally:
-        subscription.close()
+        if watch is None:
+            subscription.close()
     if event is IdleEvent.BAD:
         await session.tagged(command.tag, "BAD", "Expected DONE.")
         return
