@@ -17,6 +17,11 @@ class Limits:
     max_line_length: int = 65536
     # Largest single literal, and so the largest APPENDed message (advertised as APPENDLIMIT).
     max_message_size: int = 50 * 1024 * 1024
+    # Largest command with all its literals, e.g. one MULTIAPPEND of several messages (RFC
+    # 3502), which is held in memory until it is stored atomically. A command over it gets
+    # NO [LIMIT] at the literal that passes it. Never below one message: the driver allows
+    # at least max_message_size + max_line_length whatever this says.
+    max_command_size: int = 200 * 1024 * 1024
     # Commands answered BAD before the server says BYE (Dovecot: 20, aiosmtpd: 20).
     max_bad_commands: int = 20
     # Autologout once authenticated: RFC 9051 §5.4 requires at least 30 minutes.
@@ -32,10 +37,21 @@ class Limits:
     auth_max_delay: float = 15.0
     # Failed authentications on one connection before BYE.
     max_auth_failures_per_connection: int = 3
+    # PBKDF2 iterations of the SCRAM-SHA-256 secrets made when a password is set (RFC 7677
+    # §4: at least 4096; lower values are raised to 4096). 10000 costs ~5 ms per password
+    # set, and each guess an attacker makes from stolen secrets costs as much.
+    scram_iterations: int = 10000
     # Length of a mailbox name in bytes (Dovecot's mailbox_list_max_name: 255 per level).
     max_mailbox_name_length: int = 1024
     # Untagged changes queued for one session before it must resync from the change log.
     notify_queue_size: int = 1024
+    # RFC 5464 METADATA (Dovecot bounds its attributes too, see imap_metadata): the largest
+    # value SETMETADATA stores (larger: NO [METADATA MAXSIZE n]), the entries one mailbox
+    # (or the server entries of an account) may hold, and the octets of entry names and
+    # values one account may hold in all (more: NO [METADATA TOOMANY]).
+    max_metadata_value_size: int = 64 * 1024
+    max_metadata_entries: int = 256
+    max_metadata_total_size: int = 1024 * 1024
 
     # LMTP (RFC 2033). max_message_size and max_bad_commands above apply to LMTP too.
     # Longest LMTP command line (RFC 5321 §4.5.3.1.4 requires at least 512 octets; SIZE,

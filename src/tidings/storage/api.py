@@ -44,6 +44,7 @@ class MailboxInfo:
     highestmodseq: int
     special_use: str | None
     subscribed: bool
+    mailboxid: str = ""  # RFC 8474 §4 MAILBOXID: stable across RENAME, new on re-create
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class MailboxStatus:
     # Octets that EXPUNGE would free: the sizes of the \\Deleted messages (RFC 9208
     # DELETED-STORAGE, reported in octets like STATUS SIZE).
     deleted_storage: int = 0
+    mailboxid: str = ""  # RFC 8474 §4.2 STATUS MAILBOXID
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,31 @@ class Change:
     meta: MessageMeta | None
 
 
+@dataclass(frozen=True, slots=True)
+class ChangeLog:
+    """"Changes since modseq N" with what a reader needs to trust them (RFC 7162 §3.2.5.2).
+
+    The log keeps every change above `floor` (older rows are pruned after the retention).
+    When N was below the floor, `current` holds the mailbox's messages as they are now, so
+    the reader compares UIDs and flags instead; otherwise it is None."""
+
+    changes: tuple[Change, ...]
+    floor: int
+    highestmodseq: int
+    current: tuple[MessageMeta, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionalStore:
+    """The outcome of STORE (UNCHANGEDSINCE n), RFC 7162 §3.1.3: the messages whose flags
+    changed (with their new modseq), the UIDs that failed the test, and the failed ones
+    that already were in the requested state (their current state; not a failure)."""
+
+    changed: tuple[MessageMeta, ...]
+    modified: tuple[int, ...]
+    already: tuple[MessageMeta, ...] = ()
+
+
 class FlagOperation(enum.Enum):
     """STORE's three modes (RFC 9051 §6.4.6)."""
 
@@ -182,6 +209,31 @@ class AppendManyResult:
 
     uidvalidity: int
     uids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageObjectIds:
+    """RFC 8474 §5 ids of one message: EMAILID (the same for its copies) and THREADID (the
+    same for every message of its thread)."""
+
+    emailid: str
+    threadid: str
+
+
+class MetadataDepth(enum.Enum):
+    """GETMETADATA DEPTH (RFC 5464 §4.2.2): the entry only, its children, or all below."""
+
+    ZERO = "0"
+    ONE = "1"
+    INFINITY = "infinity"
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataLimits:
+    """Bounds on RFC 5464 annotations, checked inside the write (see core/limits.py)."""
+
+    max_entries: int  # per mailbox, and for the server entries of an account
+    max_total_size: int  # octets of entry names and values, per account
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +302,28 @@ class MailStore(Protocol):
         """Change-log rows with modseq > `modseq`, ascending; NOTFOUND if the mailbox is gone."""
         ...
 
+    async def change_log(self, mailbox_id: int, modseq: int) -> ChangeLog:
+        """The changes after `modseq`, or the current messages when the log was pruned past
+        it, in one consistent read; NOTFOUND if the mailbox is gone."""
+        ...
+
+    async def expunged_since(self, mailbox_id: int, modseq: int) -> tuple[int, ...] | None:
+        """UIDs expunged with a modseq above `modseq`, ascending; None when the log was
+        pruned past `modseq` and cannot tell (RFC 7162 §3.2.5.2)."""
+        ...
+
+    async def store_flags_unchanged_since(
+        self,
+        mailbox_id: int,
+        uids: Sequence[int],
+        operation: FlagOperation,
+        flags: Iterable[str],
+        unchanged_since: int,
+    ) -> ConditionalStore:
+        """STORE (UNCHANGEDSINCE n), RFC 7162 §3.1.3: change only the messages whose modseq
+        is at most `unchanged_since`, atomically with the check."""
+        ...
+
     async def append(
         self,
         name: str,
@@ -301,6 +375,37 @@ class MailStore(Protocol):
         """The facts parsed at APPEND (envelope, structure, offsets); EXPUNGED if gone."""
         ...
 
+    async def object_ids(
+        self, mailbox_id: int, uids: Sequence[int]
+    ) -> dict[int, MessageObjectIds]:
+        """RFC 8474 EMAILID/THREADID of the existing messages among `uids`."""
+        ...
+
+    async def savedates(
+        self, mailbox_id: int, uids: Sequence[int] | None = None
+    ) -> dict[int, datetime | None]:
+        """RFC 8514 save date of each existing message among `uids` (all if None); None for
+        a message whose save date is unknown (stored by an older version)."""
+        ...
+
+    async def get_metadata(
+        self, mailbox: str | None, entries: Sequence[str], depth: MetadataDepth
+    ) -> list[tuple[str, bytes]]:
+        """RFC 5464 entries of `mailbox` (None: the server entries) named in `entries`
+        (lower-case) or, with `depth`, below them; (entry, value) sorted by entry.
+        NOTFOUND if the mailbox does not exist."""
+        ...
+
+    async def set_metadata(
+        self,
+        mailbox: str | None,
+        changes: Sequence[tuple[str, bytes | None]],
+        limits: MetadataLimits,
+    ) -> None:
+        """Set (or with None remove) each entry, all or none. LIMIT if the entries would
+        pass `limits`; NOTFOUND if the mailbox does not exist."""
+        ...
+
     async def quota(self) -> Quota:
         """The account's quota limits and its exact current usage."""
         ...
@@ -322,12 +427,35 @@ class MailStore(Protocol):
 class AccountStore(Protocol):
     """The accounts a backend holds."""
 
-    async def add_account(self, address: str, password_hash: str) -> None:
-        """Create the account with the DEFAULT_MAILBOXES; EXISTS if present."""
+    async def add_account(
+        self, address: str, password_hash: str, *, scram_sha256: str | None = None
+    ) -> None:
+        """Create the account with the DEFAULT_MAILBOXES; EXISTS if present. `scram_sha256`:
+        the SCRAM secrets of the same password (tidings.auth.scram_secrets), never the
+        password; None for none yet (made at the next password login)."""
         ...
 
-    async def set_password_hash(self, address: str, password_hash: str) -> None:
-        """Replace the stored hash; NOTFOUND if no such account."""
+    async def set_password_hash(
+        self, address: str, password_hash: str, *, scram_sha256: str | None = None
+    ) -> None:
+        """Replace the stored hash and the SCRAM secrets together (None drops the old ones,
+        so the old password stops working for SCRAM too); NOTFOUND if no such account."""
+        ...
+
+    async def scram_sha256(self, address: str) -> str | None:
+        """The account's SCRAM-SHA-256 secrets as stored; None if there is no such account
+        or it has none. Case-insensitive address."""
+        ...
+
+    async def set_scram_sha256(self, address: str, scram_sha256: str, password_hash: str) -> bool:
+        """Store SCRAM secrets derived from the password whose hash is `password_hash`, only
+        while that is still the stored hash (a password changed meanwhile wins); whether
+        they were stored. NOTFOUND if no such account."""
+        ...
+
+    async def auth_secret(self) -> bytes:
+        """A random 32-byte key made once per store and kept across restarts, for values
+        that must be stable but unguessable (the decoy SCRAM salts of unknown users)."""
         ...
 
     async def remove_account(self, address: str) -> None:

@@ -5,7 +5,8 @@ Stdlib only, no I/O, no IMAP knowledge (DESIGN.md "Layers": core).
 
 from tidings.core.mime.facts import BodyPart, Envelope, MessageFacts
 from tidings.core.mime.headers import decode_words
-from tidings.core.mime.parser import parse_date, parse_message
+from tidings.core.mime.parser import parse_date, parse_message, with_derived_text
+from tidings.core.mime.preview import PREVIEW_MAX_CHARS, message_preview
 from tidings.core.mime.rfc822 import Address
 from tidings.core.mime.sections import (
     UnknownTransferEncoding,
@@ -22,6 +23,7 @@ from tidings.core.mime.text import (
 )
 
 __all__ = [
+    "PREVIEW_MAX_CHARS",
     "Address",
     "BodyPart",
     "Envelope",
@@ -34,8 +36,10 @@ __all__ = [
     "decoded_param",
     "find_part",
     "header_fields",
+    "message_preview",
     "parse_date",
     "parse_message",
     "search_text",
     "section_bytes",
+    "with_derived_text",
 ]

@@ -84,22 +84,29 @@ class MessageFacts:
     envelope: Envelope
     body: BodyPart
     sent_date: datetime | None
+    # RFC 8970 PREVIEW text ("" when the message has no text) and the RFC 8474 THREADID root
+    # message-id ("" when it names none); None in facts stored before they were computed
+    # (version 1 JSON), which readers then derive from the raw message on demand.
+    preview: str | None = None
+    thread_root: str | None = None
 
     def to_json(self) -> bytes:
         """Serialise for storage; `from_json(to_json())` gives an equal object back."""
         data = {
-            "v": 1,
+            "v": 2,
             "size": self.size,
             "envelope": _envelope_to(self.envelope),
             "body": _part_to(self.body),
             "sent_date": self.sent_date.isoformat() if self.sent_date else None,
+            "preview": self.preview,
+            "thread_root": self.thread_root,
         }
         # ensure_ascii escapes lone surrogates (8-bit header octets) so they round trip.
         return json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
     @classmethod
     def from_json(cls, data: bytes) -> MessageFacts:
-        """Inverse of `to_json`."""
+        """Inverse of `to_json`; version 1 JSON (no preview, no thread root) reads too."""
         obj = json.loads(data)
         sent = obj["sent_date"]
         return cls(
@@ -107,6 +114,8 @@ class MessageFacts:
             envelope=_envelope_from(obj["envelope"]),
             body=_part_from(obj["body"]),
             sent_date=datetime.fromisoformat(sent) if sent else None,
+            preview=obj.get("preview"),
+            thread_root=obj.get("thread_root"),
         )
 
 

@@ -14,7 +14,7 @@ The parser is total: any bytes give facts, never an exception.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -22,6 +22,8 @@ from typing import Any
 from tidings.core.mime import rfc822
 from tidings.core.mime.facts import BodyPart, Envelope, MessageFacts
 from tidings.core.mime.headers import HeaderField, decode_header_bytes, scan_header
+from tidings.core.mime.preview import message_preview
+from tidings.core.mime.threadroot import thread_root
 
 # Dovecot truncates boundaries (BOUNDARY_STRING_MAX_LEN) so a boundary line is bounded.
 BOUNDARY_MAX = 80
@@ -417,4 +419,11 @@ def parse_message(raw: bytes) -> MessageFacts:
         envelope, fields = Envelope(), []
     date_field = _first(fields, "date")
     sent_date = parse_date(date_field.value if date_field else None)
-    return MessageFacts(size=len(raw), envelope=envelope, body=body, sent_date=sent_date)
+    facts = MessageFacts(size=len(raw), envelope=envelope, body=body, sent_date=sent_date)
+    return with_derived_text(raw, facts)
+
+
+def with_derived_text(raw: bytes, facts: MessageFacts) -> MessageFacts:
+    """`facts` with the RFC 8970 preview and the RFC 8474 thread root filled in (also for
+    facts stored before they existed)."""
+    return replace(facts, preview=message_preview(raw, facts), thread_root=thread_root(raw, facts))

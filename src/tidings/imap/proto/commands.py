@@ -81,6 +81,7 @@ class DateField(enum.Enum):
 
     INTERNAL = "internal"  # BEFORE, ON, SINCE: the internal date
     SENT = "sent"  # SENTBEFORE, SENTON, SENTSINCE: the Date: header
+    SAVED = "saved"  # SAVEDBEFORE, SAVEDON, SAVEDSINCE: the save date (RFC 8514 §4.3)
 
 
 class DateRelation(enum.Enum):
@@ -114,6 +115,15 @@ class SearchHeader(SearchKey):
     case-insensitively); an empty `value` matches every message that has the field."""
 
     field: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchObjectId(SearchKey):
+    """EMAILID objectid / THREADID objectid (RFC 8474 §6): an exact id match; `field` is
+    SimpleAttribute.EMAILID or THREADID."""
+
+    field: SimpleAttribute
     value: str
 
 
@@ -161,6 +171,9 @@ class SimpleAttribute(enum.Enum):
     RFC822_HEADER = "RFC822.HEADER"  # like BODY.PEEK[HEADER]
     RFC822_TEXT = "RFC822.TEXT"  # like BODY[TEXT]; sets \Seen
     MODSEQ = "MODSEQ"  # RFC 7162
+    EMAILID = "EMAILID"  # RFC 8474 §5.1
+    THREADID = "THREADID"  # RFC 8474 §5.2
+    SAVEDATE = "SAVEDATE"  # RFC 8514 §4.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +194,13 @@ class FetchSection(FetchItem):
     peek: bool = False
     binary: bool = False
     partial: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPreview(FetchItem):
+    """PREVIEW [(LAZY)] (RFC 8970 §3.1): with `lazy`, NIL rather than computing it now."""
+
+    lazy: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +238,13 @@ class Logout(Command):
 @dataclass(frozen=True, slots=True)
 class StartTLS(Command):
     """STARTTLS (§6.2.1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Compress(Command):
+    """COMPRESS mechanism (RFC 4978 §3); the mechanism as sent (only DEFLATE is known)."""
+
+    mechanism: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +329,7 @@ class StatusItem(enum.Enum):
     RECENT = "RECENT"
     HIGHESTMODSEQ = "HIGHESTMODSEQ"
     DELETED_STORAGE = "DELETED-STORAGE"
+    MAILBOXID = "MAILBOXID"  # RFC 8474 §4.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,10 +371,24 @@ class Status(Command):
 
 
 @dataclass(frozen=True, slots=True)
-class Append(Command):
-    """APPEND mailbox [(flags)] [date-time] literal (§6.3.12).
+class AppendMessage:
+    """One message of an APPEND: data, flags, internal date, and how the data came:
+    `binary` for a literal8 `~{n}` (RFC 3516 §4.4), `utf8` for `UTF8 (~{n})` (RFC 6855 §4)."""
 
-    `binary` is True when the message came as a literal8 `~{n}` (RFC 3516).
+    message: bytes
+    flags: tuple[str, ...] = ()
+    internaldate: datetime | None = None
+    binary: bool = False
+    utf8: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Append(Command):
+    """APPEND mailbox [(flags)] [date-time] literal (§6.3.12), with further messages in
+    `more` (RFC 3502 MULTIAPPEND: `append = "APPEND" SP mailbox 1*append-message`).
+
+    The fields after `mailbox` describe the first message (see AppendMessage);
+    `messages` gives all of them in order.
     """
 
     mailbox: str
@@ -354,6 +396,14 @@ class Append(Command):
     flags: tuple[str, ...] = ()
     internaldate: datetime | None = None
     binary: bool = False
+    utf8: bool = False
+    more: tuple[AppendMessage, ...] = ()
+
+    @property
+    def messages(self) -> tuple[AppendMessage, ...]:
+        """Every message of the command, the first one included."""
+        first = AppendMessage(self.message, self.flags, self.internaldate, self.binary, self.utf8)
+        return (first, *self.more)
 
 
 @dataclass(frozen=True, slots=True)

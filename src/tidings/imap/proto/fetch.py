@@ -12,6 +12,7 @@ from tidings.imap.proto.commands import (
     FetchAttribute,
     FetchBinarySize,
     FetchItem,
+    FetchPreview,
     FetchSection,
     Section,
     SimpleAttribute,
@@ -68,6 +69,8 @@ def _fetch_att(cursor: Cursor) -> FetchItem:
     name = raw.decode("ascii").upper()
     if not name:
         raise ParseError("Expected fetch attribute")
+    if name == "PREVIEW":
+        return _preview(cursor)
     if cursor.peek() != 0x5B:  # "["
         attribute = _ATTRIBUTES.get(name)
         if attribute is None:
@@ -84,6 +87,23 @@ def _fetch_att(cursor: Cursor) -> FetchItem:
     if name == "BINARY.SIZE":
         return FetchBinarySize(_section_binary(cursor))
     raise ParseError(f"Unknown fetch attribute {name}")
+
+
+def _preview(cursor: Cursor) -> FetchPreview:
+    """fetch-att =/ "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]   (RFC 8970 §6)
+    preview-mod = "LAZY"
+
+    `PREVIEW (...)` is read as modifiers only when LAZY opens the list, so that
+    `FETCH 1 PREVIEW (CHANGEDSINCE 1)` stays a fetch modifier (RFC 4466)."""
+    start = cursor.pos
+    if cursor.data[start : start + 6].upper() != b" (LAZY":
+        return FetchPreview()
+    cursor.sp()
+    modifiers = cursor.paren_list(lambda: cursor.keyword("preview modifier"))
+    unknown = [modifier for modifier in modifiers if modifier != "LAZY"]
+    if unknown:
+        raise ParseError(f"Unknown PREVIEW modifier {unknown[0]}")
+    return FetchPreview(lazy=True)
 
 
 def _section(cursor: Cursor) -> Section:

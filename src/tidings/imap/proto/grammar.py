@@ -14,8 +14,11 @@ from collections.abc import Callable
 
 from tidings.imap.proto import commands as c
 from tidings.imap.proto.append import literal_sizes_before, parse_append
+from tidings.imap.proto.compress import parse_compress
 from tidings.imap.proto.fetch import parse_fetch
 from tidings.imap.proto.lexer import Cursor, ParseError
+from tidings.imap.proto.metadata import parse_getmetadata, parse_setmetadata
+from tidings.imap.proto.notify import parse_notify
 from tidings.imap.proto.quota import parse_getquota, parse_getquotaroot, parse_setquota
 from tidings.imap.proto.search import parse_search
 
@@ -368,6 +371,7 @@ _COMMANDS: dict[str, _Parse] = {
     "NOOP": _no_arguments(c.Noop),
     "LOGOUT": _no_arguments(c.Logout),
     "STARTTLS": _no_arguments(c.StartTLS),
+    "COMPRESS": lambda cursor, tag, name, uid: parse_compress(cursor, tag),  # RFC 4978
     "AUTHENTICATE": _authenticate,
     "LOGIN": _login,
     "ENABLE": _enable,
@@ -397,5 +401,8 @@ _COMMANDS: dict[str, _Parse] = {
     "GETQUOTA": _quota,
     "GETQUOTAROOT": _quota,
     "SETQUOTA": _quota,
+    "NOTIFY": lambda cursor, tag, name, uid: parse_notify(cursor, tag),  # RFC 5465
+    "GETMETADATA": lambda cursor, tag, name, uid: parse_getmetadata(cursor, tag),  # RFC 5464
+    "SETMETADATA": lambda cursor, tag, name, uid: parse_setmetadata(cursor, tag),
 }
 _UID_COMMANDS = frozenset({"COPY", "MOVE", "FETCH", "SEARCH", "STORE", "EXPUNGE"})

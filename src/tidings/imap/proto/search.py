@@ -10,6 +10,7 @@ SearchHeader, NEW/OLD/RECENT and the flag keys become SearchFlag combinations.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from tidings.imap.proto.commands import (
@@ -23,12 +24,15 @@ from tidings.imap.proto.commands import (
     SearchHeader,
     SearchKey,
     SearchNot,
+    SearchObjectId,
     SearchOr,
     SearchSequence,
     SearchSize,
     SearchText,
     SearchUid,
+    SimpleAttribute,
 )
+from tidings.imap.proto.condstore import parse_search_modseq
 from tidings.imap.proto.lexer import Cursor, ParseError, decode
 
 # Nesting of NOT/OR/parentheses: deeper programs are refused rather than risk the recursion
@@ -36,6 +40,10 @@ from tidings.imap.proto.lexer import Cursor, ParseError, decode
 MAX_SEARCH_DEPTH = 100
 
 _RECENT = SearchFlag("\\Recent", True)
+
+# RFC 8474 §4: objectid = 1*255(ALPHA / DIGIT / "_" / "-")
+MAX_OBJECTID_LENGTH = 255
+_OBJECTID = re.compile(r"[A-Za-z0-9_-]+")
 
 # Keys without arguments. RFC 3501 §6.4.4 adds NEW, OLD and RECENT to RFC 9051's list.
 _SIMPLE_KEYS: dict[str, SearchKey] = {
@@ -53,6 +61,8 @@ _SIMPLE_KEYS: dict[str, SearchKey] = {
     "RECENT": _RECENT,
     "NEW": SearchAnd((_RECENT, SearchFlag("\\Seen", False))),
     "OLD": SearchNot(_RECENT),
+    # RFC 8514 §4.3: every mailbox here keeps save dates, so this matches every message.
+    "SAVEDATESUPPORTED": SearchAll(),
 }
 
 # "FROM" SP astring and friends: a header field search.
@@ -65,6 +75,9 @@ _DATE_KEYS = {
     "SENTBEFORE": (DateField.SENT, DateRelation.BEFORE),
     "SENTON": (DateField.SENT, DateRelation.ON),
     "SENTSINCE": (DateField.SENT, DateRelation.SINCE),
+    "SAVEDBEFORE": (DateField.SAVED, DateRelation.BEFORE),  # RFC 8514 §4.3
+    "SAVEDON": (DateField.SAVED, DateRelation.ON),
+    "SAVEDSINCE": (DateField.SAVED, DateRelation.SINCE),
 }
 
 
@@ -162,6 +175,15 @@ def _uid(cursor: Cursor, name: str, depth: int) -> SearchKey:
     return SearchUid(cursor.sequence_set())
 
 
+def _objectid(cursor: Cursor, name: str, depth: int) -> SearchKey:
+    """search-key =/ "EMAILID" SP objectid / "THREADID" SP objectid   (RFC 8474 §6)
+    objectid = 1*255(ALPHA / DIGIT / "_" / "-")"""
+    value = cursor.atom("objectid")
+    if len(value) > MAX_OBJECTID_LENGTH or not _OBJECTID.fullmatch(value):
+        raise ParseError(f"Invalid {name} objectid")
+    return SearchObjectId(SimpleAttribute(name), value)
+
+
 _ARGUMENT_KEYS: dict[str, Callable[[Cursor, str, int], SearchKey]] = {
     **dict.fromkeys(_HEADER_KEYS, _header_alias),
     **dict.fromkeys(_DATE_KEYS, _date),
@@ -175,4 +197,7 @@ _ARGUMENT_KEYS: dict[str, Callable[[Cursor, str, int], SearchKey]] = {
     "NOT": _not,
     "OR": _or,
     "UID": _uid,
+    "EMAILID": _objectid,
+    "THREADID": _objectid,
+    "MODSEQ": parse_search_modseq,  # RFC 7162 §3.1.5
 }

@@ -23,12 +23,17 @@ from tidings.imap.proto.commands import (
     SearchHeader,
     SearchKey,
     SearchNot,
+    SearchObjectId,
     SearchOr,
     SearchSequence,
     SearchSize,
     SearchText,
     SearchUid,
+    SimpleAttribute,
 )
+from tidings.storage.api import MessageObjectIds
+
+from tidings.imap.proto.condstore import SearchModseq  # noqa: E402 - after the commands
 
 Loader = Callable[[], Awaitable[tuple[bytes, MessageFacts]]]
 
@@ -48,6 +53,9 @@ class SearchCandidate:
     size: int
     load: Loader
     _loaded: tuple[bytes, MessageFacts] | None = field(default=None, repr=False)
+    object_ids: MessageObjectIds | None = None  # RFC 8474, when the key compares them
+    savedate: datetime | None = None  # RFC 8514, None if unknown or not asked for
+    modseq: int = 0  # RFC 7162 §3.1.5 MODSEQ
 
     async def message(self) -> tuple[bytes, MessageFacts]:
         """Raw bytes and facts, loaded on first use and cached."""
@@ -82,7 +90,11 @@ async def _header_matches(key: SearchHeader, candidate: SearchCandidate) -> bool
 
 async def _date_matches(key: SearchDate, candidate: SearchCandidate) -> bool:
     moment = candidate.internaldate
-    if key.field is DateField.SENT:
+    if key.field is DateField.SAVED:
+        # RFC 8514 §4.3 compares the save date; a message saved before save dates were
+        # kept (SAVEDATE NIL) is compared by its internal date, its best estimate.
+        moment = candidate.savedate or candidate.internaldate
+    elif key.field is DateField.SENT:
         _, facts = await candidate.message()
         # RFC 9051 §6.4.4 does not say what a message without a usable Date: field was
         # sent on. Dovecot takes such a message as sent at time 0 (mail_get_date gives 0),
@@ -157,6 +169,16 @@ async def matches(
             return await _date_matches(item, candidate)
         if isinstance(item, SearchHeader):
             return await _header_matches(item, candidate)
+        if isinstance(item, SearchModseq):
+            # RFC 7162 §3.1.5: modseq >= n; one modseq per message, whatever the entry name.
+            return candidate.modseq >= item.modseq
+        if isinstance(item, SearchObjectId):
+            # RFC 8474 §6: an exact match of the message's EMAILID or THREADID.
+            ids = candidate.object_ids
+            if ids is None:
+                return False
+            mine = ids.emailid if item.field is SimpleAttribute.EMAILID else ids.threadid
+            return mine == item.value
         if isinstance(item, SearchText):
             raw, facts = await candidate.message()
             return _fold(item.value) in _fold(search_text(raw, facts, item.body_only))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 
 from tidings.imap.proto import commands as c
+from tidings.imap.proto.metadata import GetMetadata, SetMetadata
 from tidings.imap.proto.notify import Notify
 
 
@@ -54,9 +55,12 @@ ALLOWED_STATES: dict[type[c.Command], frozenset[SessionState]] = {
     c.Status: _AUTHENTICATED,
     c.Append: _AUTHENTICATED,
     c.Idle: _AUTHENTICATED,
+    c.Compress: _AUTHENTICATED,  # RFC 4978 §5: command-auth (Dovecot: after login only)
     c.GetQuota: _AUTHENTICATED,  # RFC 9208 §4.1: authenticated state
     c.GetQuotaRoot: _AUTHENTICATED,
     c.SetQuota: _AUTHENTICATED,
+    GetMetadata: _AUTHENTICATED,  # RFC 5464 §4: authenticated and selected states
+    SetMetadata: _AUTHENTICATED,
     Notify: _AUTHENTICATED,  # RFC 5465 §3.1: authenticated or selected state
     c.Check: _SELECTED,
     c.Close: _SELECTED,

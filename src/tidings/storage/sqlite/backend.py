@@ -8,7 +8,7 @@ from pathlib import Path
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.notify.hub import NotificationHub
 from tidings.storage.api import DEFAULT_MAILBOXES, AccountSettings
-from tidings.storage.sqlite import blobs, quota
+from tidings.storage.sqlite import blobs, changelog, credentials, objectids, quota
 from tidings.storage.sqlite.database import Database, WriteTxn
 from tidings.storage.sqlite.mailboxes import insert_mailbox
 from tidings.storage.sqlite.records import Owner
@@ -27,12 +27,12 @@ def _owner(conn: sqlite3.Connection, address: str) -> Owner:
     return Owner(address, int(row[0]))
 
 
-def _add_account(txn: WriteTxn, address: str, password_hash: str) -> None:
+def _add_account(txn: WriteTxn, address: str, password_hash: str, scram: str | None) -> None:
     conn = txn.conn
     row = conn.execute(
-        "INSERT INTO accounts (address, password_hash) VALUES (?, ?)"
+        "INSERT INTO accounts (address, password_hash, scram_sha256) VALUES (?, ?, ?)"
         " ON CONFLICT (address) DO NOTHING RETURNING id",
-        (address, password_hash),
+        (address, password_hash, scram),
     ).fetchone()
     if row is None:
         raise MailError(MailErrorKind.EXISTS, f"Account already exists: {address}")
@@ -41,10 +41,11 @@ def _add_account(txn: WriteTxn, address: str, password_hash: str) -> None:
         conn.execute("INSERT INTO subscriptions (account_id, name) VALUES (?, ?)", (row[0], name))
 
 
-def _set_password_hash(txn: WriteTxn, address: str, password_hash: str) -> None:
+def _set_password_hash(txn: WriteTxn, address: str, password_hash: str, scram: str | None) -> None:
     owner = _owner(txn.conn, address)
     txn.conn.execute(
-        "UPDATE accounts SET password_hash = ? WHERE id = ?", (password_hash, owner.id)
+        "UPDATE accounts SET password_hash = ?, scram_sha256 = ? WHERE id = ?",
+        (password_hash, scram, owner.id),
     )
 
 
@@ -61,7 +62,7 @@ def _remove_account(txn: WriteTxn, address: str) -> None:
     ]
     for table in ("changes", "mailbox_keywords"):
         conn.execute(f"DELETE FROM {table} WHERE mailbox_id IN ({mailbox_ids})", (owner.id,))
-    for table in ("mailboxes", "subscriptions"):
+    for table in ("mailboxes", "subscriptions", "metadata"):
         conn.execute(f"DELETE FROM {table} WHERE account_id = ?", (owner.id,))
     conn.execute("DELETE FROM accounts WHERE id = ?", (owner.id,))
     blobs.collect(conn, blob_ids)
@@ -92,9 +93,15 @@ def _password_hash(conn: sqlite3.Connection, address: str) -> str | None:
 class SqliteBackend:
     """Accounts and mail in one SQLite file (implements `tidings.storage.api.Backend`)."""
 
-    def __init__(self, db: Database, max_message_size: int | None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        max_message_size: int | None,
+        change_retention: float = changelog.DEFAULT_RETENTION,
+    ) -> None:
         self._db = db
         self._max_message_size = max_message_size
+        self._change_retention = change_retention
 
     @classmethod
     async def open(
@@ -103,17 +110,52 @@ class SqliteBackend:
         hub: NotificationHub | None = None,
         *,
         max_message_size: int | None = None,
+        change_retention: float = changelog.DEFAULT_RETENTION,
     ) -> SqliteBackend:
-        """Open or create the database file at `path`; notices go to `hub` if given."""
-        return cls(await Database.open(Path(path), hub), max_message_size)
+        """Open or create the database file at `path`; notices go to `hub` if given.
+        Change-log rows older than `change_retention` seconds are pruned (here, bounded,
+        and on every expunge; see storage/sqlite/changelog.py)."""
+        db = await Database.open(Path(path), hub)
+        if not await db.read(objectids.has_secret):  # RFC 8474 ids need the key (once)
+            await db.write(objectids.ensure_secret)
+        backend = cls(db, max_message_size, change_retention)
+        await backend.prune_change_log()
+        return backend
 
-    async def add_account(self, address: str, password_hash: str) -> None:
+    async def prune_change_log(self, retention: float | None = None) -> int:
+        """Drop change-log rows older than `retention` seconds (default: the configured
+        retention) in every mailbox, bounded; return how many went."""
+        keep = self._change_retention if retention is None else retention
+        return await self._db.write(changelog.prune_all, changelog.cutoff_for(keep))
+
+    async def add_account(
+        self, address: str, password_hash: str, *, scram_sha256: str | None = None
+    ) -> None:
         """Create the account with the DEFAULT_MAILBOXES, subscribed; EXISTS if present."""
-        await self._db.write(_add_account, _address(address), password_hash)
+        await self._db.write(_add_account, _address(address), password_hash, scram_sha256)
 
-    async def set_password_hash(self, address: str, password_hash: str) -> None:
-        """Replace the stored hash; NOTFOUND if no such account."""
-        await self._db.write(_set_password_hash, _address(address), password_hash)
+    async def set_password_hash(
+        self, address: str, password_hash: str, *, scram_sha256: str | None = None
+    ) -> None:
+        """Replace the stored hash and SCRAM secrets; NOTFOUND if no such account."""
+        await self._db.write(_set_password_hash, _address(address), password_hash, scram_sha256)
+
+    async def scram_sha256(self, address: str) -> str | None:
+        """The stored SCRAM-SHA-256 secrets, None if no such account or none stored."""
+        return await self._db.read(credentials.scram_sha256, _address(address))
+
+    async def set_scram_sha256(self, address: str, scram_sha256: str, password_hash: str) -> bool:
+        """Store SCRAM secrets while the hash is still `password_hash`; whether stored."""
+        return await self._db.write(
+            credentials.set_scram_sha256, _address(address), scram_sha256, password_hash
+        )
+
+    async def auth_secret(self) -> bytes:
+        """The store's random auth key, made on first use."""
+        secret = await self._db.read(credentials.read_auth_secret)
+        if secret is None:
+            secret = await self._db.write(credentials.ensure_auth_secret)
+        return secret
 
     async def remove_account(self, address: str) -> None:
         """Delete the account and all its mail; NOTFOUND if none."""
@@ -130,7 +172,7 @@ class SqliteBackend:
     async def mail_store(self, address: str) -> SqliteMailStore:
         """The account's mail; NOTFOUND if no such account."""
         owner = await self._db.read(_owner, _address(address))
-        return SqliteMailStore(self._db, owner, self._max_message_size)
+        return SqliteMailStore(self._db, owner, self._max_message_size, self._change_retention)
 
     async def set_quota(
         self, address: str, storage_limit: int | None, message_limit: int | None

@@ -13,6 +13,7 @@ from tidings.storage.api import MailboxInfo, MailboxStatus
 from tidings.storage.sqlite import names
 from tidings.storage.sqlite.database import WriteTxn
 from tidings.storage.sqlite.flags import DELETED, SEEN
+from tidings.storage.sqlite.objectids import mailbox_objectid
 from tidings.storage.sqlite.records import (
     MAILBOX_COLUMNS,
     MailboxRow,
@@ -25,7 +26,7 @@ from tidings.storage.sqlite.records import (
 )
 
 
-def _info(row: MailboxRow, subscribed: bool) -> MailboxInfo:
+def _info(row: MailboxRow, subscribed: bool, mailboxid: str) -> MailboxInfo:
     return MailboxInfo(
         id=row.id,
         name=row.name,
@@ -34,6 +35,7 @@ def _info(row: MailboxRow, subscribed: bool) -> MailboxInfo:
         highestmodseq=row.highestmodseq,
         special_use=row.special_use,
         subscribed=subscribed,
+        mailboxid=mailboxid,
     )
 
 
@@ -46,7 +48,8 @@ def _is_subscribed(conn: sqlite3.Connection, owner: Owner, name: str) -> bool:
 
 def mailbox_info(conn: sqlite3.Connection, owner: Owner, row: MailboxRow) -> MailboxInfo:
     """The MailboxInfo of a row read in this transaction."""
-    return _info(row, _is_subscribed(conn, owner, row.name))
+    mailboxid = mailbox_objectid(conn, row.id, row.uidvalidity)
+    return _info(row, _is_subscribed(conn, owner, row.name), mailboxid)
 
 
 def list_mailboxes(conn: sqlite3.Connection, owner: Owner) -> list[MailboxInfo]:
@@ -58,7 +61,8 @@ def list_mailboxes(conn: sqlite3.Connection, owner: Owner) -> list[MailboxInfo]:
         " WHERE m.account_id = ? ORDER BY m.name",
         (owner.id,),
     ).fetchall()
-    return [_info(MailboxRow(*row[:-1]), bool(row[-1])) for row in rows]
+    infos = [(MailboxRow(*row[:-1]), bool(row[-1])) for row in rows]
+    return [_info(r, sub, mailbox_objectid(conn, r.id, r.uidvalidity)) for r, sub in infos]
 
 
 def list_subscriptions(conn: sqlite3.Connection, owner: Owner) -> list[str]:
@@ -238,4 +242,5 @@ def status(conn: sqlite3.Connection, owner: Owner, name: str) -> MailboxStatus:
         uidvalidity=row.uidvalidity,
         highestmodseq=row.highestmodseq,
         deleted_storage=int(deleted_storage),
+        mailboxid=mailbox_objectid(conn, row.id, row.uidvalidity),
     )

@@ -42,11 +42,13 @@ from tidings.storage.sqlite.records import (
     mailbox_by_name,
     make_meta,
     remove_rows,
+    savedate_now,
     uid_filter,
 )
 
 
-def _all_metas(conn: sqlite3.Connection, mailbox_id: int) -> tuple[MessageMeta, ...]:
+def all_metas(conn: sqlite3.Connection, mailbox_id: int) -> tuple[MessageMeta, ...]:
+    """Every message of the mailbox, ascending by UID."""
     # One range scan of the clustered primary key; shared flag sets keep this cheap for
     # large mailboxes (a 100k-message SELECT must not take seconds).
     decode = FlagDecoder()
@@ -64,7 +66,7 @@ def _all_metas(conn: sqlite3.Connection, mailbox_id: int) -> tuple[MessageMeta, 
 def open_mailbox(conn: sqlite3.Connection, owner: Owner, name: str) -> MailboxSnapshot:
     """The mailbox and all its messages, ascending by UID, with no \\Recent claimed."""
     row = mailbox_by_name(conn, owner.id, names.normalize(name))
-    return MailboxSnapshot(mailbox_info(conn, owner, row), _all_metas(conn, row.id), frozenset())
+    return MailboxSnapshot(mailbox_info(conn, owner, row), all_metas(conn, row.id), frozenset())
 
 
 def _raise_floor(conn: sqlite3.Connection, row: MailboxRow, up_to_uid: int) -> None:
@@ -157,17 +159,18 @@ def _insert_message(
     date = internaldate.isoformat()
     conn.execute(
         "INSERT INTO messages (mailbox_id, uid, modseq, sysflags, keywords, internaldate,"
-        " size, blob_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (row.id, uid, modseq, bits, keywords, date, message.size, blob_id),
+        " size, blob_id, savedate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (row.id, uid, modseq, bits, keywords, date, message.size, blob_id, savedate_now()),
     )
     log_change(
         conn, row.id, modseq, uid, ChangeKind.APPEND, state=(bits, keywords, date, message.size)
     )
 
 
-def _apply(
+def apply_operation(
     operation: FlagOperation, old: tuple[int, list[str]], bits: int, keywords: list[str]
 ) -> tuple[int, list[str]]:
+    """The (bits, keywords) a STORE `operation` leaves on a message that had `old`."""
     old_bits, old_keywords = old
     if operation is FlagOperation.REPLACE:
         return bits, keywords
@@ -202,7 +205,7 @@ def store_flags(
     ).fetchall()
     changed = []
     for uid, _modseq, old_bits, old_text, date, size in current:
-        new_bits, new_keywords = _apply(
+        new_bits, new_keywords = apply_operation(
             operation, (old_bits, decode_keywords(old_text)), bits, keywords
         )
         new_text = encode_keywords(new_keywords)

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.storage.api import ChangeKind, MessageMeta
@@ -132,13 +132,30 @@ def log_change(
     *,
     state: tuple[int, str, str, int] | None = None,
 ) -> None:
-    """Add a change-log row; `state` is (sysflags, keywords, internaldate, size) after it."""
+    """Add a change-log row; `state` is (sysflags, keywords, internaldate, size) after it.
+    `logged_at` (unix time) is what pruning goes by (see changelog.py)."""
     sysflags, keywords, internaldate, size = state if state else (None, None, None, None)
     conn.execute(
         "INSERT INTO changes (mailbox_id, modseq, uid, kind, sysflags, keywords,"
-        " internaldate, size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (mailbox_id, modseq, uid, kind.value, sysflags, keywords, internaldate, size),
+        " internaldate, size, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            mailbox_id,
+            modseq,
+            uid,
+            kind.value,
+            sysflags,
+            keywords,
+            internaldate,
+            size,
+            int(time.time()),
+        ),
     )
+
+
+def savedate_now() -> str:
+    """The RFC 8514 save date of a message stored now, as `messages.savedate` holds it:
+    ISO 8601 in UTC, to the second like INTERNALDATE."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def make_meta(decode: FlagDecoder, row: tuple[int, int, int, str, str, int]) -> MessageMeta:
@@ -161,6 +178,7 @@ def copy_rows(
     if not rows:
         return [], [], 0
     first_uid, modseq = allocate(conn, dest.id, len(rows))
+    savedate = savedate_now()  # RFC 8514 §1: a copy or move is saved anew
     spelling: dict[str, str] = {}
     source_uids, dest_uids = [], []
     for offset, (uid, bits, stored_keywords, date, size, blob_id) in enumerate(rows):
@@ -174,8 +192,8 @@ def copy_rows(
         new_uid = first_uid + offset
         conn.execute(
             "INSERT INTO messages (mailbox_id, uid, modseq, sysflags, keywords, internaldate,"
-            " size, blob_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (dest.id, new_uid, modseq, bits, keywords, date, size, blob_id),
+            " size, blob_id, savedate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (dest.id, new_uid, modseq, bits, keywords, date, size, blob_id, savedate),
         )
         log_change(
             conn, dest.id, modseq, new_uid, ChangeKind.APPEND, state=(bits, keywords, date, size)
@@ -214,5 +232,6 @@ def drop_mailbox(conn: sqlite3.Connection, mailbox_id: int) -> None:
     ]
     conn.execute("DELETE FROM changes WHERE mailbox_id = ?", (mailbox_id,))
     conn.execute("DELETE FROM mailbox_keywords WHERE mailbox_id = ?", (mailbox_id,))
+    conn.execute("DELETE FROM metadata WHERE mailbox_id = ?", (mailbox_id,))  # RFC 5464
     conn.execute("DELETE FROM mailboxes WHERE id = ?", (mailbox_id,))
     blobs.collect(conn, blob_ids)

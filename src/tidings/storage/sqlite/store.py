@@ -14,6 +14,8 @@ from tidings.storage.api import (
     AppendManyResult,
     AppendResult,
     Change,
+    ChangeLog,
+    ConditionalStore,
     CopyResult,
     FlagOperation,
     MailboxInfo,
@@ -21,10 +23,15 @@ from tidings.storage.api import (
     MailboxStatus,
     Maildrop,
     MessageMeta,
+    MessageObjectIds,
+    MetadataDepth,
+    MetadataLimits,
     NewMessage,
     Quota,
 )
-from tidings.storage.sqlite import blobs, mailboxes, maildrop, messages
+from tidings.storage.sqlite import blobs, changelog, mailboxes, maildrop, messages
+from tidings.storage.sqlite import metadata as account_metadata
+from tidings.storage.sqlite import objectids as message_ids
 from tidings.storage.sqlite import quota as account_quota
 from tidings.storage.sqlite.database import Database
 from tidings.storage.sqlite.messages import append_many as store_many
@@ -43,10 +50,18 @@ def _internaldate(value: datetime | None) -> datetime:
 class SqliteMailStore:
     """One account's mailboxes and messages in a SQLite database (implements MailStore)."""
 
-    def __init__(self, db: Database, owner: Owner, max_message_size: int | None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        owner: Owner,
+        max_message_size: int | None,
+        change_retention: float = changelog.DEFAULT_RETENTION,
+    ) -> None:
         self._db = db
         self._owner = owner
         self._max_message_size = max_message_size
+        # Seconds the change log (and so expunged UIDs, for QRESYNC) is kept.
+        self._change_retention = change_retention
 
     @property
     def account(self) -> str:
@@ -104,6 +119,34 @@ class SqliteMailStore:
         """Change-log rows with modseq > `modseq`, ascending; NOTFOUND if the mailbox is gone."""
         return await self._db.read(messages.changes_since, self._owner, mailbox_id, modseq)
 
+    async def change_log(self, mailbox_id: int, modseq: int) -> ChangeLog:
+        """The changes after `modseq`, or the current messages when pruned past it."""
+        return await self._db.read(changelog.change_log, self._owner, mailbox_id, modseq)
+
+    async def expunged_since(self, mailbox_id: int, modseq: int) -> tuple[int, ...] | None:
+        """UIDs expunged above `modseq`; None when the log was pruned past it."""
+        return await self._db.read(changelog.expunged_since, self._owner, mailbox_id, modseq)
+
+    async def store_flags_unchanged_since(
+        self,
+        mailbox_id: int,
+        uids: Sequence[int],
+        operation: FlagOperation,
+        flags: Iterable[str],
+        unchanged_since: int,
+    ) -> ConditionalStore:
+        """STORE (UNCHANGEDSINCE n), RFC 7162 §3.1.3, the test and the change in one
+        transaction."""
+        return await self._db.write(
+            changelog.store_if_unchanged,
+            self._owner,
+            mailbox_id,
+            tuple(uids),
+            operation=operation,
+            flags=tuple(flags),
+            unchanged_since=unchanged_since,
+        )
+
     async def append(
         self,
         name: str,
@@ -155,7 +198,13 @@ class SqliteMailStore:
     async def expunge(self, mailbox_id: int, uids: Sequence[int] | None = None) -> list[int]:
         """Remove the \\Deleted messages (only among `uids` if given); expunged UIDs."""
         chosen = None if uids is None else tuple(uids)
-        return await self._db.write(messages.expunge, self._owner, mailbox_id, chosen)
+        return await self._db.write(
+            changelog.expunge_and_prune,
+            self._owner,
+            mailbox_id,
+            chosen,
+            retention=self._change_retention,
+        )
 
     async def copy(self, mailbox_id: int, uids: Sequence[int], dest_name: str) -> CopyResult:
         """Copy `uids` to `dest_name` with flags and dates; OVERQUOTA (copying nothing) if
@@ -168,7 +217,12 @@ class SqliteMailStore:
         """Copy then expunge from the source, in one transaction (RFC 6851); usage does not
         change, so it is never refused for quota."""
         return await self._db.write(
-            messages.copy, self._owner, mailbox_id, tuple(uids), dest_name, move=True
+            changelog.move_and_prune,
+            self._owner,
+            mailbox_id,
+            tuple(uids),
+            dest_name,
+            retention=self._change_retention,
         )
 
     async def read_message(self, mailbox_id: int, uid: int) -> bytes:
@@ -178,6 +232,36 @@ class SqliteMailStore:
     async def read_facts(self, mailbox_id: int, uid: int) -> mime.MessageFacts:
         """The facts parsed at APPEND; EXPUNGED if gone."""
         return await self._db.read(messages.read_facts, self._owner, mailbox_id, uid)
+
+    async def object_ids(self, mailbox_id: int, uids: Sequence[int]) -> dict[int, MessageObjectIds]:
+        """RFC 8474 EMAILID/THREADID of the existing messages among `uids`."""
+        return await self._db.read(message_ids.object_ids, self._owner, mailbox_id, tuple(uids))
+
+    async def savedates(
+        self, mailbox_id: int, uids: Sequence[int] | None = None
+    ) -> dict[int, datetime | None]:
+        """RFC 8514 save dates (None where unknown) of the existing messages among `uids`."""
+        chosen = None if uids is None else tuple(uids)
+        return await self._db.read(message_ids.savedates, self._owner, mailbox_id, chosen)
+
+    async def get_metadata(
+        self, mailbox: str | None, entries: Sequence[str], depth: MetadataDepth
+    ) -> list[tuple[str, bytes]]:
+        """RFC 5464 entries of `mailbox` (None: server) at or below `entries`."""
+        return await self._db.read(
+            account_metadata.get_metadata, self._owner, mailbox, tuple(entries), depth
+        )
+
+    async def set_metadata(
+        self,
+        mailbox: str | None,
+        changes: Sequence[tuple[str, bytes | None]],
+        limits: MetadataLimits,
+    ) -> None:
+        """Set or remove RFC 5464 entries, all or none; LIMIT past `limits`."""
+        await self._db.write(
+            account_metadata.set_metadata, self._owner, mailbox, tuple(changes), limits
+        )
 
     async def quota(self) -> Quota:
         """The account's quota limits and its exact current usage."""

@@ -1,3 +1,6 @@
 """Command handlers, one module per command group or extension; each registers itself."""
 
+from tidings.imap.session.handlers import append  # noqa: F401  (APPEND, RFC 3502 MULTIAPPEND)
+from tidings.imap.session.handlers import compress  # noqa: F401  (COMPRESS, RFC 4978)
+from tidings.imap.session.handlers import metadata  # noqa: F401  (RFC 5464 METADATA)
 from tidings.imap.session.handlers import notify  # noqa: F401  (NOTIFY, RFC 5465)

@@ -11,7 +11,14 @@ from tidings.core.mime import MessageFacts, UnknownTransferEncoding, binary_sect
 from tidings.imap.proto import commands as c
 from tidings.imap.proto import responses as r
 from tidings.imap.proto.fetch_encoding import encode_bodystructure, encode_envelope
+from tidings.imap.session import condstore
 from tidings.imap.session.core import CommandFailed, ImapSession
+from tidings.imap.session.message_extras import (
+    MessageExtras,
+    encode_extra,
+    is_extra,
+    load_for_fetch,
+)
 from tidings.imap.session.registry import handles
 from tidings.storage.api import FlagOperation, MessageMeta
 
@@ -55,14 +62,21 @@ async def fetch(session: ImapSession, command: c.Fetch) -> None:
     """Answer one FETCH line per message, in sequence order."""
     view = session.selected
     assert view is not None
-    if command.modifiers:
-        raise CommandFailed(f"Unknown FETCH modifier {command.modifiers[0][0]}", status="BAD")
+    modifiers = condstore.fetch_options(session, command)  # RFC 7162 CHANGEDSINCE, VANISHED
     if not command.uid and not view.seq_range_valid(command.sequence_set):
         raise CommandFailed("Invalid messageset.", status="BAD")
     items = list(command.items)
     if command.uid and c.FetchAttribute(A.UID) not in items:
         items.insert(0, c.FetchAttribute(A.UID))  # RFC 9051 §6.4.9: UID FETCH always has UID
+    if c.FetchAttribute(A.MODSEQ) in items or modifiers.changed_since is not None:
+        await condstore.enable_condstore(session)  # RFC 7162 §3.1: enabling commands
+    items = condstore.fetch_items(session, items, modifiers)
     pairs = view.resolve(command.sequence_set, command.uid, session.saved_search)
+    if modifiers.changed_since is not None:
+        pairs = condstore.changed_since(view, pairs, modifiers.changed_since)
+        await condstore.fetch_vanished(session, command, modifiers)  # before any FETCH
+    # RFC 8474 / 8514 / 8970 items, read for every message at once.
+    extras = await load_for_fetch(session.store, view.mailbox_id, items, [u for _, u in pairs])
     needs_message = any(_needs_message(item) for item in items)
     wants_flags = c.FetchAttribute(A.FLAGS) in items
     if any(_sets_seen(item) for item in items) and not view.read_only:
@@ -100,10 +114,12 @@ async def fetch(session: ImapSession, command: c.Fetch) -> None:
                     raise
                 missing = True
                 continue
-        data = [await _encode_item(session, item, meta, message) for item in items]
+        data = [await _encode_item(session, item, meta, message, extras) for item in items]
         if uid in seen_now and not wants_flags:
             # RFC 9051 §6.4.5: the changed flags accompany the data that set \Seen.
             data.append(b"FLAGS " + r.flag_list(session.visible_flags(uid, meta.flags)))
+            if session.condstore and c.FetchAttribute(A.MODSEQ) not in items:
+                data.append(b"MODSEQ (%d)" % meta.modseq)  # RFC 7162 §3.1
         await session.untagged(b"%d FETCH (%s)" % (seq, b" ".join(data)))
     if missing:
         raise CommandFailed("Some of the requested messages no longer exist.", "EXPUNGEISSUED")
@@ -136,7 +152,14 @@ async def _encode_item(
     item: c.FetchItem,
     meta: MessageMeta,
     message: tuple[bytes, MessageFacts] | None,
+    extras: MessageExtras | None = None,
 ) -> bytes:
+    if is_extra(item):
+        if extras is None:  # a single message (e.g. a NOTIFY MessageNew fetch)
+            assert session.selected is not None
+            mailbox_id = session.selected.mailbox_id
+            extras = await load_for_fetch(session.store, mailbox_id, [item], [meta.uid])
+        return encode_extra(item, meta.uid, extras)
     if isinstance(item, c.FetchAttribute):
         return _encode_attribute(session, item.attribute, meta, message)
     assert message is not None and isinstance(item, c.FetchSection | c.FetchBinarySize)

@@ -1,15 +1,13 @@
-"""Mailbox commands: SELECT/EXAMINE, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, STATUS, APPEND,
-NAMESPACE (RFC 9051 §6.3; UIDPLUS RFC 4315; SPECIAL-USE RFC 6154 §3)."""
+"""Mailbox commands: SELECT/EXAMINE, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, STATUS,
+NAMESPACE (RFC 9051 §6.3; SPECIAL-USE RFC 6154 §3). APPEND is in handlers/append.py."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from tidings.core.errors import MailError, MailErrorKind
 from tidings.imap.proto import commands as c
 from tidings.imap.proto import responses as r
+from tidings.imap.session import condstore
 from tidings.imap.session.core import CommandFailed, ImapSession
-from tidings.imap.session.flags import SYSTEM_FLAGS, normalise_flags
+from tidings.imap.session.flags import SYSTEM_FLAGS
 from tidings.imap.session.registry import handles
 from tidings.imap.session.selected import SelectedMailbox
 from tidings.imap.session.state import SessionState
@@ -21,12 +19,11 @@ SPECIAL_USES = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent
 @handles(c.Select)
 async def select(session: ImapSession, command: c.Select) -> None:
     """RFC 9051 §6.3.2 SELECT and §6.3.3 EXAMINE (RFC 3501 §6.3.1 for rev1 extras)."""
-    if command.parameters:
-        raise CommandFailed(f"Unknown SELECT parameter {command.parameters[0][0]}", status="BAD")
+    options = condstore.select_options(session, command)  # RFC 7162 CONDSTORE / QRESYNC
     name = session.decode_mailbox(command.mailbox)
     if session.selected is not None:
         session.deselect()
-        if session.rev2:
+        if session.rev2 or session.qresync:  # RFC 7162 §3.2.11 for QRESYNC clients
             await session.untagged("OK [CLOSED] Previous mailbox closed.")
     snapshot = await session.store.open_mailbox(name, claim_recent=not command.read_only)
     view = SelectedMailbox(snapshot, read_only=command.read_only)
@@ -53,11 +50,14 @@ async def select(session: ImapSession, command: c.Select) -> None:
             await session.untagged(f"OK [UNSEEN {first_unseen}] First unseen.")
     await session.untagged(f"OK [UIDVALIDITY {view.uidvalidity}] UIDs valid")
     await session.untagged(f"OK [UIDNEXT {view.uidnext}] Predicted next UID")
+    await session.untagged(f"OK [MAILBOXID ({snapshot.info.mailboxid})] Ok")  # RFC 8474 §4.3
+    await condstore.after_select_data(session, view, options)
     if session.rev2:
         # RFC 9051 §6.3.2: a LIST response with the mailbox name is required.
         await session.untagged(b'LIST () "/" ' + session.encode_mailbox(view.name))
     session.selected = view
     session.state = SessionState.SELECTED
+    await condstore.qresync(session, view, options)
     mode = "READ-ONLY" if command.read_only else "READ-WRITE"
     verb = "Examine" if command.read_only else "Select"
     await session.tagged(command.tag, "OK", f"{verb} completed.", mode)
@@ -81,8 +81,9 @@ async def create(session: ImapSession, command: c.Create) -> None:
         special_use = next((use for use in SPECIAL_USES if use.lower() == wanted.lower()), None)
         if special_use is None:
             raise CommandFailed(f"Unsupported special use {wanted}.", "USEATTR")
-    await session.store.create_mailbox(name, special_use)
-    await session.complete(command, "Create completed.")
+    created = await session.store.create_mailbox(name, special_use)
+    # RFC 8474 §4.1: the tagged OK of CREATE carries the new mailbox's MAILBOXID.
+    await session.complete(command, "Create completed.", f"MAILBOXID ({created.mailboxid})")
 
 
 @handles(c.Delete)
@@ -129,7 +130,7 @@ async def namespace(session: ImapSession, command: c.Namespace) -> None:
 
 def status_items(status: MailboxStatus, items: tuple[c.StatusItem, ...]) -> str:
     """The parenthesised STATUS data (RFC 9051 §7.3.5), in the order asked."""
-    values = {
+    values: dict[c.StatusItem, int | str] = {
         c.StatusItem.MESSAGES: status.messages,
         c.StatusItem.UIDNEXT: status.uidnext,
         c.StatusItem.UIDVALIDITY: status.uidvalidity,
@@ -141,6 +142,7 @@ def status_items(status: MailboxStatus, items: tuple[c.StatusItem, ...]) -> str:
         # RFC 9208 §4.1.4: the storage EXPUNGE would free, in octets like SIZE (the "sum of
         # RFC822.SIZEs" it allows as an estimate is the exact value here).
         c.StatusItem.DELETED_STORAGE: status.deleted_storage,
+        c.StatusItem.MAILBOXID: f"({status.mailboxid})",  # RFC 8474 §4.2
     }
     return " ".join(f"{item.value} {values[item]}" for item in items)
 
@@ -150,6 +152,8 @@ async def status(session: ImapSession, command: c.Status) -> None:
     """RFC 9051 §6.3.11."""
     name = session.decode_mailbox(command.mailbox)
     counters = await session.store.status(name)
+    if c.StatusItem.HIGHESTMODSEQ in command.items:
+        await condstore.enable_condstore(session)  # RFC 7162 §3.1: an enabling command
     await session.untagged(
         b"STATUS "
         + session.encode_mailbox(name)
@@ -158,24 +162,3 @@ async def status(session: ImapSession, command: c.Status) -> None:
         + b")"
     )
     await session.complete(command, "Status completed.")
-
-
-@handles(c.Append)
-async def append(session: ImapSession, command: c.Append) -> None:
-    """RFC 9051 §6.3.12; APPENDUID from RFC 4315 §3; TRYCREATE when the mailbox is missing."""
-    name = session.decode_mailbox(command.mailbox)
-    if not command.message:
-        raise CommandFailed("Can't save a zero byte message.")
-    if len(command.message) > session.context.limits.max_message_size:
-        raise CommandFailed("Message too large.", "TOOBIG")
-    flags = normalise_flags(command.flags, allow_recent=True) - {"\\Recent"}
-    date = command.internaldate or datetime.now(UTC)
-    try:
-        result = await session.store.append(name, command.message, flags, date)
-    except MailError as error:
-        if error.kind is MailErrorKind.NOTFOUND:
-            raise CommandFailed("Mailbox doesn't exist.", "TRYCREATE") from error
-        raise
-    await session.complete(
-        command, "Append completed.", f"APPENDUID {result.uidvalidity} {result.uid}"
-    )

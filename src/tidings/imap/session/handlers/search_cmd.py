@@ -10,6 +10,7 @@ from tidings.core.seqset import SequenceSet
 from tidings.imap.proto import commands as c
 from tidings.imap.proto import responses as r
 from tidings.imap.session.core import CommandFailed, ImapSession
+from tidings.imap.session.message_extras import load_for_search
 from tidings.imap.session.registry import handles
 from tidings.imap.session.search import SearchCandidate, matches
 
@@ -33,10 +34,15 @@ async def search(session: ImapSession, command: c.Search) -> None:
     """Evaluate the key on every message; answer SEARCH (rev1) or ESEARCH."""
     view = session.selected
     assert view is not None
+    if command.charset is not None and session.utf8_accept:
+        # RFC 6855 §3: after ENABLE UTF8=ACCEPT a client must not name a charset, and the
+        # server "SHOULD reject the command with a BAD response".
+        raise CommandFailed("SEARCH CHARSET is not allowed after UTF8=ACCEPT.", status="BAD")
     if command.charset is not None and command.charset.upper() not in SUPPORTED_CHARSETS:
         # RFC 9051 §6.4.4: NO with BADCHARSET listing what we support.
         raise CommandFailed("Unsupported charset.", f"BADCHARSET ({' '.join(SUPPORTED_CHARSETS)})")
     found: list[tuple[int, int]] = []
+    extras = await load_for_search(session.store, view.mailbox_id, command.key, view.uids)
     for seq, uid in enumerate(list(view.uids), 1):
         meta = view.messages.get(uid)
         if meta is None or uid in view.expunged_unannounced:
@@ -49,6 +55,8 @@ async def search(session: ImapSession, command: c.Search) -> None:
             internaldate=meta.internaldate,
             size=meta.size,
             load=_loader(session, uid),
+            object_ids=extras.object_ids.get(uid),
+            savedate=extras.savedates.get(uid),
         )
         if await matches(
             command.key,

@@ -1,0 +1,70 @@
+"""GETMETADATA and SETMETADATA (RFC 5464 METADATA and METADATA-SERVER).
+
+Server entries (mailbox "") and mailbox entries are kept per account: there are no shared
+mailboxes, so a /shared entry is seen by whoever can see the mailbox, i.e. its owner, like a
+/private one (RFC 5464 §3.3 lets the server decide who may see /shared). Limits come from
+`Limits.max_metadata_*`; the storage checks the entry count and total size inside the write.
+"""
+
+from __future__ import annotations
+
+from tidings.core.errors import MailError, MailErrorKind
+from tidings.imap.proto.metadata import GetMetadata, SetMetadata, metadata_response
+from tidings.imap.session.core import CommandFailed, ImapSession
+from tidings.imap.session.registry import handles
+from tidings.storage.api import MetadataDepth, MetadataLimits
+
+
+def _mailbox(session: ImapSession, name: str) -> str | None:
+    """None for the server entries (RFC 5464 §3.1: the mailbox name "")."""
+    return None if name == "" else session.decode_mailbox(name)
+
+
+@handles(GetMetadata)
+async def getmetadata(session: ImapSession, command: GetMetadata) -> None:
+    """RFC 5464 §4.2: one METADATA response with every entry asked for (NIL for a missing
+    one, as Dovecot answers) and, with DEPTH, those below it; MAXSIZE leaves out values
+    longer than it and reports the longest left out as [METADATA LONGENTRIES n] (§4.2.1)."""
+    mailbox = _mailbox(session, command.mailbox)
+    found = await session.store.get_metadata(
+        mailbox, command.entries, MetadataDepth(command.depth)
+    )
+    stored = dict(found)
+    values: list[tuple[str, bytes | None]] = []
+    longest_skipped = 0
+    for entry in dict.fromkeys([*command.entries, *(name for name, _ in found)]):
+        value = stored.get(entry)
+        if value is not None and command.maxsize is not None and len(value) > command.maxsize:
+            longest_skipped = max(longest_skipped, len(value))
+            continue
+        if value is None and entry not in command.entries:
+            continue
+        values.append((entry, value))
+    if values:
+        name = session.encode_mailbox(mailbox) if mailbox is not None else b'""'
+        await session.untagged(metadata_response(name, values))
+    code = f"METADATA LONGENTRIES {longest_skipped}" if longest_skipped else None
+    await session.complete(command, "Getmetadata completed.", code)
+
+
+@handles(SetMetadata)
+async def setmetadata(session: ImapSession, command: SetMetadata) -> None:
+    """RFC 5464 §4.3: all entries or none. A value over `max_metadata_value_size` gets
+    NO [METADATA MAXSIZE n]; more entries than the limits allow NO [METADATA TOOMANY]."""
+    limits = session.context.limits
+    if any(
+        value is not None and len(value) > limits.max_metadata_value_size
+        for _, value in command.values
+    ):
+        raise CommandFailed(
+            "Metadata value too large.", f"METADATA MAXSIZE {limits.max_metadata_value_size}"
+        )
+    mailbox = _mailbox(session, command.mailbox)
+    bounds = MetadataLimits(limits.max_metadata_entries, limits.max_metadata_total_size)
+    try:
+        await session.store.set_metadata(mailbox, command.values, bounds)
+    except MailError as error:
+        if error.kind is MailErrorKind.LIMIT:
+            raise CommandFailed(error.reason + ".", "METADATA TOOMANY") from error
+        raise
+    await session.complete(command, "Setmetadata completed.")
