@@ -19,7 +19,7 @@ def test_capabilities_name_quota_resources_once_authenticated(
         C1: a2 GETQUOTAROOT INBOX
         S1: a2 BAD Log in first.
         C1: a3 LOGIN {user} "{password}"
-        S1: a3 OK [CAPABILITY …STATUS=SIZE QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE …] Logged in
+        S1: a3 OK [CAPABILITY …STATUS=SIZE …QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE …] Logged in
     """,
     )
     client = LineClient(imap_server.port)

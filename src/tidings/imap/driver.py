@@ -11,7 +11,6 @@ import asyncio
 import logging
 import time
 
-from tidings.core.errors import OVERQUOTA_REASON
 from tidings.imap.proto import commands as c
 from tidings.imap.proto import responses as r
 from tidings.imap.proto.events import (
@@ -39,8 +38,8 @@ from tidings.imap.session.handlers import (  # noqa: F401  (each module register
     store,
 )
 from tidings.imap.session.handlers.any_state import capability_text
+from tidings.imap.session.handlers.append import literal_refusal
 from tidings.imap.session.handlers.idle import IdleEvent
-from tidings.imap.session.handlers.quota import append_cannot_fit
 from tidings.imap.session.state import SessionState
 from tidings.net.buffered import BufferedStream
 from tidings.net.stream import Stream, StreamClosed
@@ -261,11 +260,23 @@ class ImapConnection:
                 )
             )
             return
-        if request.synchronizing and await append_cannot_fit(
-            self.session, self.parser.pending_command(), request.size
-        ):
+        # A command is held whole until it runs (a MULTIAPPEND is stored atomically, RFC
+        # 3502 §3), so its literals together are bounded too.
+        command_limit = max(self.limits.max_command_size, limit + self.limits.max_line_length)
+        if len(self.parser.pending_command()) + request.size > command_limit:
             self.parser.reject_literal()
-            await self.send(r.tagged(request.tag or "*", "NO", OVERQUOTA_REASON, "OVERQUOTA"))
+            reason = f"Command too large (limit {command_limit} bytes)."
+            await self.send(r.tagged(request.tag or "*", "NO", reason, "LIMIT"))
+            return
+        refusal = None
+        if request.synchronizing:
+            refusal = await literal_refusal(
+                self.session, self.parser.pending_command(), request.size
+            )
+        if refusal is not None:
+            self.parser.reject_literal()
+            code, text = refusal
+            await self.send(r.tagged(request.tag or "*", "NO", text, code))
             return
         self.parser.accept_literal()
         if request.synchronizing:

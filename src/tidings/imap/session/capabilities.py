@@ -24,6 +24,8 @@ _AUTHENTICATED = (
     "SEARCHRES",  # RFC 5182
     "BINARY",  # RFC 3516
     "STATUS=SIZE",  # RFC 8438
+    "MULTIAPPEND",  # RFC 3502
+    "UTF8=ACCEPT",  # RFC 6855
     # RFC 9208 §3.1: one QUOTA=RES-* per resource we limit. No QUOTASET: limits are set by
     # the administrator (`tidings user quota`), so SETQUOTA is refused (§4.1.3).
     "QUOTA",

@@ -66,6 +66,7 @@ class ImapSession:
         self._store: MailStore | None = None
         self.selected: SelectedMailbox | None = None
         self.rev2 = False  # ENABLE IMAP4rev2 (RFC 9051 §6.3.1)
+        self.utf8_accept = False  # ENABLE UTF8=ACCEPT (RFC 6855 §3)
         self.auth_failures = 0
         self.saved_search: frozenset[int] = frozenset()  # RFC 5182 `$`, as UIDs
         self.current_command: c.Command | None = None
@@ -77,6 +78,12 @@ class ImapSession:
         """The logged-in account's mail (only valid once authenticated)."""
         assert self._store is not None, "no account"
         return self._store
+
+    @property
+    def utf8_names(self) -> bool:
+        """Mailbox names are UTF-8, never modified UTF-7: after ENABLE IMAP4rev2 (RFC 9051
+        §5.1) or ENABLE UTF8=ACCEPT (RFC 6855 §3)."""
+        return self.rev2 or self.utf8_accept
 
     @property
     def plaintext_allowed(self) -> bool:
@@ -94,13 +101,13 @@ class ImapSession:
 
     def encode_mailbox(self, name: str) -> bytes:
         """A mailbox name as the client expects it: UTF-8 for rev2, else modified UTF-7."""
-        return r.mailbox_name(name, utf8=self.rev2)
+        return r.mailbox_name(name, utf8=self.utf8_names)
 
     def decode_mailbox(self, name: str) -> str:
         """A client's mailbox argument as a storage name (RFC 3501 §5.1.3, RFC 9051 §5.1)."""
         if name.upper() == "INBOX":
             return "INBOX"
-        if self.rev2:
+        if self.utf8_names:
             try:
                 name.encode("utf-8")
             except UnicodeEncodeError as error:

@@ -64,5 +64,8 @@ async def enable(session: ImapSession, command: c.Enable) -> None:
         if name.upper() == "IMAP4REV2" and not session.rev2:
             session.rev2 = True
             enabled.append("IMAP4rev2")
+        elif name.upper() == "UTF8=ACCEPT" and not session.utf8_accept:
+            session.utf8_accept = True  # RFC 6855 §3
+            enabled.append("UTF8=ACCEPT")
     await session.untagged(" ".join(["ENABLED", *enabled]))
     await session.complete(command, "Enabled.")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from tidings.core.errors import MailError
 from tidings.imap.proto import commands as c
-from tidings.imap.proto.grammar import is_append_message
+from tidings.imap.proto.append import literal_sizes_before
 from tidings.imap.proto.quota import quota_response, quotaroot_response, storage_units
 from tidings.imap.session.core import CommandFailed, ImapSession
 from tidings.imap.session.registry import handles
@@ -76,10 +76,13 @@ async def append_cannot_fit(session: ImapSession, pending: bytes, size: int) -> 
     any doubt (a storage error here) lets the literal through to that check."""
     if session.state not in (SessionState.AUTHENTICATED, SessionState.SELECTED):
         return False
-    if not is_append_message(pending):
+    earlier = literal_sizes_before(pending)
+    if earlier is None:
         return False
     try:
         quota = await session.store.quota()
     except MailError:
         return False
-    return not quota.fits(size, 1)
+    # RFC 3502 §3: a MULTIAPPEND is stored whole or not at all, so the messages sent
+    # before this one in the same command count too.
+    return not quota.fits(sum(earlier) + size, len(earlier) + 1)
