@@ -119,6 +119,15 @@ class ImapConnection:
         self.parser = self._new_parser()
         return True
 
+    @property
+    def compression_active(self) -> bool:
+        return self.io.is_compressed
+
+    async def start_compression(self) -> None:
+        # RFC 4978 §3: the client compresses from the first command after COMPRESS, so
+        # what it pipelined is compressed input: handed back by the parser to be inflated.
+        await self.io.start_deflate(self.parser.take_unparsed())
+
     async def wait_idle(self, subscription: Subscription, tick: float) -> IdleEvent:
         if not self._idle_armed:
             self.parser.expect_idle_done()

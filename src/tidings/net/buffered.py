@@ -13,6 +13,7 @@ import asyncio
 import ssl
 import time
 
+from tidings.net.deflate import DeflateStream
 from tidings.net.stream import Stream, StreamClosed
 
 # Output is written once this much is queued, and whenever the driver flushes otherwise.
@@ -105,3 +106,22 @@ class BufferedStream:
         """Upgrade to TLS; whatever was read but not yet parsed is the caller's to drop."""
         self.cancel_read()
         await self.stream.start_tls(context)
+
+    @property
+    def is_compressed(self) -> bool:
+        """Whether DEFLATE is on (`start_deflate`)."""
+        return isinstance(self.stream, DeflateStream)
+
+    async def start_deflate(self, already_read: bytes) -> None:
+        """DEFLATE both ways from here on (IMAP COMPRESS, RFC 4978 §3). What is queued is
+        written uncompressed first. Input read before the switch but not yet parsed
+        (`already_read`, then what a finished pending read got) is compressed: it is the
+        first input inflated, not dropped as STARTTLS drops it."""
+        await self.flush()
+        task, self._read_task = self._read_task, None
+        if task is not None and not task.done():
+            task.cancel()  # a cancelled Stream.read has consumed nothing
+            await asyncio.wait({task})
+        if task is not None and not task.cancelled():
+            already_read += task.result()
+        self.stream = DeflateStream(self.stream, already_read)

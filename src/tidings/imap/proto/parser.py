@@ -102,6 +102,14 @@ class CommandParser:
             self._skip_left = request.size
             self._start_discarding()
 
+    def take_unparsed(self) -> bytes:
+        """Remove and return the bytes received but not parsed yet. Called between commands
+        when the framing below changes (RFC 4978 COMPRESS: they are compressed input)."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        self._scan_from = 0
+        return data
+
     @property
     def between_commands(self) -> bool:
         """Whether no part of a command has been received yet (nothing buffered or pending):

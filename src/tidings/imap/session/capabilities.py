@@ -24,6 +24,7 @@ _AUTHENTICATED = (
     "SEARCHRES",  # RFC 5182
     "BINARY",  # RFC 3516
     "STATUS=SIZE",  # RFC 8438
+    "COMPRESS=DEFLATE",  # RFC 4978 (after login, as Dovecot; also after STARTTLS)
     "MULTIAPPEND",  # RFC 3502
     "UTF8=ACCEPT",  # RFC 6855
     # RFC 9208 §3.1: one QUOTA=RES-* per resource we limit. No QUOTASET: limits are set by

@@ -44,6 +44,16 @@ class SessionIO(ConnectionIO, Protocol):
         """During IDLE: wait for DONE, a change notice, `tick` seconds, or the autologout."""
         ...
 
+    @property
+    def compression_active(self) -> bool:
+        """Whether COMPRESS=DEFLATE is on (RFC 4978)."""
+        ...
+
+    async def start_compression(self) -> None:
+        """RFC 4978 §3: DEFLATE both ways from the next byte (queued output goes first,
+        uncompressed); input pipelined after COMPRESS is inflated, not dropped."""
+        ...
+
 
 class CommandFailed(Exception):
     """Raised by handlers to answer the command with NO (or BAD) and stop it."""
