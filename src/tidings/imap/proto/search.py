@@ -17,6 +17,7 @@ from tidings.imap.proto.commands import (
     DateField,
     DateRelation,
     Search,
+    SearchAge,
     SearchAll,
     SearchAnd,
     SearchDate,
@@ -184,6 +185,11 @@ def _objectid(cursor: Cursor, name: str, depth: int) -> SearchKey:
     return SearchObjectId(SimpleAttribute(name), value)
 
 
+def _age(cursor: Cursor, name: str, depth: int) -> SearchKey:
+    # search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number   (RFC 5032 §4)
+    return SearchAge(name == "OLDER", cursor.number("interval", nonzero=True))
+
+
 _ARGUMENT_KEYS: dict[str, Callable[[Cursor, str, int], SearchKey]] = {
     **dict.fromkeys(_HEADER_KEYS, _header_alias),
     **dict.fromkeys(_DATE_KEYS, _date),
@@ -200,4 +206,6 @@ _ARGUMENT_KEYS: dict[str, Callable[[Cursor, str, int], SearchKey]] = {
     "EMAILID": _objectid,
     "THREADID": _objectid,
     "MODSEQ": parse_search_modseq,  # RFC 7162 §3.1.5
+    "OLDER": _age,  # RFC 5032 §3
+    "YOUNGER": _age,
 }

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from tidings.core.connection import ConnectionIO
 from tidings.core.errors import MailError
+from tidings.core.seqset import SequenceSet
 from tidings.imap.proto import commands as c
 from tidings.imap.proto import responses as r
 from tidings.imap.proto.mutf7 import decode_mutf7
@@ -19,7 +20,7 @@ from tidings.imap.session.errors import response_code
 from tidings.imap.session.registry import HANDLERS
 from tidings.imap.session.selected import PendingUpdates, SelectedMailbox
 from tidings.imap.session.state import SessionState, refusal_reason
-from tidings.storage.api import MailStore
+from tidings.storage.api import MailStore, MessageMeta
 
 if TYPE_CHECKING:
     from tidings.imap.session.handlers.idle import IdleEvent
@@ -76,6 +77,8 @@ class ImapSession:
         self._store: MailStore | None = None
         self.selected: SelectedMailbox | None = None
         self.rev2 = False  # ENABLE IMAP4rev2 (RFC 9051 §6.3.1)
+        self.condstore = False  # a CONDSTORE enabling command was seen (RFC 7162 §3.1)
+        self.qresync = False  # ENABLE QRESYNC (RFC 7162 §3.2.3); implies condstore
         self.utf8_accept = False  # ENABLE UTF8=ACCEPT (RFC 6855 §3)
         self.auth_failures = 0
         self.saved_search: frozenset[int] = frozenset()  # RFC 5182 `$`, as UIDs
@@ -185,7 +188,7 @@ class ImapSession:
             return
         allow_expunge = not isinstance(command, _NO_EXPUNGE_DURING)
         try:
-            updates = await self.selected.sync(self.store, allow_expunge)
+            updates = await self.selected.sync(self.store, allow_expunge, hold_back=self.condstore)
         except MailError:
             # The mailbox went away under us (deleted or renamed by another session).
             await self.mailbox_vanished()
@@ -194,18 +197,35 @@ class ImapSession:
 
     async def announce(self, updates: PendingUpdates) -> None:
         """Write the untagged responses for `updates`."""
-        for seq in updates.expunged_seqs:
-            await self.untagged(f"{seq} EXPUNGE")
+        await self.announce_expunged(updates.expunged_seqs, updates.expunged_uids)
         for seq, meta in updates.flag_changes:
-            uid_part = f"UID {meta.uid} " if self.rev2 else ""
-            await self.untagged(
-                b"%d FETCH (%sFLAGS %s)"
-                % (seq, uid_part.encode(), r.flag_list(self.visible_flags(meta.uid, meta.flags)))
-            )
+            await self.untagged(self.flag_update(seq, meta))
         if updates.exists is not None:
             await self.untagged(f"{updates.exists} EXISTS")
         if updates.recent is not None and not self.rev2:
             await self.untagged(f"{updates.recent} RECENT")
+
+    async def announce_expunged(self, seqs: list[int], uids: list[int]) -> None:
+        """`* n EXPUNGE` per message (`seqs` in announcement order), or for a QRESYNC client
+        one `* VANISHED uids` instead (RFC 7162 §3.2.10.2). The messages are already gone
+        from the view."""
+        if self.qresync:
+            if uids:
+                await self.untagged(b"VANISHED " + str(SequenceSet.of(uids)).encode())
+            return
+        for seq in seqs:
+            await self.untagged(f"{seq} EXPUNGE")
+
+    def flag_update(self, seq: int, meta: MessageMeta) -> bytes:
+        """`n FETCH (...)` telling a flag change: with the UID for rev2 and QRESYNC clients
+        (RFC 7162 §3.2.4), with MODSEQ once CONDSTORE is on (RFC 7162 §3.1)."""
+        parts = []
+        if self.rev2 or self.qresync:
+            parts.append(b"UID %d" % meta.uid)
+        parts.append(b"FLAGS " + r.flag_list(self.visible_flags(meta.uid, meta.flags)))
+        if self.condstore:
+            parts.append(b"MODSEQ (%d)" % meta.modseq)
+        return b"%d FETCH (%s)" % (seq, b" ".join(parts))
 
     def visible_flags(self, uid: int, flags: frozenset[str]) -> list[str]:
         """Flags of a message as the client sees them: `\\Recent` added for rev1 only."""

@@ -16,6 +16,7 @@ from tidings.core.mime import MessageFacts, decoded_header_values, search_text
 from tidings.imap.proto.commands import (
     DateField,
     DateRelation,
+    SearchAge,
     SearchAll,
     SearchAnd,
     SearchDate,
@@ -31,9 +32,8 @@ from tidings.imap.proto.commands import (
     SearchUid,
     SimpleAttribute,
 )
+from tidings.imap.proto.condstore import SearchModseq
 from tidings.storage.api import MessageObjectIds
-
-from tidings.imap.proto.condstore import SearchModseq  # noqa: E402 - after the commands
 
 Loader = Callable[[], Awaitable[tuple[bytes, MessageFacts]]]
 
@@ -127,6 +127,14 @@ def _needs_message(key: SearchKey) -> bool:
     return False
 
 
+def _age_matches(key: SearchAge, internaldate: datetime, now: datetime) -> bool:
+    # RFC 5032 §3: YOUNGER n is "within" the last n seconds (age <= n), OLDER n is "older
+    # than" that (age > n), so the two split every mailbox. INTERNALDATE has one-second
+    # resolution; the timezone does not matter for an interval.
+    age = int((now - internaldate).total_seconds())
+    return age > key.seconds if key.older else age <= key.seconds
+
+
 async def matches(
     key: SearchKey,
     candidate: SearchCandidate,
@@ -137,6 +145,7 @@ async def matches(
 ) -> bool:
     """Whether `candidate` satisfies `key` (RFC 9051 §6.4.4). `*` in sets stands for
     `largest_seq` / `largest_uid`; `$` (RFC 5182) for `saved_uids`."""
+    now = datetime.now(UTC)  # OLDER / YOUNGER (RFC 5032) count back from here
 
     async def check(item: SearchKey) -> bool:
         if isinstance(item, SearchAll):
@@ -179,6 +188,8 @@ async def matches(
                 return False
             mine = ids.emailid if item.field is SimpleAttribute.EMAILID else ids.threadid
             return mine == item.value
+        if isinstance(item, SearchAge):
+            return _age_matches(item, candidate.internaldate, now)
         if isinstance(item, SearchText):
             raw, facts = await candidate.message()
             return _fold(item.value) in _fold(search_text(raw, facts, item.body_only))

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tidings.core.seqset import SequenceSet
-from tidings.storage.api import ChangeKind, MailboxSnapshot, MailStore, MessageMeta
+from tidings.storage.api import Change, ChangeKind, MailboxSnapshot, MailStore, MessageMeta
 
 
 @dataclass(slots=True)
@@ -22,6 +22,7 @@ class PendingUpdates:
     """What a sync found that the client has not been told yet."""
 
     expunged_seqs: list[int] = field(default_factory=list)  # in announcement order
+    expunged_uids: list[int] = field(default_factory=list)  # the same messages' UIDs
     exists: int | None = None
     recent: int | None = None
     flag_changes: list[tuple[int, MessageMeta]] = field(default_factory=list)  # (seq, meta)
@@ -43,12 +44,22 @@ class SelectedMailbox:
         self.recent: set[int] = set(snapshot.recent_uids)
         # Expunged by someone, not yet announced to this client (keeps its sequence number).
         self.expunged_unannounced: set[int] = set()
+        # The modseq of the oldest of those expunges, None when there are none.
+        self._first_unannounced: int | None = None
 
     # ------------------------------------------------------------------ numbering
     @property
     def exists(self) -> int:
         """The message count the client knows."""
         return len(self.uids)
+
+    @property
+    def announced_modseq(self) -> int:
+        """The highest modseq the client may take as fully known (RFC 7162 HIGHESTMODSEQ):
+        our modseq, or just below an expunge it has not been told about yet."""
+        if self._first_unannounced is None:
+            return self.modseq
+        return min(self.modseq, self._first_unannounced - 1)
 
     @property
     def largest_uid(self) -> int:
@@ -115,13 +126,75 @@ class SelectedMailbox:
         self.messages.pop(uid, None)
         self.recent.discard(uid)
         self.expunged_unannounced.discard(uid)
+        if not self.expunged_unannounced:
+            self._first_unannounced = None
         return seq
 
+    def remove_all(self, uids: Iterable[int]) -> tuple[list[int], list[int]]:
+        """Forget messages this session expunged; (their sequence numbers in announcement
+        order, their UIDs), for `ImapSession.announce_expunged`."""
+        seqs, removed = [], []
+        for uid in uids:
+            seq = self.remove(uid)
+            if seq is not None:
+                seqs.append(seq)
+                removed.append(uid)
+        return seqs, removed
+
     # ------------------------------------------------------------------ sync
-    async def sync(self, store: MailStore, allow_expunge: bool) -> PendingUpdates:
-        """Read the change log since our modseq and fold it in; return what to announce."""
+    async def sync(
+        self, store: MailStore, allow_expunge: bool, *, hold_back: bool = False
+    ) -> PendingUpdates:
+        """Read the change log since our modseq and fold it in; return what to announce.
+
+        With `hold_back` (CONDSTORE clients) nothing after an expunge that may not be
+        announced yet is folded in: a client that took a later MODSEQ from a FETCH as its
+        high-water mark would otherwise miss that expunge when it resynchronises (RFC 7162
+        §3.2.10.2 / §5). The rows are read again by the next sync."""
+        log = await store.change_log(self.mailbox_id, self.modseq)
+        if log.current is not None:
+            # The log was pruned past our modseq: compare with the mailbox as it is.
+            changes = self._changes_from(log.current, log.highestmodseq)
+        else:
+            changes = list(log.changes)
+        rewind = None
+        if hold_back and not allow_expunge:
+            changes, rewind = self._until_first_expunge(changes)
+        updates = await self._fold(store, changes, allow_expunge)
+        if rewind is not None:
+            # Read again from just below the held-back expunge next time.
+            self.modseq = min(self.modseq, rewind)
+        return updates
+
+    def _changes_from(self, current: tuple[MessageMeta, ...], highest: int) -> list[Change]:
+        """Synthetic change rows that take this view to `current` (all at modseq `highest`)."""
+        present = {meta.uid: meta for meta in current}
+        changes = [
+            Change(highest, uid, ChangeKind.EXPUNGE, None)
+            for uid in self.uids
+            if uid not in present
+        ]
+        for meta in current:
+            kind = ChangeKind.FLAGS if meta.uid in self.messages else ChangeKind.APPEND
+            changes.append(Change(highest, meta.uid, kind, meta))
+        return changes
+
+    def _until_first_expunge(self, changes: list[Change]) -> tuple[list[Change], int | None]:
+        """The rows before the first expunge of a message the client knows, plus every
+        expunge row of that modseq (they only mark messages as gone), and the modseq to
+        read from next time; (all rows, None) if there is no such expunge."""
+        for index, change in enumerate(changes):
+            if change.kind is ChangeKind.EXPUNGE and change.uid in self.messages:
+                cut = change.modseq
+                kept = changes[:index]
+                kept += [c for c in changes[index:] if c.modseq == cut and c.kind is change.kind]
+                return kept, cut - 1
+        return changes, None
+
+    async def _fold(
+        self, store: MailStore, changes: list[Change], allow_expunge: bool
+    ) -> PendingUpdates:
         updates = PendingUpdates()
-        changes = await store.changes_since(self.mailbox_id, self.modseq)
         # New messages by UID, in log (so ascending UID) order; their latest state wins.
         appended: dict[int, MessageMeta] = {}
         changed_flags: dict[int, MessageMeta] = {}
@@ -132,6 +205,8 @@ class SelectedMailbox:
                 changed_flags.pop(change.uid, None)
                 if change.uid in self.messages:
                     self.expunged_unannounced.add(change.uid)
+                    if self._first_unannounced is None:
+                        self._first_unannounced = change.modseq
             elif change.meta is not None:
                 if change.uid in self.messages:
                     changed_flags[change.uid] = change.meta
@@ -144,6 +219,7 @@ class SelectedMailbox:
                 seq = self.remove(uid)
                 if seq is not None:
                     updates.expunged_seqs.append(seq)
+                    updates.expunged_uids.append(uid)
         for uid, meta in changed_flags.items():
             if uid in self.expunged_unannounced or uid not in self.messages:
                 continue

@@ -137,6 +137,8 @@ UPDATE accounts SET
 # - `mailboxes.vanished_floor`: the modseq up to which EXPUNGE rows of the change log have
 #   been pruned (RFC 7162 §3.2.5.2 lets a server forget; below the floor QRESYNC falls back
 #   to comparing known UIDs).
+# - `changes.logged_at`: when the row was logged (unix time), so that rows older than the
+#   retention can be pruned; NULL for rows from before version 3 (pruned first).
 # - `messages.savedate`: when the message was saved into this mailbox (RFC 8514); NULL for
 #   rows from before version 3 (SAVEDATE then answers NIL).
 # - `accounts.scram_sha256`: the SCRAM-SHA-256 stored secrets (RFC 5802 §3: salt,
@@ -144,6 +146,7 @@ UPDATE accounts SET
 # - `metadata`: RFC 5464 annotations; mailbox_id 0 holds the server entries.
 _V3_SCRIPT = """
 ALTER TABLE mailboxes ADD COLUMN vanished_floor INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE changes ADD COLUMN logged_at INTEGER;
 ALTER TABLE messages ADD COLUMN savedate TEXT;
 ALTER TABLE accounts ADD COLUMN scram_sha256 TEXT;
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tidings import __version__
 from tidings.imap.proto import commands as c
 from tidings.imap.proto import responses as r
+from tidings.imap.session import condstore
 from tidings.imap.session.capabilities import capabilities
 from tidings.imap.session.core import ImapSession
 from tidings.imap.session.registry import handles
@@ -20,6 +21,7 @@ def capability_text(session: ImapSession) -> str:
             tls_available=session.context.tls_context is not None,
             plaintext_allowed=session.plaintext_allowed,
             append_limit=session.context.limits.max_message_size,
+            channel_binding=bool(session.io.channel_bindings()),
         )
     )
 
@@ -67,5 +69,9 @@ async def enable(session: ImapSession, command: c.Enable) -> None:
         elif name.upper() == "UTF8=ACCEPT" and not session.utf8_accept:
             session.utf8_accept = True  # RFC 6855 §3
             enabled.append("UTF8=ACCEPT")
+    rfc7162 = condstore.enable_names(session, command.capabilities)
+    enabled += rfc7162
     await session.untagged(" ".join(["ENABLED", *enabled]))
+    if rfc7162:
+        await condstore.enable_condstore(session)  # HIGHESTMODSEQ if a mailbox is selected
     await session.complete(command, "Enabled.")

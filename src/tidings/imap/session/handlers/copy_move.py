@@ -44,8 +44,6 @@ async def copy_or_move(session: ImapSession, command: c.Copy) -> None:
     # RFC 6851 §4.3: COPYUID in an untagged OK before the EXPUNGE responses.
     if copyuid is not None:
         await session.untagged(f"OK [{copyuid}] Moved UIDs.")
-    for uid in result.source_uids:
-        seq = view.remove(uid)
-        if seq is not None:
-            await session.untagged(f"{seq} EXPUNGE")
+    # EXPUNGE responses, or VANISHED for QRESYNC clients (RFC 6851 §4.4, RFC 7162 §3.2.10.2).
+    await session.announce_expunged(*view.remove_all(result.source_uids))
     await session.complete(command, "Move completed.")

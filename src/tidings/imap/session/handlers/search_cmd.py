@@ -9,6 +9,7 @@ from tidings.core.mime import MessageFacts
 from tidings.core.seqset import SequenceSet
 from tidings.imap.proto import commands as c
 from tidings.imap.proto import responses as r
+from tidings.imap.session import condstore
 from tidings.imap.session.core import CommandFailed, ImapSession
 from tidings.imap.session.message_extras import load_for_search
 from tidings.imap.session.registry import handles
@@ -42,6 +43,9 @@ async def search(session: ImapSession, command: c.Search) -> None:
         # RFC 9051 §6.4.4: NO with BADCHARSET listing what we support.
         raise CommandFailed("Unsupported charset.", f"BADCHARSET ({' '.join(SUPPORTED_CHARSETS)})")
     found: list[tuple[int, int]] = []
+    uses_modseq = condstore.has_modseq_key(command.key)
+    if uses_modseq:
+        await condstore.enable_condstore(session)  # RFC 7162 §3.1: an enabling command
     extras = await load_for_search(session.store, view.mailbox_id, command.key, view.uids)
     for seq, uid in enumerate(list(view.uids), 1):
         meta = view.messages.get(uid)
@@ -57,6 +61,7 @@ async def search(session: ImapSession, command: c.Search) -> None:
             load=_loader(session, uid),
             object_ids=extras.object_ids.get(uid),
             savedate=extras.savedates.get(uid),
+            modseq=meta.modseq,
         )
         if await matches(
             command.key,
@@ -69,7 +74,10 @@ async def search(session: ImapSession, command: c.Search) -> None:
     numbers = [uid if command.uid else seq for seq, uid in found]
     options = command.return_options
     if options is None and not session.rev2:
-        await session.untagged(" ".join(["SEARCH", *map(str, numbers)]))
+        modseq = condstore.search_modseq(view, [uid for _, uid in found]) if uses_modseq else None
+        # RFC 7162 §3.1.6: `(MODSEQ n)`, the highest of the messages found, after MODSEQ.
+        tail = [f"(MODSEQ {modseq})"] if modseq is not None else []
+        await session.untagged(" ".join(["SEARCH", *map(str, numbers), *tail]))
         await session.complete(command, "Search completed.")
         return
     requested = set(options or ()) or {"ALL"}
@@ -81,7 +89,10 @@ async def search(session: ImapSession, command: c.Search) -> None:
             await session.complete(command, "Search completed.")
             return
         requested = requested or {"ALL"}
-    await session.untagged(_esearch(command, requested, numbers))
+    line = _esearch(command, requested, numbers)
+    if uses_modseq:
+        line += condstore.esearch_modseq(view, requested, [uid for _, uid in found])
+    await session.untagged(line)
     await session.complete(command, "Search completed.")
 
 

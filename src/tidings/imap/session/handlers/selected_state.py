@@ -37,8 +37,10 @@ async def expunge(session: ImapSession, command: c.Expunge) -> None:
     else:
         uids = [uid for _, uid in view.resolve(command.uids, True, session.saved_search)]
     expunged = await session.store.expunge(view.mailbox_id, uids)
-    for uid in expunged:
-        seq = view.remove(uid)
-        if seq is not None:
-            await session.untagged(f"{seq} EXPUNGE")
-    await session.complete(command, "Expunge completed.")
+    await session.announce_expunged(*view.remove_all(expunged))  # or VANISHED, RFC 7162 §3.2.7
+    await session.send_updates(command)
+    code = None
+    if expunged and session.qresync:
+        # RFC 7162 §3.2.7 / §3.2.9: the new HIGHESTMODSEQ in the tagged OK.
+        code = f"HIGHESTMODSEQ {view.announced_modseq}"
+    await session.tagged(command.tag, "OK", "Expunge completed.", code)
