@@ -135,6 +135,15 @@ class SearchText(SearchKey):
     body_only: bool
 
 
+@dataclass(frozen=True, slots=True)
+class SearchAge(SearchKey):
+    """OLDER n (`older`=True) or YOUNGER n (RFC 5032 WITHIN): the internal date is at least
+    / less than `seconds` seconds before the time of the search."""
+
+    older: bool
+    seconds: int
+
+
 # ----------------------------------------------------------------------------- fetch items
 
 

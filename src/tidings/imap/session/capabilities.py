@@ -27,6 +27,7 @@ _AUTHENTICATED = (
     "COMPRESS=DEFLATE",  # RFC 4978 (after login, as Dovecot; also after STARTTLS)
     "MULTIAPPEND",  # RFC 3502
     "UTF8=ACCEPT",  # RFC 6855
+    "WITHIN",  # RFC 5032
     # RFC 9208 §3.1: one QUOTA=RES-* per resource we limit. No QUOTASET: limits are set by
     # the administrator (`tidings user quota`), so SETQUOTA is refused (§4.1.3).
     "QUOTA",
