@@ -339,6 +339,7 @@ class StatusItem(enum.Enum):
     HIGHESTMODSEQ = "HIGHESTMODSEQ"
     DELETED_STORAGE = "DELETED-STORAGE"
     MAILBOXID = "MAILBOXID"  # RFC 8474 §4.2
+    APPENDLIMIT = "APPENDLIMIT"  # RFC 7889 §3
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,7 +152,9 @@ async def _send_list_entry(
             b"STATUS "
             + session.encode_mailbox(entry.name)
             + b" ("
-            + status_items(counters, command.return_status).encode()
+            + status_items(
+                counters, command.return_status, session.context.limits.max_message_size
+            ).encode()
             + b")"
         )
 

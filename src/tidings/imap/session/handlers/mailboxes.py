@@ -128,8 +128,11 @@ async def namespace(session: ImapSession, command: c.Namespace) -> None:
     await session.complete(command, "Namespace completed.")
 
 
-def status_items(status: MailboxStatus, items: tuple[c.StatusItem, ...]) -> str:
-    """The parenthesised STATUS data (RFC 9051 §7.3.5), in the order asked."""
+def status_items(
+    status: MailboxStatus, items: tuple[c.StatusItem, ...], append_limit: int | None = None
+) -> str:
+    """The parenthesised STATUS data (RFC 9051 §7.3.5), in the order asked; `append_limit`
+    is the mailbox's APPENDLIMIT (RFC 7889 §3, None: no limit)."""
     values: dict[c.StatusItem, int | str] = {
         c.StatusItem.MESSAGES: status.messages,
         c.StatusItem.UIDNEXT: status.uidnext,
@@ -143,6 +146,8 @@ def status_items(status: MailboxStatus, items: tuple[c.StatusItem, ...]) -> str:
         # RFC822.SIZEs" it allows as an estimate is the exact value here).
         c.StatusItem.DELETED_STORAGE: status.deleted_storage,
         c.StatusItem.MAILBOXID: f"({status.mailboxid})",  # RFC 8474 §4.2
+        # RFC 7889 §3: status-att-val =/ "APPENDLIMIT" SP (number / nil)
+        c.StatusItem.APPENDLIMIT: "NIL" if append_limit is None else append_limit,
     }
     return " ".join(f"{item.value} {values[item]}" for item in items)
 
@@ -158,7 +163,7 @@ async def status(session: ImapSession, command: c.Status) -> None:
         b"STATUS "
         + session.encode_mailbox(name)
         + b" ("
-        + status_items(counters, command.items).encode()
+        + status_items(counters, command.items, session.context.limits.max_message_size).encode()
         + b")"
     )
     await session.complete(command, "Status completed.")
