@@ -279,8 +279,10 @@ def user_add(
     """Create an account with its default mailboxes."""
     settings = _resolve_config(ctx)
     account = validate_address(address)
-    password_hash = _hash(read_password(password_stdin))
-    _with_backend(settings, lambda backend: backend.add_account(account, password_hash))
+    password_hash, scram = _hash(read_password(password_stdin), settings)
+    _with_backend(
+        settings, lambda backend: backend.add_account(account, password_hash, scram_sha256=scram)
+    )
 
 
 @user_app.command("passwd")
@@ -291,8 +293,11 @@ def user_passwd(
     """Set a new password."""
     settings = _resolve_config(ctx)
     account = validate_address(address)
-    password_hash = _hash(read_password(password_stdin))
-    _with_backend(settings, lambda backend: backend.set_password_hash(account, password_hash))
+    password_hash, scram = _hash(read_password(password_stdin), settings)
+    _with_backend(
+        settings,
+        lambda backend: backend.set_password_hash(account, password_hash, scram_sha256=scram),
+    )
 
 
 @user_app.command("remove")
@@ -467,10 +472,11 @@ def read_password(from_stdin: bool) -> str:
     return password
 
 
-def _hash(password: str) -> str:
-    from tidings.auth.passwords import hash_password  # noqa: PLC0415 - argon2 loads slowly
+def _hash(password: str, settings: Config) -> tuple[str, str]:
+    """The Argon2id hash and the SCRAM-SHA-256 secrets of `password` (never the password)."""
+    from tidings.auth.authenticator import password_records  # noqa: PLC0415 - argon2 loads slowly
 
-    return hash_password(password)
+    return password_records(password, settings.limits.scram_iterations)
 
 
 @contextlib.asynccontextmanager
@@ -526,11 +532,11 @@ async def ensure_demo_account(settings: Config) -> str:
         if exists and password_file.exists():
             return password_file.read_text().strip()
         password = secrets.token_urlsafe(12)
-        password_hash = await asyncio.to_thread(_hash, password)
+        password_hash, scram = await asyncio.to_thread(_hash, password, settings)
         if exists:  # the password file was lost: the demo account gets a new password
-            await backend.set_password_hash(DEMO_ADDRESS, password_hash)
+            await backend.set_password_hash(DEMO_ADDRESS, password_hash, scram_sha256=scram)
         else:
-            await backend.add_account(DEMO_ADDRESS, password_hash)
+            await backend.add_account(DEMO_ADDRESS, password_hash, scram_sha256=scram)
     finally:
         await backend.close()
     descriptor = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -44,15 +44,31 @@ class FakeAccounts:
 
     hashes: dict[str, str] = field(default_factory=lambda: {"alice@example.test": ALICE_HASH})
     lookups: list[str] = field(default_factory=list)
+    scram: dict[str, str | None] = field(default_factory=dict)
 
     async def password_hash(self, address: str) -> str | None:
         self.lookups.append(address)
         return self.hashes.get(address.lower())
 
-    async def set_password_hash(self, address: str, password_hash: str) -> None:
+    async def set_password_hash(
+        self, address: str, password_hash: str, *, scram_sha256: str | None = None
+    ) -> None:
         if address not in self.hashes:
             raise MailError(MailErrorKind.NOTFOUND, address)
         self.hashes[address] = password_hash
+        self.scram[address] = scram_sha256
+
+    async def scram_sha256(self, address: str) -> str | None:
+        return self.scram.get(address)
+
+    async def set_scram_sha256(self, address: str, scram_sha256: str, password_hash: str) -> bool:
+        if self.hashes.get(address) != password_hash:
+            return False
+        self.scram[address] = scram_sha256
+        return True
+
+    async def auth_secret(self) -> bytes:
+        return b"k" * 32
 
 
 @dataclass
@@ -176,6 +192,7 @@ def test_outdated_hash_is_upgraded_on_success(monkeypatch: pytest.MonkeyPatch) -
     auth, _, _ = make(store)
     assert asyncio.run(auth.verify("alice@example.test", "right", "::1")) == "alice@example.test"
     assert store.hashes["alice@example.test"] != weak
+    assert store.scram["alice@example.test"]  # the new hash comes with SCRAM secrets
     assert asyncio.run(auth.verify("alice@example.test", "right", "::1")) is not None
 
 

@@ -5,20 +5,34 @@ from __future__ import annotations
 import pytest
 
 from tidings.auth.sasl import (
-    SUPPORTED_MECHANISMS,
+    PLAINTEXT_MECHANISMS,
     SaslChallenge,
     SaslCredentials,
     SaslFailure,
     decode_sasl_base64,
     encode_sasl_base64,
+    mechanism_names,
     start_mechanism,
 )
 
 
 def test_supported_mechanisms_and_lookup() -> None:
-    assert SUPPORTED_MECHANISMS == ("PLAIN", "LOGIN")
+    assert PLAINTEXT_MECHANISMS == ("PLAIN", "LOGIN")
+    assert mechanism_names(plaintext_allowed=True, channel_binding=False) == (
+        "PLAIN",
+        "LOGIN",
+        "SCRAM-SHA-256",
+    )
+    assert mechanism_names(plaintext_allowed=False, channel_binding=True) == (
+        "SCRAM-SHA-256",
+        "SCRAM-SHA-256-PLUS",
+    )
     assert start_mechanism("plain") is not None
     assert start_mechanism("Login") is not None
+    assert start_mechanism("scram-sha-256") is not None
+    # -PLUS exists only where the connection has something to bind to (RFC 5802 §6).
+    assert start_mechanism("SCRAM-SHA-256-PLUS") is None
+    assert start_mechanism("SCRAM-SHA-256-PLUS", channel_bindings={"tls-unique": b"x"})
     assert start_mechanism("CRAM-MD5") is None
     assert start_mechanism("") is None
 

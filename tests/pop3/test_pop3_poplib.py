@@ -172,7 +172,7 @@ def test_rfc2449_capa_by_state(filled: TidingsServer, pop: poplib.POP3) -> None:
         fresh.close()
     for name in ("TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE", "STLS", "USER"):
         assert name in before
-    assert before["SASL"] == ["PLAIN", "LOGIN"]
+    assert before["SASL"] == ["PLAIN", "LOGIN", "SCRAM-SHA-256"]
     assert before["IMPLEMENTATION"] == ["Tidings"]
     after = pop.capa()
     assert "TOP" in after and "UIDL" in after
@@ -226,7 +226,7 @@ def test_bare_auth_lists_the_mechanisms(filled: TidingsServer) -> None:
     client = poplib.POP3(filled.host, filled.pop3_port, timeout=30)
     try:
         _, lines, _ = client._longcmd("AUTH")
-        assert lines == [b"PLAIN", b"LOGIN"]
+        assert lines == [b"PLAIN", b"LOGIN", b"SCRAM-SHA-256"]
     finally:
         client.close()
 

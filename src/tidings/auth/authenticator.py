@@ -6,6 +6,12 @@ and auth_penalty:
 - every failure is answered only after `Limits.auth_failure_delay`, so guessing is slow;
 - a host that keeps failing waits longer and longer (capped at `Limits.auth_max_delay`);
 - an unknown account costs the same Argon2 work as a known one (no user enumeration by timing).
+
+For SCRAM (tidings.auth.scram) it hands out the stored secrets, or decoys derived from the
+store's auth key for an unknown account or one without secrets, so the server-first message
+looks the same either way. An account made before SCRAM secrets were stored gets them at its
+next successful password login (LOGIN, PLAIN, USER/PASS), the only moment the server sees the
+password.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from tidings.auth.passwords import hash_password, needs_rehash, verify_password
+from tidings.auth.sasl_steps import SaslMechanism, SaslNeedSecrets, SaslStep, ScramAccount
+from tidings.auth.scram_secrets import ScramSecrets, decoy_secrets, derive_secrets
 from tidings.core.errors import MailError
 from tidings.core.limits import Limits
 from tidings.storage.api import AccountStore
@@ -48,6 +56,7 @@ class Authenticator:
         self._clock = clock
         self._failures: dict[str, deque[float]] = {}
         self._dummy_hash: str | None = None
+        self._decoy_key: bytes | None = None
 
     async def verify(self, username: str, password: str, peer_host: str) -> str | None:
         """The canonical (lower-case) account address if `password` is right, else None.
@@ -70,10 +79,39 @@ class Authenticator:
         await self._sleep(delay)
         return None
 
-    async def reject(self, peer_host: str) -> None:
-        """Count a failure that needed no password check (a garbled SASL exchange) and
-        wait its delay, so malformed attempts cost a client as much as wrong passwords."""
+    async def reject(self, peer_host: str, username: str = "") -> None:
+        """Count a failure that needed no password check (a garbled SASL exchange, a wrong
+        SCRAM proof) and wait its delay, so it costs a client as much as a wrong password."""
+        if username:
+            logger.info("authentication failed for %r from %s", username[:256], peer_host)
         await self._sleep(self._record_failure(peer_host))
+
+    async def scram_secrets(self, username: str) -> ScramAccount:
+        """The SCRAM-SHA-256 secrets of `username`, or decoys (`genuine=False`) when there
+        is no such account or it has none yet: same salt on every attempt, the configured
+        iteration count, and a proof that can never match."""
+        address = username.strip().lower()
+        stored = ScramSecrets.parse(await self._accounts.scram_sha256(address)) if address else None
+        if stored is not None:
+            return ScramAccount(stored, genuine=True)
+        if self._decoy_key is None:
+            self._decoy_key = await self._accounts.auth_secret()
+        decoy = decoy_secrets(self._decoy_key, address, self._limits.scram_iterations)
+        return ScramAccount(decoy, genuine=False)
+
+    async def advance(self, mechanism: SaslMechanism, step: SaslStep) -> SaslStep:
+        """`step`, or, while the mechanism asks for an account's secrets (SCRAM's
+        `SaslNeedSecrets`), what it answers once given them."""
+        while isinstance(step, SaslNeedSecrets):
+            step = mechanism.supply(await self.scram_secrets(step.username))
+        return step
+
+    def scram_succeeded(self, username: str, peer_host: str) -> str:
+        """Record a SCRAM login that proved the password; the canonical account address."""
+        address = username.strip().lower()
+        self._failures.pop(peer_host, None)
+        logger.info("authenticated %s from %s (SCRAM-SHA-256)", address, peer_host)
+        return address
 
     def failure_count(self, peer_host: str) -> int:
         """Failures from `peer_host` within the current window."""
@@ -120,11 +158,26 @@ class Authenticator:
 
     async def _upgrade_hash(self, address: str, stored: str, password: str) -> None:
         """Re-hash with current parameters after a success (the only time we see the
-        password); a failure here must not fail the login."""
-        if not needs_rehash(stored):
-            return
+        password), and make the SCRAM secrets an older account lacks; a failure here must
+        not fail the login."""
         try:
-            new_hash = await asyncio.to_thread(hash_password, password)
-            await self._accounts.set_password_hash(address, new_hash)
+            if needs_rehash(stored):
+                new_hash, scram = await asyncio.to_thread(self._password_records, password)
+                await self._accounts.set_password_hash(address, new_hash, scram_sha256=scram)
+            elif await self._accounts.scram_sha256(address) is None:
+                secrets_ = await asyncio.to_thread(
+                    derive_secrets, password, self._limits.scram_iterations
+                )
+                await self._accounts.set_scram_sha256(address, secrets_.encode(), stored)
         except MailError as error:
-            logger.warning("could not upgrade the password hash of %s: %s", address, error)
+            logger.warning("could not upgrade the credentials of %s: %s", address, error)
+
+    def _password_records(self, password: str) -> tuple[str, str]:
+        return password_records(password, self._limits.scram_iterations)
+
+
+def password_records(password: str, scram_iterations: int) -> tuple[str, str]:
+    """What the store keeps for a new password: its Argon2id hash and its SCRAM-SHA-256
+    secrets (RFC 5803 text), for `AccountStore.add_account` / `set_password_hash`. CPU-bound
+    (Argon2 and PBKDF2): run it in a thread from async code."""
+    return hash_password(password), derive_secrets(password, scram_iterations).encode()

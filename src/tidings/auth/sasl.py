@@ -1,67 +1,54 @@
-"""Sans-IO SASL server mechanisms: PLAIN (RFC 4616) and LOGIN (draft-murchison-sasl-login).
+"""Sans-IO SASL server mechanisms: PLAIN (RFC 4616), LOGIN (draft-murchison-sasl-login),
+and the registry that also starts SCRAM-SHA-256[-PLUS] (tidings.auth.scram).
 
 A mechanism is a small state machine: `start(initial_response)` then `step(response)` until it
-returns `SaslCredentials` (the driver verifies them) or `SaslFailure`. Every value in and out
-is raw bytes: base64 and the protocol's cancel token ("*" in IMAP, RFC 9051 §6.2.2) belong to
-the driver, which knows its own framing; `decode_sasl_base64`/`encode_sasl_base64` help it.
+returns `SaslCredentials` (the driver verifies the password), `SaslAuthenticated` (SCRAM
+verified the client itself) or `SaslFailure`; SCRAM asks for the account's secrets in
+between (`SaslNeedSecrets`, answered with `supply`). Every value in and out is raw bytes:
+base64 and the protocol's cancel token ("*" in IMAP, RFC 9051 §6.2.2) belong to the driver,
+which knows its own framing; `decode_sasl_base64`/`encode_sasl_base64` help it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
-from typing import Protocol
 
-SUPPORTED_MECHANISMS: tuple[str, ...] = ("PLAIN", "LOGIN")
+from tidings.auth.sasl_steps import (
+    ChannelBindings,
+    SaslAuthenticated,
+    SaslChallenge,
+    SaslCredentials,
+    SaslFailure,
+    SaslMechanism,
+    SaslNeedSecrets,
+    SaslStep,
+    ScramAccount,
+)
+from tidings.auth.scram import MECHANISM, MECHANISM_PLUS, ScramSha256Mechanism
 
+__all__ = [
+    "PLAINTEXT_MECHANISMS",
+    "ChannelBindings",
+    "LoginMechanism",
+    "PlainMechanism",
+    "SaslAuthenticated",
+    "SaslChallenge",
+    "SaslCredentials",
+    "SaslFailure",
+    "SaslMechanism",
+    "SaslNeedSecrets",
+    "SaslStep",
+    "ScramAccount",
+    "decode_sasl_base64",
+    "encode_sasl_base64",
+    "mechanism_names",
+    "parse_plain_message",
+    "start_mechanism",
+]
 
-@dataclass(frozen=True, slots=True)
-class SaslChallenge:
-    """Send `data` to the client (base64-encoded by the driver) and wait for its response."""
-
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class SaslCredentials:
-    """The exchange is complete; the driver must check `username`/`password`.
-
-    `authzid` is "" or equal to `username` (case-insensitively): we do not support proxy
-    authorization, so a mechanism fails rather than hand out a different identity.
-    """
-
-    authzid: str
-    username: str
-    password: str
-
-    def __repr__(self) -> str:
-        # Credentials end up in tracebacks and debug logs; the password must not.
-        return f"SaslCredentials(authzid={self.authzid!r}, username={self.username!r})"
-
-
-@dataclass(frozen=True, slots=True)
-class SaslFailure:
-    """The exchange failed; `reason` is safe to show to the client and to log."""
-
-    reason: str
-
-
-SaslStep = SaslChallenge | SaslCredentials | SaslFailure
-
-
-class SaslMechanism(Protocol):
-    """One server-side SASL exchange."""
-
-    name: str
-
-    def start(self, initial_response: bytes | None) -> SaslStep:
-        """Begin, with the client's initial response (RFC 4959 SASL-IR) if it sent one."""
-        ...
-
-    def step(self, response: bytes) -> SaslStep:
-        """Feed the client's (decoded) response to the last challenge."""
-        ...
+# The mechanisms that carry the password itself: only over TLS or from loopback.
+PLAINTEXT_MECHANISMS: tuple[str, ...] = ("PLAIN", "LOGIN")
 
 
 def _decode_utf8(data: bytes) -> str | None:
@@ -92,6 +79,10 @@ class PlainMechanism:
             return SaslFailure("unexpected response")
         self._done = True
         return parse_plain_message(response)
+
+    def supply(self, account: ScramAccount) -> SaslStep:
+        """PLAIN never asks for stored secrets."""
+        return SaslFailure("unexpected secrets")
 
 
 def parse_plain_message(message: bytes) -> SaslCredentials | SaslFailure:
@@ -147,17 +138,44 @@ class LoginMechanism:
         self._done = True
         return SaslCredentials(authzid="", username=self._username, password=text)
 
-
-_MECHANISMS: dict[str, type[PlainMechanism] | type[LoginMechanism]] = {
-    "PLAIN": PlainMechanism,
-    "LOGIN": LoginMechanism,
-}
+    def supply(self, account: ScramAccount) -> SaslStep:
+        """LOGIN never asks for stored secrets."""
+        return SaslFailure("unexpected secrets")
 
 
-def start_mechanism(name: str) -> SaslMechanism | None:
-    """A fresh exchange for mechanism `name` (case-insensitive), None if unsupported."""
-    factory = _MECHANISMS.get(name.upper())
-    return factory() if factory is not None else None
+def mechanism_names(*, plaintext_allowed: bool, channel_binding: bool) -> tuple[str, ...]:
+    """The mechanisms to advertise on a connection (RFC 9051 §6.1.1 AUTH=, RFC 5034 SASL).
+
+    SCRAM never sends the password, so it is offered without TLS too (as Dovecot offers its
+    non-plaintext mechanisms with LOGINDISABLED); -PLUS only where there is something to
+    bind to (RFC 5802 §6: a TLS connection with a binding type we can compute).
+    """
+    names = list(PLAINTEXT_MECHANISMS) if plaintext_allowed else []
+    names.append(MECHANISM)
+    if channel_binding:
+        names.append(MECHANISM_PLUS)
+    return tuple(names)
+
+
+def start_mechanism(
+    name: str, *, channel_bindings: ChannelBindings | None = None
+) -> SaslMechanism | None:
+    """A fresh exchange for mechanism `name` (case-insensitive), None if unsupported.
+
+    `channel_bindings` are the connection's (tidings.net.channel_binding); without any,
+    SCRAM-SHA-256-PLUS is unsupported, as it is then not advertised.
+    """
+    bindings = channel_bindings or {}
+    upper = name.upper()
+    if upper == "PLAIN":
+        return PlainMechanism()
+    if upper == "LOGIN":
+        return LoginMechanism()
+    if upper == MECHANISM:
+        return ScramSha256Mechanism(plus=False, channel_bindings=bindings)
+    if upper == MECHANISM_PLUS and bindings:
+        return ScramSha256Mechanism(plus=True, channel_bindings=bindings)
+    return None
 
 
 def decode_sasl_base64(text: str | bytes) -> bytes:

@@ -28,6 +28,10 @@ class ConnectionIO(Protocol):
         """The peer's address."""
         ...
 
+    def channel_bindings(self) -> dict[str, bytes]:
+        """TLS channel binding data by type (RFC 5056; for SCRAM-*-PLUS), {} without TLS."""
+        ...
+
     async def send(self, data: bytes) -> None:
         """Queue `data` for the client (written when large, and when the driver flushes)."""
         ...

@@ -91,6 +91,9 @@ class ImapConnection:
     def peer_host(self) -> str:
         return self.io.peer_host
 
+    def channel_bindings(self) -> dict[str, bytes]:
+        return self.io.channel_bindings()
+
     async def send(self, data: bytes) -> None:
         await self.io.send(data)
 

@@ -14,7 +14,7 @@ import ssl
 import time
 
 from tidings.net.deflate import DeflateStream
-from tidings.net.stream import Stream, StreamClosed
+from tidings.net.stream import Stream, StreamClosed, TcpStream
 
 # Output is written once this much is queued, and whenever the driver flushes otherwise.
 FLUSH_THRESHOLD = 64 * 1024
@@ -41,6 +41,11 @@ class BufferedStream:
     @property
     def peer_host(self) -> str:
         return self.stream.peer_host
+
+    def channel_bindings(self) -> dict[str, bytes]:
+        """The TLS channel bindings for SCRAM-*-PLUS (TcpStream.channel_bindings); {} for
+        any other stream (they are asked for before authentication, so before COMPRESS)."""
+        return self.stream.channel_bindings() if isinstance(self.stream, TcpStream) else {}
 
     # ------------------------------------------------------------------ output
     async def send(self, data: bytes, stalled_after: float | None = None) -> None:

@@ -12,6 +12,8 @@ import socket
 import ssl
 from typing import Protocol
 
+from tidings.net.channel_binding import channel_bindings
+
 # How long close() lets buffered output drain to a peer that is not reading before it
 # drops the connection outright (an MTA or mail client that is alive reads within this).
 CLOSE_FLUSH_TIMEOUT = 5.0
@@ -83,6 +85,10 @@ class TcpStream:
     @property
     def is_tls(self) -> bool:
         return self._writer.get_extra_info("ssl_object") is not None
+
+    def channel_bindings(self) -> dict[str, bytes]:
+        """The TLS channel binding data of this connection by type (RFC 5056), {} if plain."""
+        return channel_bindings(self._writer.get_extra_info("ssl_object"))
 
     async def read(self, max_bytes: int = 65536) -> bytes:
         try:

@@ -15,9 +15,12 @@ import ssl
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tidings.net.channel_binding import register_certificate
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +46,25 @@ def load_or_create_certificate(
     # RFC 8996 deprecates TLS 1.0 and 1.1; RFC 9051 §11.1 requires TLS 1.2 or later.
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(certfile=str(cert_file), keyfile=str(key_file))
+    register_certificate(context, server_end_point_hash(Path(cert_file).read_bytes()))
     return context
+
+
+def server_end_point_hash(chain_pem: bytes) -> bytes | None:
+    """The tls-server-end-point channel binding of the first (the server's own) certificate
+    in `chain_pem` (RFC 5929 §4.1): its DER hashed with the hash of its signature
+    algorithm, SHA-256 instead of MD5 or SHA-1; None when that is undefined (a signature
+    with no single hash, e.g. Ed25519) or the file cannot be parsed here."""
+    try:
+        certificate = x509.load_pem_x509_certificates(chain_pem)[0]
+        algorithm = certificate.signature_hash_algorithm
+    except (ValueError, IndexError, UnsupportedAlgorithm):
+        return None
+    if algorithm is None:
+        return None
+    if isinstance(algorithm, hashes.MD5 | hashes.SHA1):
+        algorithm = hashes.SHA256()
+    return certificate.fingerprint(algorithm)
 
 
 def ensure_self_signed(tls_dir: Path) -> tuple[Path, Path]:

@@ -70,6 +70,9 @@ class Pop3Connection:
     def peer_host(self) -> str:
         return self.io.peer_host
 
+    def channel_bindings(self) -> dict[str, bytes]:
+        return self.io.channel_bindings()
+
     # A client that stops reading is as idle as one that stops writing.
     async def send(self, data: bytes) -> None:
         await self.io.send(data, stalled_after=self._timeout())

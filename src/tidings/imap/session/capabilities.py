@@ -5,6 +5,7 @@ IMAP4rev1 is listed before IMAP4rev2 (DESIGN.md: servers that led with rev2 brok
 
 from __future__ import annotations
 
+from tidings.auth.sasl import mechanism_names
 from tidings.imap.session.state import SessionState
 
 # Advertised in every state.
@@ -43,16 +44,20 @@ def capabilities(
     tls_available: bool,
     plaintext_allowed: bool,
     append_limit: int,
+    channel_binding: bool = False,
 ) -> list[str]:
-    """The capability list for a connection in `state`."""
+    """The capability list for a connection in `state` (`channel_binding`: the TLS channel
+    offers a binding type, so SCRAM-SHA-256-PLUS is advertised, RFC 7677 §2)."""
     names = list(_ALWAYS)
     if state is SessionState.NOT_AUTHENTICATED:
         if tls_available and not tls_active:
             names.append("STARTTLS")
-        if plaintext_allowed:
-            names += ["AUTH=PLAIN", "AUTH=LOGIN"]
-        else:
+        if not plaintext_allowed:
             names.append("LOGINDISABLED")  # RFC 9051 §6.2.3
+        mechanisms = mechanism_names(
+            plaintext_allowed=plaintext_allowed, channel_binding=channel_binding
+        )
+        names += [f"AUTH={name}" for name in mechanisms]
     else:
         names += _AUTHENTICATED
         names.append(f"APPENDLIMIT={append_limit}")  # RFC 7889

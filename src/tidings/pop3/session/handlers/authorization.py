@@ -2,8 +2,9 @@
 
 Plaintext passwords (USER/PASS, and the PLAIN and LOGIN mechanisms) are refused unless the
 connection is TLS or comes from loopback, as Dovecot's disable_plaintext_auth does; CAPA then
-omits USER and SASL, so clients know before they try. Every failure goes through the shared
-`Authenticator`, which delays the answer (the same per-host throttle as IMAP's LOGIN).
+omits USER and those mechanisms, so clients know before they try. SCRAM-SHA-256 (RFC 7677)
+never sends the password and is always offered; -PLUS on TLS. Every failure goes through the
+shared `Authenticator`, which delays the answer (the same per-host throttle as IMAP's LOGIN).
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tidings.auth.sasl import (
-    SUPPORTED_MECHANISMS,
+    PLAINTEXT_MECHANISMS,
+    SaslAuthenticated,
     SaslChallenge,
+    SaslCredentials,
     SaslFailure,
-    SaslStep,
     decode_sasl_base64,
     start_mechanism,
 )
@@ -23,6 +25,7 @@ from tidings.pop3.proto import responses as r
 from tidings.pop3.proto.events import LineTooLong
 from tidings.pop3.proto.responses import ResponseCode
 from tidings.pop3.session.errors import CommandFailed
+from tidings.pop3.session.handlers.any_state import sasl_mechanisms
 
 if TYPE_CHECKING:
     from tidings.pop3.session.core import Pop3Session
@@ -55,42 +58,68 @@ async def pass_(session: Pop3Session, command: c.Pass) -> None:
 async def auth(session: Pop3Session, command: c.Auth) -> None:
     """AUTH mechanism [initial-response] (RFC 5034 §4); bare AUTH lists the mechanisms."""
     if command.mechanism is None:
-        names = SUPPORTED_MECHANISMS if session.plaintext_allowed else ()
-        await session.io.send(r.multiline(r.ok(), names))
+        await session.io.send(r.multiline(r.ok(), sasl_mechanisms(session)))
         return
-    mechanism = start_mechanism(command.mechanism)
+    mechanism = start_mechanism(
+        command.mechanism, channel_bindings=session.io.channel_bindings()
+    )
     if mechanism is None:
         raise CommandFailed("Unsupported authentication mechanism.", ResponseCode.AUTH)
-    _require_plaintext_allowed(session)  # PLAIN and LOGIN both carry the password as is
+    if mechanism.name in PLAINTEXT_MECHANISMS:
+        _require_plaintext_allowed(session)  # PLAIN and LOGIN both carry the password as is
+    authenticator = session.context.authenticator
     try:
         initial = None if command.initial_response is None else _decode(command.initial_response)
     except ValueError:
         await _garbled(session, "Invalid base64 data in initial response.")
         return
-    step: SaslStep = mechanism.start(initial)
+    step = await authenticator.advance(mechanism, mechanism.start(initial))
     while isinstance(step, SaslChallenge):
-        await session.io.send(r.challenge(step.data))
-        await session.io.flush()
-        reply = await session.io.read_sasl_response()
-        if reply is None:
-            session.close()
+        response = await _challenge(session, step.data)
+        if response is None:
             return
-        if isinstance(reply, LineTooLong):
-            await _garbled(session, f"SASL response too long (limit {reply.limit} bytes).")
-            return
-        text = reply.text.strip()
-        if text == "*":
-            # RFC 5034 §4: "the server MUST reject the AUTH command by sending an -ERR reply".
-            raise CommandFailed("Authentication aborted by client.")
-        try:
-            step = mechanism.step(decode_sasl_base64(text))
-        except ValueError:
-            await _garbled(session, "Invalid base64 data in response.")
-            return
+        step = await authenticator.advance(mechanism, mechanism.step(response))
     if isinstance(step, SaslFailure):
         await _garbled(session, f"Authentication failed: {step.reason}.")
         return
+    if isinstance(step, SaslAuthenticated):
+        # No "additional data with success" in POP3 either (RFC 5034 §4): the SCRAM
+        # server-final message is a last challenge that the client answers empty.
+        response = await _challenge(session, step.final)
+        if response is None:
+            return
+        if response:
+            await _garbled(session, "Authentication failed: unexpected response.")
+            return
+        account = authenticator.scram_succeeded(step.username, session.io.peer_host)
+        await session.open_maildrop(account)
+        await session.ok("Logged in.")
+        return
+    assert isinstance(step, SaslCredentials)
     await _verify(session, step.username, step.password)
+
+
+async def _challenge(session: Pop3Session, data: bytes) -> bytes | None:
+    """Send `+ base64` and return the decoded answer; None when the exchange is over (the
+    connection ended, or a garbled answer was already failed). "*" raises CommandFailed."""
+    await session.io.send(r.challenge(data))
+    await session.io.flush()
+    reply = await session.io.read_sasl_response()
+    if reply is None:
+        session.close()
+        return None
+    if isinstance(reply, LineTooLong):
+        await _garbled(session, f"SASL response too long (limit {reply.limit} bytes).")
+        return None
+    text = reply.text.strip()
+    if text == "*":
+        # RFC 5034 §4: "the server MUST reject the AUTH command by sending an -ERR reply".
+        raise CommandFailed("Authentication aborted by client.")
+    try:
+        return decode_sasl_base64(text)
+    except ValueError:
+        await _garbled(session, "Invalid base64 data in response.")
+        return None
 
 
 async def stls(session: Pop3Session, command: c.Stls) -> None:
