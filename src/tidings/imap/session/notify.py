@@ -179,6 +179,8 @@ class NotifyWatch:
             except MailError:
                 await session.mailbox_vanished()
                 return
+            if E.FLAG_CHANGE not in self.selected_events:
+                updates.flag_changes = []  # not asked for (Dovecot drops them likewise)
             await session.announce(updates)
         if self.fetch_items and view.largest_uid > self._fetched_upto:
             await self._fetch_new(session)

@@ -1,0 +1,135 @@
+"""RFC 5465 (NOTIFY) in the protocol core: NOTIFY NONE and NOTIFY SET [STATUS] parsed whole and
+byte by byte (§8), the BAD rules of §5 and §6.1, and unsupported events kept for the NO
+[BADEVENT] of §3.1 rather than refused as syntax."""
+
+from __future__ import annotations
+
+import pytest
+from imap_proto_helpers import parse_one
+
+from tidings.imap.proto import commands as c
+from tidings.imap.proto.events import CommandError
+from tidings.imap.proto.notify import (
+    EventGroup,
+    Filter,
+    Notify,
+    NotifyEvent,
+    badevent_code,
+)
+
+E = NotifyEvent
+NEW_EXPUNGE = frozenset({E.MESSAGE_NEW, E.MESSAGE_EXPUNGE})
+UID = c.FetchAttribute(c.SimpleAttribute.UID)
+HEADERS = c.FetchSection(c.Section((), "HEADER.FIELDS", ("from", "to", "subject")), peek=True)
+
+CASES: list[tuple[bytes, Notify]] = [
+    (b"a NOTIFY NONE", Notify("a", None)),
+    (b"a notify none", Notify("a", None)),
+    # RFC 5465 §3.1's example (with the event lists parenthesised as §8 requires, errata 1804).
+    (
+        b"a notify set status (selected (MessageNew (uid body.peek[header.fields (from to"
+        b" subject)]) MessageExpunge)) (subtree Lists (MessageNew MessageExpunge))",
+        Notify(
+            "a",
+            (
+                EventGroup(Filter.SELECTED, NEW_EXPUNGE, (), (UID, HEADERS)),
+                EventGroup(Filter.SUBTREE, NEW_EXPUNGE, ("Lists",)),
+            ),
+            status=True,
+        ),
+    ),
+    (
+        b"b NOTIFY SET (selected-delayed (MessageNew MessageExpunge FlagChange))"
+        b" (inboxes NONE) (personal (MailboxName SubscriptionChange))",
+        Notify(
+            "b",
+            (
+                EventGroup(Filter.SELECTED_DELAYED, NEW_EXPUNGE | {E.FLAG_CHANGE}),
+                EventGroup(Filter.INBOXES, frozenset()),
+                EventGroup(Filter.PERSONAL, frozenset({E.MAILBOX_NAME, E.SUBSCRIPTION_CHANGE})),
+            ),
+        ),
+    ),
+    (
+        b'c NOTIFY SET (mailboxes (INBOX "Lists/a b" {3}\r\nx y) (MessageNew MessageExpunge))'
+        b" (subscribed (MailboxMetadataChange ServerMetadataChange))",
+        Notify(
+            "c",
+            (
+                EventGroup(Filter.MAILBOXES, NEW_EXPUNGE, ("INBOX", "Lists/a b", "x y")),
+                EventGroup(
+                    Filter.SUBSCRIBED,
+                    frozenset({E.MAILBOX_METADATA_CHANGE, E.SERVER_METADATA_CHANGE}),
+                ),
+            ),
+        ),
+    ),
+    # Case-insensitive names (§8); an unknown event is data for the session's NO.
+    (
+        b"d Notify Set (Personal (messagenew MESSAGEEXPUNGE XFutureEvent))",
+        Notify(
+            "d",
+            (EventGroup(Filter.PERSONAL, NEW_EXPUNGE),),
+            unsupported=("XFutureEvent",),
+        ),
+    ),
+    (
+        b"e NOTIFY SET (personal (MessageNew MessageExpunge FlagChange AnnotationChange))",
+        Notify(
+            "e",
+            (
+                EventGroup(
+                    Filter.PERSONAL, NEW_EXPUNGE | {E.FLAG_CHANGE, E.ANNOTATION_CHANGE}
+                ),
+            ),
+            unsupported=("AnnotationChange",),
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), CASES)
+def test_rfc5465_8_notify_parses(line: bytes, expected: Notify) -> None:
+    assert parse_one(line + b"\r\n") == expected
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"a NOTIFY",
+        b"a NOTIFY BOGUS",
+        b"a NOTIFY NONE ",
+        b"a NOTIFY SET",
+        b"a NOTIFY SET STATUS",
+        b"a NOTIFY SET ()",
+        b"a NOTIFY SET (bogus (MessageNew MessageExpunge))",
+        b"a NOTIFY SET (personal MessageNew)",
+        b"a NOTIFY SET (personal ())",
+        b"a NOTIFY SET (personal (MailboxName) )",
+        b"a NOTIFY SET (personal (MailboxName)) ",
+        b"a NOTIFY SET (subtree (MailboxName))",
+        b"a NOTIFY SET (mailboxes () (MailboxName))",
+        b"a NOTIFY SET (personal (MessageNew (BOGUS) MessageExpunge))",
+        # §5: MessageNew and MessageExpunge together; FlagChange needs both.
+        b"a NOTIFY SET (selected (MessageNew))",
+        b"a NOTIFY SET (personal (MessageExpunge))",
+        b"a NOTIFY SET (selected (FlagChange))",
+        b"a NOTIFY SET (personal (MessageNew FlagChange))",
+        # §6.1: only message events with SELECTED, and only one selected filter.
+        b"a NOTIFY SET (selected (MailboxName))",
+        b"a NOTIFY SET (selected-delayed (MessageNew MessageExpunge SubscriptionChange))",
+        b"a NOTIFY SET (selected NONE) (selected-delayed NONE)",
+        b"a NOTIFY SET (selected NONE) (selected NONE)",
+    ],
+)
+def test_rfc5465_5_and_6_1_violations_are_bad_with_the_tag(line: bytes) -> None:
+    event = parse_one(line + b"\r\n")
+    assert isinstance(event, CommandError), event
+    assert event.tag == "a"
+
+
+def test_rfc5465_3_1_badevent_lists_every_supported_event() -> None:
+    assert badevent_code() == (
+        "BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange"
+        " MailboxMetadataChange ServerMetadataChange)"
+    )
