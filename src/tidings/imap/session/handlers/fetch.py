@@ -54,7 +54,12 @@ def section_name(section: c.Section) -> str:
 
 
 def _body_literal(data: bytes, binary: bool = False) -> bytes:
-    return r.literal(data, binary=binary and b"\x00" in data)
+    if binary:
+        return r.literal(data, binary=b"\x00" in data)
+    # A literal cannot carry NUL (RFC 9051 §9: CHAR8 = %x01-ff). Content stored from a
+    # literal8 (RFC 3516 §4.4) may hold some; BODY[] shows each as 0x80, as Dovecot does,
+    # keeping sizes and offsets; BINARY[] gives the octets themselves.
+    return r.literal(data.replace(b"\x00", b"\x80"))
 
 
 @handles(c.Fetch)
