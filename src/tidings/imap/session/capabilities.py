@@ -34,6 +34,13 @@ _AUTHENTICATED = (
     "QUOTA",
     "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE",
+    "CONDSTORE",  # RFC 7162 §3.1
+    "QRESYNC",  # RFC 7162 §3.2
+    "OBJECTID",  # RFC 8474
+    "SAVEDATE",  # RFC 8514
+    "PREVIEW",  # RFC 8970
+    "METADATA",  # RFC 5464 (mailbox entries)
+    "METADATA-SERVER",  # RFC 5464 (server entries)
 )
 
 

@@ -86,9 +86,8 @@ def set_metadata(
             )
     if any(value is not None for _, value in changes):
         _check_limits(conn, owner, mailbox_id, limits)
-    # NOTIFY (RFC 5465 §5.6/§5.7) MailboxMetadataChange / ServerMetadataChange: the notice
-    # names the mailbox (None for the server entries); the change log is not involved.
-    txn.notify(owner.address, mailbox_id or None, 0)
+    # No ChangeNotice: annotations are not in the change log, and only this process writes
+    # them; the IMAP layer publishes NOTIFY's MetadataNotice (RFC 5465 §5.6, §5.7) itself.
 
 
 def _check_limits(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.imap.proto.metadata import GetMetadata, SetMetadata, metadata_response
 from tidings.imap.session.core import CommandFailed, ImapSession
+from tidings.imap.session.notify import publish_metadata_change
 from tidings.imap.session.registry import handles
 from tidings.storage.api import MetadataDepth, MetadataLimits
 
@@ -67,4 +68,8 @@ async def setmetadata(session: ImapSession, command: SetMetadata) -> None:
         if error.kind is MailErrorKind.LIMIT:
             raise CommandFailed(error.reason + ".", "METADATA TOOMANY") from error
         raise
+    # After the commit: NOTIFY's MailboxMetadataChange / ServerMetadataChange (RFC 5465).
+    assert session.account is not None
+    entries = [entry for entry, _ in command.values]
+    publish_metadata_change(session.context.hub, session.account, mailbox, entries)
     await session.complete(command, "Setmetadata completed.")
