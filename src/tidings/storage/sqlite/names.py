@@ -38,7 +38,8 @@ def validate(name: str, max_length: int = MAX_NAME_LENGTH) -> str:
     if HIERARCHY_DELIMITER * 2 in name:
         raise MailError(MailErrorKind.CANNOT, "Mailbox name has an empty hierarchy level")
     # C0, DEL and C1 controls: they break LIST output and mean nothing in a name.
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name):
+    # RFC 6855 §3 forbids the line and paragraph separators U+2028 and U+2029 as well.
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029" for c in name):
         raise MailError(MailErrorKind.CANNOT, "Mailbox name contains control characters")
     return normalize(name)
 
