@@ -1,19 +1,17 @@
 """RFC 4978 COMPRESS=DEFLATE over real sockets, with clients that deflate and inflate (zlib).
 
-The server side is the in-process harness (tests/imap/harness.py). Clients: `LineClient`
-whose socket is swapped for `DeflateSocket` after the tagged OK (as `starttls()` swaps in
-an SSL socket), and stdlib imaplib taught COMPRESS in a few lines (`CompressingIMAP4`), since
-imaplib has no COMPRESS of its own. The codec itself (tidings.net.deflate) is also tested over
-an in-memory stream: bounded reads against a decompression bomb, and its memory.
+The server side is the in-process harness (tests/imap/harness.py). Clients
+(tests/support/imap_compress.py): `LineClient` whose socket is swapped for `DeflateSocket`
+after the tagged OK (as `starttls()` swaps in an SSL socket), and stdlib imaplib taught
+COMPRESS in a few lines (`CompressingIMAP4`), since imaplib has no COMPRESS of its own. The
+codec itself (tidings.net.deflate) is also tested over an in-memory stream: bounded reads
+against a decompression bomb, and its memory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import imaplib
-import io
 import logging
-import socket
 import ssl
 import time
 import tracemalloc
@@ -22,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from tests.imap.harness import PASSWORD, USER, InProcessServer, LineClient
+from tests.support.imap_compress import CompressingIMAP4, DeflateSocket, start_compression
 
 from tidings.net.deflate import DeflateStream
 from tidings.net.stream import StreamClosed
@@ -29,55 +28,7 @@ from tidings.net.stream import StreamClosed
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
 
 
-# ---------------------------------------------------------------------------- clients
-class DeflateSocket:
-    """What LineClient needs of a socket, with raw DEFLATE (wbits -15) both ways: `sendall`
-    deflates and flushes (Z_SYNC_FLUSH, or Z_PARTIAL_FLUSH as some clients do), `recv`
-    inflates. Counts the bytes on the wire and the bytes they stand for."""
-
-    def __init__(self, sock: socket.socket, flush_mode: int = zlib.Z_SYNC_FLUSH) -> None:
-        self.sock = sock
-        self.flush_mode = flush_mode
-        self.deflater = zlib.compressobj(6, zlib.DEFLATED, -15)
-        self.inflater = zlib.decompressobj(-15)
-        self.wire_in = 0
-        self.plain_in = 0
-
-    def deflate(self, data: bytes) -> bytes:
-        """`data` compressed and flushed, as sendall would send it."""
-        return self.deflater.compress(data) + self.deflater.flush(self.flush_mode)
-
-    def sendall(self, data: bytes) -> None:
-        self.sock.sendall(self.deflate(data))
-
-    def recv(self, size: int) -> bytes:
-        while True:
-            chunk = self.sock.recv(size)
-            if not chunk:
-                return b""
-            self.wire_in += len(chunk)
-            plain = self.inflater.decompress(chunk)
-            self.plain_in += len(plain)
-            if plain:
-                return plain
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def start_compression(client: LineClient, tag: str = "z1", **options: int) -> DeflateSocket:
-    """COMPRESS DEFLATE: the tagged OK arrives uncompressed, then the socket is wrapped."""
-    assert isinstance(client.sock, (socket.socket, ssl.SSLSocket))
-    client.send_line(f"{tag} COMPRESS DEFLATE")
-    reply = client.read_line()
-    assert reply.startswith(f"{tag} OK"), reply
-    wrapped = DeflateSocket(client.sock, **options)
-    # Anything read past the OK is already compressed.
-    client.buffer = wrapped.inflater.decompress(client.buffer)
-    client.sock = wrapped  # type: ignore[assignment]
-    return wrapped
-
-
+# ---------------------------------------------------------------------------- helpers
 def read_literal_line(client: LineClient) -> tuple[str, bytes]:
     """A `* n FETCH (... {size}` line, its literal and the rest of the response."""
     head = client.read_line()
@@ -104,51 +55,6 @@ def text_message(index: int, size: int) -> bytes:
     header = f"From: a@example.test\r\nSubject: message {index}\r\n\r\n".encode()
     line = b"The quick brown fox jumps over the lazy dog, again and again. 0123456789\r\n"
     return header + line * (size // len(line))
-
-
-class _InflatingReader(io.RawIOBase):
-    """The read side of a compressed socket, for imaplib's `self.file`."""
-
-    def __init__(self, sock: socket.socket, inflater: zlib._Decompress) -> None:
-        self.sock = sock
-        self.inflater = inflater
-        self.pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        while not self.pending:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                return 0
-            self.pending = self.inflater.decompress(chunk)
-        count = min(len(buffer), len(self.pending))
-        buffer[:count] = self.pending[:count]
-        self.pending = self.pending[count:]
-        return count
-
-
-class CompressingIMAP4(imaplib.IMAP4):
-    """stdlib imaplib with COMPRESS=DEFLATE (RFC 4978): after the OK, reads inflate through
-    `self.file` and `send` deflates. imaplib's own reads after the OK need nothing buffered
-    in the old file, which holds: the server sends nothing after the OK unasked."""
-
-    def compress_deflate(self) -> str:
-        """Send COMPRESS DEFLATE; switch on OK and return the reply text."""
-        imaplib.Commands.setdefault("COMPRESS", ("AUTH", "SELECTED"))
-        typ, data = self._simple_command("COMPRESS", "DEFLATE")
-        text = data[-1].decode() if data and isinstance(data[-1], bytes) else ""
-        if typ == "OK":
-            self._deflater = zlib.compressobj(6, zlib.DEFLATED, -15)
-            self.file = io.BufferedReader(_InflatingReader(self.sock, zlib.decompressobj(-15)))
-        return f"{typ} {text}"
-
-    def send(self, data: bytes) -> None:
-        deflater = getattr(self, "_deflater", None)
-        if deflater is not None:
-            data = deflater.compress(data) + deflater.flush(zlib.Z_SYNC_FLUSH)
-        self.sock.sendall(data)
 
 
 # ---------------------------------------------------------------------------- command
@@ -269,8 +175,9 @@ def test_partial_flush_client(imap_server: InProcessServer) -> None:
 
 
 def test_pipelined_after_compress_is_inflated(imap_server: InProcessServer) -> None:
-    """Commands sent in the same segment as COMPRESS are compressed input: the server
-    inflates them (it must not drop them, as STARTTLS does, nor read them as plain text)."""
+    """RFC 4978 §3 has the client wait for COMPRESS's result, but one that pipelines anyway
+    sends compressed commands in the same segment: the server inflates them (as Dovecot
+    does), neither dropping them as after STARTTLS nor reading them as plain text."""
     client = LineClient(imap_server.port)
     client.login()
     deflater = zlib.compressobj(6, zlib.DEFLATED, -15)

@@ -3,13 +3,12 @@
 The transport of RFC 4978 (IMAP COMPRESS=DEFLATE), though nothing here knows IMAP: raw
 DEFLATE (RFC 1951, no zlib header or trailer: zlib's negative window bits) in each
 direction, from the first byte after the switch, over whatever the inner stream is (TCP or
-TLS: data is compressed first and then encrypted, as compressing ciphertext would gain
-nothing).
+TLS: data is compressed first and then encrypted, the layering RFC 4978 §3 requires).
 
-Output. Every `write` ends with Z_SYNC_FLUSH (RFC 4978 §4: flush whenever the sender then
-waits for its peer), so a reply, an IDLE `+ idling` or a push update is never held back in
-the compressor. The caller already batches replies and writes only when it flushes
-(BufferedStream), so there is one sync flush (4 to 5 bytes) per batch, not per line.
+Output. Every `write` ends with Z_SYNC_FLUSH (RFC 4978 §4, informative: flush whenever the
+sender then waits for its peer), so a reply, an IDLE `+ idling` or a push update is never
+held back in the compressor. The caller already batches replies and writes only when it
+flushes (BufferedStream), so there is one sync flush (4 to 5 bytes) per batch, not per line.
 
 Input. `read(max_bytes)` never returns more than `max_bytes`, however much the peer's bytes
 inflate to: zlib is asked for at most that much (`decompress(data, max_length)`) and the

@@ -14,8 +14,10 @@ from tidings.imap.session.registry import handles
 
 @handles(c.Compress)
 async def compress(session: ImapSession, command: c.Compress) -> None:
-    """RFC 4978 §3. Already on: `NO [COMPRESSIONACTIVE]` (RFC 5530 §3), as Dovecot answers;
-    an unknown mechanism: `BAD` (RFC 4978 §3; Dovecot says NO)."""
+    """RFC 4978 §3. Already on: `NO [COMPRESSIONACTIVE]`, the RFC 5530 code for this case
+    and Dovecot's answer (RFC 4978 §3 lists BAD for it, and NO [COMPRESSIONACTIVE] for
+    compression active in another layer; clients treat both as "stay as you are"). An
+    unknown mechanism: `BAD` ("invalid or unknown argument", RFC 4978 §3; Dovecot says NO)."""
     if session.io.compression_active:
         raise CommandFailed("DEFLATE compression is already active.", "COMPRESSIONACTIVE")
     if command.mechanism.upper() != DEFLATE:
