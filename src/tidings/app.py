@@ -63,6 +63,7 @@ async def open_backend(config: Config, hub: NotificationHub | None = None) -> Ba
         config.database_path,
         hub,
         max_message_size=config.limits.max_message_size + MAX_TRACE_FIELDS_OCTETS,
+        change_retention=config.vanished_retention_days * 86400,
     )
     return backend
 

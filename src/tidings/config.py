@@ -14,6 +14,8 @@ Precedence, highest first: command-line flags, environment (`TIDINGS_DATA`), the
     key_file = "/etc/tidings/privkey.pem"
     [limits]
     max_message_size = 52428800       # any field of tidings.core.limits.Limits
+    [imap]
+    vanished_retention_days = 30      # change log / expunged UIDs kept for QRESYNC
     [delivery]
     junk_routing = true               # any field of tidings.delivery.settings.DeliverySettings
     junk_rules = ["X-Spam-Flag: YES"]
@@ -47,7 +49,9 @@ DEFAULT_LISTEN: dict[str, str] = {
 LISTENERS = tuple(DEFAULT_LISTEN)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
-_TOP_LEVEL_KEYS = {"data_dir", "log_level", "listen", "tls", "limits", "delivery"}
+_TOP_LEVEL_KEYS = {"data_dir", "log_level", "listen", "tls", "limits", "delivery", "imap"}
+# [imap]: how long expunged UIDs (the change log) are kept for QRESYNC (RFC 7162 §3.2.5.2).
+_IMAP_KEYS = {"vanished_retention_days"}
 _LISTEN_PATH_KEYS = {"lmtp_socket"}
 _TLS_KEYS = {"cert_file", "key_file"}
 
@@ -72,6 +76,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     log_level: str = "info"
+    vanished_retention_days: float = 30.0  # [imap]; see storage/sqlite/changelog.py
 
     @property
     def database_path(self) -> Path:
@@ -142,6 +147,14 @@ def _read_file(path: Path) -> dict[str, Any]:
         values[f"tls_{key}"] = base / _string(f"tls.{key}", tls[key])
     if "limits" in document:
         values["limits"] = limits_from_table(_table("limits", document["limits"]))
+    if "imap" in document:
+        imap = _table("imap", document["imap"])
+        _reject_unknown("imap.", imap, _IMAP_KEYS)
+        if "vanished_retention_days" in imap:
+            days = _number("imap.vanished_retention_days", imap["vanished_retention_days"], False)
+            if days < 0:
+                raise ConfigError("imap.vanished_retention_days must not be negative")
+            values["vanished_retention_days"] = days
     if "delivery" in document:
         values["delivery"] = delivery_from_table(_table("delivery", document["delivery"]))
     return values

@@ -41,6 +41,7 @@ _AUTHENTICATED = (
     "PREVIEW",  # RFC 8970
     "METADATA",  # RFC 5464 (mailbox entries)
     "METADATA-SERVER",  # RFC 5464 (server entries)
+    "NOTIFY",  # RFC 5465
 )
 
 
