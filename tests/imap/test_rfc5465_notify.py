@@ -480,3 +480,51 @@ def test_sessions_without_notify_get_nothing_between_commands(
         S1: a3 OK Noop completed.
         """,
     )
+
+
+def test_rfc5465_5_no_mailbox_events_for_the_clients_own_changes(
+    imap_server: InProcessServer,
+) -> None:
+    """§5: "The server SHOULD omit notifying the client if the event is caused by this
+    client": its own CREATE / RENAME / (UN)SUBSCRIBE / DELETE are not echoed as LIST, while
+    another connection's are. (Counters are not told apart: its own APPEND to a watched
+    mailbox still gives a STATUS, which is harmless.)"""
+    run_transcript(
+        imap_server,
+        LOGIN
+        + """
+        C1: a2 NOTIFY SET (personal (MessageNew MessageExpunge MailboxName SubscriptionChange))
+        S1: a2 OK NOTIFY completed.
+        C1: a3 CREATE mine/sub
+        S1: a3 OK …
+        C2: b2 CREATE theirs
+        S2: b2 OK …
+        S1: * LIST (\\HasNoChildren) "/" theirs
+        C1: a4 RENAME mine ours
+        S1: a4 OK …
+        C1: a5 SUBSCRIBE ours/sub
+        S1: a5 OK …
+        C1: a6 RENAME ours/sub ours/sub2
+        S1: a6 OK …
+        C1: a7 DELETE ours/sub2
+        S1: a7 OK …
+        C1: a8 UNSUBSCRIBE ours/sub2
+        S1: a8 OK …
+        C1: a9 NOOP
+        S1: a9 OK Noop completed.
+        C2: b3 SUBSCRIBE theirs
+        S2: b3 OK …
+        S1: * LIST (\\HasNoChildren \\Subscribed) "/" theirs
+        C1: a10 APPEND Drafts {5+}
+        C1: hello
+        S1: a10 OK …
+        S1: * STATUS Drafts (MESSAGES 1 UIDNEXT 2 UIDVALIDITY … UNSEEN 1)
+        """,
+    )
+
+
+def test_rfc5465_3_notify_is_advertised_once_logged_in(imap_server: InProcessServer) -> None:
+    client = LineClient(imap_server.port)
+    assert "NOTIFY" not in client.command("c1", "CAPABILITY")[0].split()
+    client.login()
+    assert "NOTIFY" in client.command("c2", "CAPABILITY")[0].split()

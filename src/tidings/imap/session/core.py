@@ -175,6 +175,8 @@ class ImapSession:
             await self.tagged(command.tag, "NO", error.reason, response_code(error))
         finally:
             self.current_command = None
+        if self.notify is not None:  # RFC 5465 §5: no events for the client's own changes
+            await self.notify.after_command(self, command)
 
     async def complete(self, command: c.Command, text: str, code: str | None = None) -> None:
         """Send pending updates, then the tagged OK."""

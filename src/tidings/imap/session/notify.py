@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tidings.core.errors import MailError
+from tidings.imap.proto import commands as c
 from tidings.imap.proto.notify import (
     SELECTED_FILTERS,
     EventGroup,
@@ -34,7 +35,7 @@ from tidings.imap.proto.notify import (
     Notify,
     NotifyEvent,
 )
-from tidings.imap.session.handlers.fetch import fetch_response
+from tidings.imap.session.core import CommandFailed
 from tidings.notify.api import ChangeNotice, MetadataNotice
 from tidings.storage.api import HIERARCHY_DELIMITER, MailboxInfo
 
@@ -72,9 +73,7 @@ class _Group:
             return subscribed
         if self.filter is Filter.MAILBOXES:  # §6.6: no wildcard expansion
             return name in self.names
-        return any(
-            name == root or name.startswith(root + HIERARCHY_DELIMITER) for root in self.names
-        )
+        return any(_within(name, root) for root in self.names)
 
 
 class NotifyWatch:
@@ -192,6 +191,9 @@ class NotifyWatch:
 
     async def _fetch_new(self, session: ImapSession) -> None:
         """§5.2: a FETCH with the client's attributes for each new message."""
+        # Imported here: handlers/ imports this module (METADATA publishes through it).
+        from tidings.imap.session.handlers.fetch import fetch_response  # noqa: PLC0415
+
         view = session.selected
         assert view is not None
         new = [uid for uid in view.uids if uid > self._fetched_upto]
@@ -237,6 +239,37 @@ class NotifyWatch:
         if wanted and notice.entries:
             entries = " ".join(notice.entries)
             await session.untagged(b"METADATA " + name + f" ({entries})".encode())
+
+    # ------------------------------------------------------------------ own changes
+    async def after_command(self, session: ImapSession, command: c.Command) -> None:
+        """§5: "The server SHOULD omit notifying the client if the event is caused by this
+        client." After this session's own CREATE, DELETE, RENAME or (UN)SUBSCRIBE, fold
+        exactly what that command changed into the snapshot, so the next diff reports only
+        what others did meanwhile."""
+        if not isinstance(command, c.Create | c.Delete | c.Rename | c.Subscribe):
+            return
+        try:
+            own = _Own.of(session, command)
+        except CommandFailed:
+            return
+        try:
+            current = {info.id: info for info in await session.store.list_mailboxes()}
+            subscriptions = set(await session.store.list_subscriptions())
+        except MailError:
+            return
+        merged = dict(self._mailboxes)
+        for mailbox_id, info in self._mailboxes.items():
+            if mailbox_id not in current and info.name == own.deleted:
+                del merged[mailbox_id]
+        for mailbox_id, info in current.items():
+            before = self._mailboxes.get(mailbox_id)
+            ours = own.created(info.name) if before is None else own.renamed(before.name)
+            if ours is True or ours == info.name:
+                merged[mailbox_id] = info
+        self._mailboxes = merged
+        for name in subscriptions ^ self._subscriptions:
+            if own.subscription_changed(name):
+                self._subscriptions ^= {name}
 
     # ------------------------------------------------------------------ the mailbox list
     async def _load_list(self, session: ImapSession) -> None:
@@ -304,6 +337,56 @@ class NotifyWatch:
         if old_name is not None:
             line += b' ("OLDNAME" (' + session.encode_mailbox(old_name) + b"))"
         await session.untagged(line)
+
+
+@dataclass(frozen=True, slots=True)
+class _Own:
+    """What one of the session's own mailbox commands changed, as storage names."""
+
+    create: str | None = None  # CREATE (with its missing parents) or RENAME's target
+    deleted: str | None = None
+    rename: tuple[str, str] | None = None
+    subscription: str | None = None
+
+    @classmethod
+    def of(cls, session: ImapSession, command: c.Command) -> _Own:
+        """The changes `command` makes (decoding its names as the handlers do)."""
+        if isinstance(command, c.Create):
+            return cls(create=session.decode_mailbox(command.mailbox))
+        if isinstance(command, c.Delete):
+            return cls(deleted=session.decode_mailbox(command.mailbox))
+        if isinstance(command, c.Rename):
+            old, new = session.decode_mailbox(command.old), session.decode_mailbox(command.new)
+            # Renaming INBOX creates `new` and moves the messages (RFC 9051 §6.3.6).
+            return cls(create=new, rename=(old, new))
+        assert isinstance(command, c.Subscribe)
+        return cls(subscription=session.decode_mailbox(command.mailbox))
+
+    def created(self, name: str) -> bool:
+        """Whether a new mailbox `name` is this command's (the target or a new parent)."""
+        return self.create is not None and _within(self.create, name)
+
+    def renamed(self, name: str) -> str | None:
+        """The name this command gave mailbox `name`, if it renamed it."""
+        if self.rename is None:
+            return None
+        old, new = self.rename
+        return new + name[len(old) :] if _within(name, old) else None
+
+    def subscription_changed(self, name: str) -> bool:
+        """Whether the subscription of `name` changed because of this command (RENAME
+        moves the subscriptions of the renamed mailboxes along)."""
+        if self.subscription is not None:
+            return name == self.subscription
+        if self.rename is not None:
+            new = self.rename[1]
+            return self.renamed(name) is not None or _within(name, new)
+        return False
+
+
+def _within(name: str, ancestor: str) -> bool:
+    """Whether `name` is `ancestor` or below it."""
+    return name == ancestor or name.startswith(ancestor + HIERARCHY_DELIMITER)
 
 
 def _decode_names(session: ImapSession, group: EventGroup) -> tuple[str, ...]:
