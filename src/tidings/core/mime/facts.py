@@ -89,6 +89,9 @@ class MessageFacts:
     # (version 1 JSON), which readers then derive from the raw message on demand.
     preview: str | None = None
     thread_root: str | None = None
+    # The unfolded raw value of the first References field, for RFC 5256 THREAD=REFERENCES
+    # ("" when there is none); None in facts stored before it was recorded, as above.
+    references: str | None = None
 
     def to_json(self) -> bytes:
         """Serialise for storage; `from_json(to_json())` gives an equal object back."""
@@ -100,6 +103,7 @@ class MessageFacts:
             "sent_date": self.sent_date.isoformat() if self.sent_date else None,
             "preview": self.preview,
             "thread_root": self.thread_root,
+            "references": self.references,
         }
         # ensure_ascii escapes lone surrogates (8-bit header octets) so they round trip.
         return json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii")
@@ -116,6 +120,7 @@ class MessageFacts:
             sent_date=datetime.fromisoformat(sent) if sent else None,
             preview=obj.get("preview"),
             thread_root=obj.get("thread_root"),
+            references=obj.get("references"),
         )
 
 

@@ -15,14 +15,15 @@ The parser is total: any bytes give facts, never an exception.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
 from tidings.core.mime import rfc822
+from tidings.core.mime.dates import parse_date_value
 from tidings.core.mime.facts import BodyPart, Envelope, MessageFacts
 from tidings.core.mime.headers import HeaderField, decode_header_bytes, scan_header
 from tidings.core.mime.preview import message_preview
+from tidings.core.mime.text import header_fields
 from tidings.core.mime.threadroot import thread_root
 
 # Dovecot truncates boundaries (BOUNDARY_STRING_MAX_LEN) so a boundary line is bounded.
@@ -392,19 +393,9 @@ def _folded_value(raw: bytes, field: HeaderField) -> str:
 
 
 def parse_date(value: str | None) -> datetime | None:
-    """RFC 5322 §3.3 date-time, leniently; None when unparseable. Always timezone-aware
-    ("-0000", unknown zone, is taken as UTC)."""
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if parsed is None:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    """RFC 5322 §3.3 date-time as Dovecot reads it (core/mime/dates.py); None when
+    unparseable. Always timezone-aware ("-0000", unknown zone, is taken as UTC)."""
+    return parse_date_value(value)
 
 
 def parse_message(raw: bytes) -> MessageFacts:
@@ -426,4 +417,10 @@ def parse_message(raw: bytes) -> MessageFacts:
 def with_derived_text(raw: bytes, facts: MessageFacts) -> MessageFacts:
     """`facts` with the RFC 8970 preview and the RFC 8474 thread root filled in (also for
     facts stored before they existed)."""
-    return replace(facts, preview=message_preview(raw, facts), thread_root=thread_root(raw, facts))
+    references = header_fields(raw, facts, ("References",))
+    return replace(
+        facts,
+        preview=message_preview(raw, facts),
+        thread_root=thread_root(raw, facts),
+        references=references[0][1] if references else "",
+    )

@@ -180,8 +180,8 @@ class SimpleAttribute(enum.Enum):
     RFC822_HEADER = "RFC822.HEADER"  # like BODY.PEEK[HEADER]
     RFC822_TEXT = "RFC822.TEXT"  # like BODY[TEXT]; sets \Seen
     MODSEQ = "MODSEQ"  # RFC 7162
-    EMAILID = "EMAILID"  # RFC 8474 §5.1
-    THREADID = "THREADID"  # RFC 8474 §5.2
+    EMAILID = "EMAILID"  # RFC 8474 §5.1, §5.3
+    THREADID = "THREADID"  # RFC 8474 §5.2, §5.3
     SAVEDATE = "SAVEDATE"  # RFC 8514 §4.2
 
 
@@ -338,7 +338,7 @@ class StatusItem(enum.Enum):
     RECENT = "RECENT"
     HIGHESTMODSEQ = "HIGHESTMODSEQ"
     DELETED_STORAGE = "DELETED-STORAGE"
-    MAILBOXID = "MAILBOXID"  # RFC 8474 §4.2
+    MAILBOXID = "MAILBOXID"  # RFC 8474 §4.3
     APPENDLIMIT = "APPENDLIMIT"  # RFC 7889 §3
 
 
@@ -456,6 +456,55 @@ class Search(Command):
     uid: bool = False
     charset: str | None = None
     return_options: tuple[str, ...] | None = None
+
+
+class SortKey(enum.Enum):
+    """sort-key (RFC 5256 §3, RFC 5957 §3 DISPLAYFROM / DISPLAYTO)."""
+
+    ARRIVAL = "ARRIVAL"
+    CC = "CC"
+    DATE = "DATE"
+    FROM = "FROM"
+    SIZE = "SIZE"
+    SUBJECT = "SUBJECT"
+    TO = "TO"
+    DISPLAYFROM = "DISPLAYFROM"
+    DISPLAYTO = "DISPLAYTO"
+
+
+@dataclass(frozen=True, slots=True)
+class SortCriterion:
+    """sort-criterion = ["REVERSE" SP] sort-key (RFC 5256 §5)."""
+
+    key: SortKey
+    reverse: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sort(Command):
+    """[UID] SORT (criteria) charset search-keys (RFC 5256 §3); `charset` upper-cased."""
+
+    criteria: tuple[SortCriterion, ...]
+    charset: str
+    key: SearchKey
+    uid: bool = False
+
+
+class ThreadAlgorithm(enum.Enum):
+    """thread-alg (RFC 5256 §5): the algorithms this server implements."""
+
+    ORDEREDSUBJECT = "ORDEREDSUBJECT"
+    REFERENCES = "REFERENCES"
+
+
+@dataclass(frozen=True, slots=True)
+class Thread(Command):
+    """[UID] THREAD algorithm charset search-keys (RFC 5256 §3); `charset` upper-cased."""
+
+    algorithm: ThreadAlgorithm
+    charset: str
+    key: SearchKey
+    uid: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from tidings.imap.proto.metadata import parse_getmetadata, parse_setmetadata
 from tidings.imap.proto.notify import parse_notify
 from tidings.imap.proto.quota import parse_getquota, parse_getquotaroot, parse_setquota
 from tidings.imap.proto.search import parse_search
+from tidings.imap.proto.sort import parse_sort, parse_thread
 
 
 class CommandSyntaxError(Exception):
@@ -393,6 +394,8 @@ _COMMANDS: dict[str, _Parse] = {
     "UNSELECT": _no_arguments(c.Unselect),
     "EXPUNGE": _expunge,
     "SEARCH": _search,
+    "SORT": lambda cursor, tag, name, uid: parse_sort(cursor, tag, uid),  # RFC 5256
+    "THREAD": lambda cursor, tag, name, uid: parse_thread(cursor, tag, uid),
     "FETCH": _fetch,
     "STORE": _store,
     "COPY": _copy,
@@ -405,4 +408,6 @@ _COMMANDS: dict[str, _Parse] = {
     "GETMETADATA": lambda cursor, tag, name, uid: parse_getmetadata(cursor, tag),  # RFC 5464
     "SETMETADATA": lambda cursor, tag, name, uid: parse_setmetadata(cursor, tag),
 }
-_UID_COMMANDS = frozenset({"COPY", "MOVE", "FETCH", "SEARCH", "STORE", "EXPUNGE"})
+_UID_COMMANDS = frozenset(
+    {"COPY", "MOVE", "FETCH", "SEARCH", "STORE", "EXPUNGE", "SORT", "THREAD"}
+)

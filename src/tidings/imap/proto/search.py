@@ -42,7 +42,7 @@ MAX_SEARCH_DEPTH = 100
 
 _RECENT = SearchFlag("\\Recent", True)
 
-# RFC 8474 §4: objectid = 1*255(ALPHA / DIGIT / "_" / "-")
+# RFC 8474 §7: objectid = 1*255(ALPHA / DIGIT / "_" / "-")
 MAX_OBJECTID_LENGTH = 255
 _OBJECTID = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -105,6 +105,17 @@ def parse_search(cursor: Cursor, tag: str, uid: bool) -> Search:
     cursor.end()
     key = keys[0] if len(keys) == 1 else SearchAnd(tuple(keys))
     return Search(tag, key, uid=uid, charset=charset, return_options=return_options)
+
+
+def parse_search_keys(cursor: Cursor) -> SearchKey:
+    """1*(SP search-key) up to the end of the command (after a charset, as in RFC 5256
+    search-criteria), as one key: several are ANDed."""
+    keys = []
+    while True:
+        cursor.sp()
+        keys.append(_search_key(cursor, 0))
+        if cursor.at_end():
+            return keys[0] if len(keys) == 1 else SearchAnd(tuple(keys))
 
 
 def _next_keyword_is(cursor: Cursor, word: bytes) -> bool:
@@ -177,7 +188,7 @@ def _uid(cursor: Cursor, name: str, depth: int) -> SearchKey:
 
 
 def _objectid(cursor: Cursor, name: str, depth: int) -> SearchKey:
-    """search-key =/ "EMAILID" SP objectid / "THREADID" SP objectid   (RFC 8474 §6)
+    """search-key =/ "EMAILID" SP objectid / "THREADID" SP objectid   (RFC 8474 §6, §7)
     objectid = 1*255(ALPHA / DIGIT / "_" / "-")"""
     value = cursor.atom("objectid")
     if len(value) > MAX_OBJECTID_LENGTH or not _OBJECTID.fullmatch(value):

@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 # Commands during which EXPUNGE must not be sent (RFC 9051 §7.5.1; RFC 3501 §7.4.1 allows it
 # during the UID forms, but clients and Dovecot are happier without).
-_NO_EXPUNGE_DURING = (c.Fetch, c.Store, c.Search)
+# SORT and THREAD answer with sequence numbers too (RFC 5256 §3), so like SEARCH.
+_NO_EXPUNGE_DURING = (c.Fetch, c.Store, c.Search, c.Sort, c.Thread)
 
 
 class SessionIO(ConnectionIO, Protocol):

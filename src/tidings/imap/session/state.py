@@ -67,6 +67,8 @@ ALLOWED_STATES: dict[type[c.Command], frozenset[SessionState]] = {
     c.Unselect: _SELECTED,
     c.Expunge: _SELECTED,
     c.Search: _SELECTED,
+    c.Sort: _SELECTED,  # RFC 5256 §3: selected state
+    c.Thread: _SELECTED,
     c.Fetch: _SELECTED,
     c.Store: _SELECTED,
     c.Copy: _SELECTED,

@@ -4,3 +4,4 @@ from tidings.imap.session.handlers import append  # noqa: F401  (APPEND, RFC 350
 from tidings.imap.session.handlers import compress  # noqa: F401  (COMPRESS, RFC 4978)
 from tidings.imap.session.handlers import metadata  # noqa: F401  (RFC 5464 METADATA)
 from tidings.imap.session.handlers import notify  # noqa: F401  (NOTIFY, RFC 5465)
+from tidings.imap.session.handlers import sort  # noqa: F401  (SORT, THREAD, RFC 5256)

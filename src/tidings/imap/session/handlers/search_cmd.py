@@ -18,7 +18,10 @@ from tidings.imap.session.search import SearchCandidate, matches
 SUPPORTED_CHARSETS = ("US-ASCII", "UTF-8")
 
 
-def _loader(session: ImapSession, uid: int) -> Callable[[], Awaitable[tuple[bytes, MessageFacts]]]:
+Loader = Callable[[], Awaitable[tuple[bytes, MessageFacts]]]
+
+
+def _loader(session: ImapSession, uid: int) -> Loader:
     view = session.selected
     assert view is not None
     mailbox_id = view.mailbox_id
@@ -28,6 +31,46 @@ def _loader(session: ImapSession, uid: int) -> Callable[[], Awaitable[tuple[byte
         return raw, await session.store.read_facts(mailbox_id, uid)
 
     return load
+
+
+async def matching_messages(
+    session: ImapSession,
+    key: c.SearchKey,
+    loader: Callable[[ImapSession, int], Loader] | None = None,
+) -> list[tuple[int, int]]:
+    """(seq, uid) of the selected messages that satisfy `key`, ascending; also for SORT and
+    THREAD (RFC 5256 §3: "the searching criteria are as in SEARCH"). `loader` makes the
+    function that loads a candidate's raw bytes and facts, if the caller wants to see them."""
+    view = session.selected
+    assert view is not None
+    make_loader = loader or _loader
+    extras = await load_for_search(session.store, view.mailbox_id, key, view.uids)
+    found: list[tuple[int, int]] = []
+    for seq, uid in enumerate(list(view.uids), 1):
+        meta = view.messages.get(uid)
+        if meta is None or uid in view.expunged_unannounced:
+            continue
+        candidate = SearchCandidate(
+            seq=seq,
+            uid=uid,
+            flags=meta.flags,
+            recent=uid in view.recent,
+            internaldate=meta.internaldate,
+            size=meta.size,
+            load=make_loader(session, uid),
+            object_ids=extras.object_ids.get(uid),
+            savedate=extras.savedates.get(uid),
+            modseq=meta.modseq,
+        )
+        if await matches(
+            key,
+            candidate,
+            largest_seq=view.exists,
+            largest_uid=view.largest_uid,
+            saved_uids=session.saved_search,
+        ):
+            found.append((seq, uid))
+    return found
 
 
 @handles(c.Search)
@@ -42,35 +85,10 @@ async def search(session: ImapSession, command: c.Search) -> None:
     if command.charset is not None and command.charset.upper() not in SUPPORTED_CHARSETS:
         # RFC 9051 §6.4.4: NO with BADCHARSET listing what we support.
         raise CommandFailed("Unsupported charset.", f"BADCHARSET ({' '.join(SUPPORTED_CHARSETS)})")
-    found: list[tuple[int, int]] = []
     uses_modseq = condstore.has_modseq_key(command.key)
     if uses_modseq:
         await condstore.enable_condstore(session)  # RFC 7162 §3.1: an enabling command
-    extras = await load_for_search(session.store, view.mailbox_id, command.key, view.uids)
-    for seq, uid in enumerate(list(view.uids), 1):
-        meta = view.messages.get(uid)
-        if meta is None or uid in view.expunged_unannounced:
-            continue
-        candidate = SearchCandidate(
-            seq=seq,
-            uid=uid,
-            flags=meta.flags,
-            recent=uid in view.recent,
-            internaldate=meta.internaldate,
-            size=meta.size,
-            load=_loader(session, uid),
-            object_ids=extras.object_ids.get(uid),
-            savedate=extras.savedates.get(uid),
-            modseq=meta.modseq,
-        )
-        if await matches(
-            command.key,
-            candidate,
-            largest_seq=view.exists,
-            largest_uid=view.largest_uid,
-            saved_uids=session.saved_search,
-        ):
-            found.append((seq, uid))
+    found = await matching_messages(session, command.key)
     numbers = [uid if command.uid else seq for seq, uid in found]
     options = command.return_options
     if options is None and not session.rev2:
