@@ -38,8 +38,8 @@ class Limits:
     # Failed authentications on one connection before BYE.
     max_auth_failures_per_connection: int = 3
     # PBKDF2 iterations of the SCRAM-SHA-256 secrets made when a password is set (RFC 7677
-    # §4: at least 4096; lower values are raised to 4096). 10000 costs ~5 ms per password
-    # set, and each guess an attacker makes from stolen secrets costs as much.
+    # §4: at least 4096; lower values are raised to 4096). 10000 costs about 10 ms per
+    # password set here, and each guess an attacker makes from stolen secrets as much.
     scram_iterations: int = 10000
     # Length of a mailbox name in bytes (Dovecot's mailbox_list_max_name: 255 per level).
     max_mailbox_name_length: int = 1024

@@ -1,0 +1,431 @@
+"""AUTHENTICATE SCRAM-SHA-256 and SCRAM-SHA-256-PLUS (RFC 7677, RFC 5802) over real sockets.
+
+The client side is tests/support/scram_client.py, written from the RFC without the server's
+code. Most tests run against a `tidings serve` process whose accounts were made by
+`tidings user add` (so the CLI stored the SCRAM secrets); the in-process server covers
+accounts made before SCRAM (no secrets until a password login), the failure throttle and
+LOGINDISABLED connections.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.conftest import TidingsServer, make_server, run_cli
+from tests.imap.harness import PASSWORD, USER, InProcessServer, LineClient
+from tests.support.scram_client import ScramClient, b64, server_end_point, unb64
+
+# Fast failures, so the wrong-password tests do not wait for the real delay.
+_CONFIG = "[limits]\nauth_failure_delay = 0.0\nauth_max_delay = 0.0\n"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TidingsServer]:
+    """One `tidings serve` for this module: IMAP with STARTTLS, and IMAPS."""
+    data_dir = tmp_path_factory.mktemp("scram")
+    config = data_dir / "fast.toml"
+    config.write_text(_CONFIG)
+    server = make_server(data_dir / "data")
+    server.start("--config", str(config))
+    yield server
+    server.stop()
+
+
+class Imap:
+    """A raw IMAP connection, plain, after STARTTLS or over implicit TLS."""
+
+    def __init__(self, port: int, *, tls: bool = False, tls12: bool = False) -> None:
+        self.sock: socket.socket = socket.create_connection(("127.0.0.1", port), timeout=15)
+        self.buffer = b""
+        self.tls12 = tls12
+        if tls:
+            self._wrap()
+        self.greeting = self.line()
+
+    def _wrap(self) -> None:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        if self.tls12:
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
+        self.sock = context.wrap_socket(self.sock, server_hostname="localhost")
+
+    @property
+    def tls(self) -> ssl.SSLSocket:
+        assert isinstance(self.sock, ssl.SSLSocket)
+        return self.sock
+
+    def send(self, text: str) -> None:
+        self.sock.sendall(text.encode() + b"\r\n")
+
+    def line(self) -> str:
+        while b"\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed; buffered {self.buffer!r}")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\r\n")
+        return line.decode()
+
+    def command(self, tag: str, text: str) -> list[str]:
+        self.send(f"{tag} {text}")
+        lines = [self.line()]
+        while not lines[-1].startswith(tag + " "):
+            lines.append(self.line())
+        return lines
+
+    def starttls(self) -> None:
+        assert self.command("S1", "STARTTLS")[-1].startswith("S1 OK")
+        self._wrap()
+
+    def capabilities(self) -> list[str]:
+        untagged = self.command("C1", "CAPABILITY")[0]
+        assert untagged.startswith("* CAPABILITY ")
+        return untagged.split()[2:]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def scram(
+    imap: Imap,
+    client: ScramClient,
+    mechanism: str = "SCRAM-SHA-256",
+    *,
+    initial: bool = False,
+    final_nonce: str | None = None,
+) -> str:
+    """Run AUTHENTICATE with `client`; the tagged reply (asserting the server's signature
+    when the server sends one)."""
+    if initial:  # RFC 4959 SASL-IR
+        imap.send(f"A1 AUTHENTICATE {mechanism} {b64(client.first())}")
+    else:
+        imap.send(f"A1 AUTHENTICATE {mechanism}")
+        first_challenge = imap.line()
+        if not first_challenge.startswith("+"):
+            return first_challenge
+        assert first_challenge == "+ "  # RFC 5802 §5: the client speaks first
+        imap.send(b64(client.first()))
+    reply = imap.line()
+    if not reply.startswith("+ "):
+        return reply
+    imap.send(b64(client.final(unb64(reply[2:]), nonce=final_nonce)))
+    reply = imap.line()
+    if not reply.startswith("+ "):
+        return reply
+    assert client.verify(unb64(reply[2:])), "the server's signature must verify"
+    imap.send("")  # no additional data with success in IMAP: answer the v= empty
+    return imap.line()
+
+
+def fail_text(error: str) -> str:
+    return f"A1 NO [AUTHENTICATIONFAILED] Authentication failed ({error})."
+
+
+# ------------------------------------------------------------------ advertising
+
+
+def test_scram_is_advertised_and_plus_only_over_tls(served: TidingsServer) -> None:
+    plain = Imap(served.imap_port)
+    try:
+        assert "AUTH=SCRAM-SHA-256" in plain.capabilities()
+        assert "AUTH=SCRAM-SHA-256-PLUS" not in plain.capabilities()
+        # -PLUS is refused where it is not advertised (nothing to bind to).
+        assert plain.command("A1", "AUTHENTICATE SCRAM-SHA-256-PLUS")[-1].startswith("A1 NO")
+        plain.starttls()
+        assert {"AUTH=SCRAM-SHA-256", "AUTH=SCRAM-SHA-256-PLUS"} <= set(plain.capabilities())
+    finally:
+        plain.close()
+    implicit = Imap(served.imaps_port, tls=True)
+    try:
+        assert "AUTH=SCRAM-SHA-256-PLUS" in implicit.greeting
+    finally:
+        implicit.close()
+
+
+# ------------------------------------------------------------------ the exchange
+
+
+def test_success_with_server_signature_then_authenticated(served: TidingsServer) -> None:
+    imap = Imap(served.imap_port)
+    try:
+        client = ScramClient(served.user, served.password)
+        reply = scram(imap, client)
+        assert reply.startswith("A1 OK [CAPABILITY IMAP4rev1"), reply
+        # The secrets `tidings user add` stored: 16-byte salt, the default 10000 iterations.
+        assert len(client.salt) == 16 and client.iterations == 10000
+        assert imap.command("A2", "SELECT INBOX")[-1].startswith("A2 OK")
+    finally:
+        imap.close()
+
+
+def test_sasl_ir_initial_response_and_authzid(served: TidingsServer) -> None:
+    imap = Imap(served.imap_port)
+    try:
+        client = ScramClient(served.user, served.password, authzid=served.user.upper())
+        assert scram(imap, client, initial=True).startswith("A1 OK")
+    finally:
+        imap.close()
+
+
+def test_wrong_password_and_unknown_user_fail_alike(served: TidingsServer) -> None:
+    seen = {}
+    for user, password in (
+        (served.user, "wrong"),
+        ("nobody@example.test", "wrong"),
+        ("nobody@example.test", "wrong"),
+    ):
+        imap = Imap(served.imap_port)
+        try:
+            client = ScramClient(user, password)
+            assert scram(imap, client) == fail_text("invalid-proof")
+            seen.setdefault(user, []).append((client.salt, client.iterations))
+        finally:
+            imap.close()
+    # No user enumeration: an unknown user gets a stable salt of the same shape.
+    ((real_salt, real_iterations),) = seen[served.user]
+    unknown = seen["nobody@example.test"]
+    assert unknown[0] == unknown[1]
+    assert len(unknown[0][0]) == len(real_salt) and unknown[0][0] != real_salt
+    assert unknown[0][1] == real_iterations
+
+
+def test_malformed_messages(served: TidingsServer) -> None:
+    cases = [
+        (b"hello", "invalid-encoding"),
+        (b"n,,n=a=2Xb,r=abc", "invalid-username-encoding"),  # "=" must be =2C or =3D
+        (b"n,,m=ext,n=alice,r=abc", "extensions-not-supported"),
+        (b"n,,r=abc", "invalid-encoding"),
+        (b"n,a=bob@example.test,n=alice@example.test,r=abc", "other-error"),  # authzid
+        (b"q,,n=alice@example.test,r=abc", "invalid-encoding"),
+        (b"n,,n=alice@example.test,r=ab\x7fc", "invalid-encoding"),
+    ]
+    for message, error in cases:
+        imap = Imap(served.imap_port)
+        try:
+            imap.send("A1 AUTHENTICATE SCRAM-SHA-256")
+            assert imap.line() == "+ "
+            imap.send(b64(message))
+            assert imap.line() == fail_text(error), message
+        finally:
+            imap.close()
+    imap = Imap(served.imap_port)
+    try:  # not base64 at all: a syntax error, BAD
+        assert imap.command("A1", "AUTHENTICATE SCRAM-SHA-256 !!!")[-1].startswith("A1 BAD")
+        # A client-final that echoes a different nonce.
+        client = ScramClient(served.user, served.password)
+        reply = scram(imap, client, final_nonce=client.nonce + "forged")
+        assert reply == fail_text("other-error")
+    finally:
+        imap.close()
+
+
+def test_client_aborts_with_star(served: TidingsServer) -> None:
+    imap = Imap(served.imap_port)
+    try:
+        imap.send("A1 AUTHENTICATE SCRAM-SHA-256")
+        assert imap.line() == "+ "
+        imap.send("*")
+        assert imap.line() == "A1 BAD Authentication aborted by client."
+        # After server-first too (RFC 9051 §6.2.2: BAD).
+        client = ScramClient(served.user, served.password)
+        imap.send(f"A2 AUTHENTICATE SCRAM-SHA-256 {b64(client.first())}")
+        assert imap.line().startswith("+ ")
+        imap.send("*")
+        assert imap.line() == "A2 BAD Authentication aborted by client."
+        assert imap.command("A3", "NOOP")[-1].startswith("A3 OK")  # still usable
+    finally:
+        imap.close()
+
+
+def test_non_empty_answer_to_server_final_fails(served: TidingsServer) -> None:
+    imap = Imap(served.imap_port)
+    try:
+        client = ScramClient(served.user, served.password)
+        imap.send(f"A1 AUTHENTICATE SCRAM-SHA-256 {b64(client.first())}")
+        imap.send(b64(client.final(unb64(imap.line()[2:]))))
+        assert client.verify(unb64(imap.line()[2:]))
+        imap.send(b64(b"more"))
+        assert imap.line() == fail_text("other-error")
+    finally:
+        imap.close()
+
+
+# ------------------------------------------------------------------ channel binding
+
+
+@pytest.mark.parametrize("how", ["imaps", "starttls"])
+def test_plus_with_tls_server_end_point(served: TidingsServer, how: str) -> None:
+    imap = Imap(served.imaps_port, tls=True) if how == "imaps" else Imap(served.imap_port)
+    try:
+        if how == "starttls":
+            imap.starttls()
+        binding = server_end_point(imap.tls)
+        client = ScramClient(
+            served.user,
+            served.password,
+            cbind_flag="p",
+            cb_name="tls-server-end-point",
+            cb_data=binding,
+        )
+        assert scram(imap, client, "SCRAM-SHA-256-PLUS").startswith("A1 OK")
+    finally:
+        imap.close()
+
+
+def test_plus_with_wrong_binding_or_unsupported_type(served: TidingsServer) -> None:
+    cases = [
+        ("tls-server-end-point", b"\x00" * 32, "channel-bindings-dont-match"),
+        # RFC 9266 needs exported keying material, which Python's ssl cannot produce.
+        ("tls-exporter", b"\x00" * 32, "unsupported-channel-binding-type"),
+        # tls-unique is undefined for TLS 1.3 (RFC 8446 §C.5), which this connection uses.
+        ("tls-unique", b"\x00" * 12, "unsupported-channel-binding-type"),
+    ]
+    for name, data, error in cases:
+        imap = Imap(served.imaps_port, tls=True)
+        try:
+            assert imap.tls.version() == "TLSv1.3"
+            client = ScramClient(
+                served.user, served.password, cbind_flag="p", cb_name=name, cb_data=data
+            )
+            assert scram(imap, client, "SCRAM-SHA-256-PLUS") == fail_text(error), name
+        finally:
+            imap.close()
+
+
+def test_plus_with_tls_unique_on_tls12(served: TidingsServer) -> None:
+    imap = Imap(served.imaps_port, tls=True, tls12=True)
+    try:
+        assert imap.tls.version() == "TLSv1.2"
+        unique = imap.tls.get_channel_binding("tls-unique")
+        assert unique
+        client = ScramClient(
+            served.user, served.password, cbind_flag="p", cb_name="tls-unique", cb_data=unique
+        )
+        assert scram(imap, client, "SCRAM-SHA-256-PLUS").startswith("A1 OK")
+    finally:
+        imap.close()
+
+
+def test_binding_flag_rules(served: TidingsServer) -> None:
+    """RFC 5802 §6: `y` where the server advertised -PLUS is a downgrade; `p` needs -PLUS;
+    -PLUS needs `p`; `y` without TLS (nothing to bind) is fine."""
+    imap = Imap(served.imaps_port, tls=True)
+    try:
+        downgraded = ScramClient(served.user, served.password, cbind_flag="y")
+        assert scram(imap, downgraded) == fail_text("server-does-support-channel-binding")
+        binding = server_end_point(imap.tls)
+        p_flag = ScramClient(
+            served.user,
+            served.password,
+            cbind_flag="p",
+            cb_name="tls-server-end-point",
+            cb_data=binding,
+        )
+        assert scram(imap, p_flag) == fail_text("other-error")
+        no_binding = ScramClient(served.user, served.password)
+        assert scram(imap, no_binding, "SCRAM-SHA-256-PLUS").startswith("A1 NO")
+    finally:
+        imap.close()
+    plain = Imap(served.imap_port)
+    try:
+        client = ScramClient(served.user, served.password, cbind_flag="y")
+        assert scram(plain, client).startswith("A1 OK")
+    finally:
+        plain.close()
+
+
+def test_non_plus_over_tls_still_works(served: TidingsServer) -> None:
+    imap = Imap(served.imaps_port, tls=True)
+    try:
+        assert scram(imap, ScramClient(served.user, served.password)).startswith("A1 OK")
+    finally:
+        imap.close()
+
+
+# ------------------------------------------------------------------ secrets follow the password
+
+
+def test_user_passwd_replaces_the_scram_secrets(tmp_path: Path) -> None:
+    server = make_server(tmp_path / "data")
+    config = tmp_path / "fast.toml"
+    config.write_text(_CONFIG)
+    result = run_cli(
+        server.data_dir, "user", "passwd", server.user, "--password-stdin", stdin="new one\n"
+    )
+    assert result.returncode == 0, result.stderr
+    server.start("--config", str(config))
+    try:
+        imap = Imap(server.imap_port)
+        try:
+            old = ScramClient(server.user, server.password)
+            assert scram(imap, old) == fail_text("invalid-proof")
+            assert scram(imap, ScramClient(server.user, "new one")).startswith("A1 OK")
+        finally:
+            imap.close()
+    finally:
+        server.stop()
+
+
+def test_account_without_secrets_gets_them_at_password_login(
+    imap_server: InProcessServer,
+) -> None:
+    """The in-process server's accounts were made with a hash only, as before SCRAM."""
+    imap = Imap(imap_server.port)
+    try:
+        assert scram(imap, ScramClient(USER, PASSWORD)) == fail_text("invalid-proof")
+        assert imap.command("L1", f'LOGIN {USER} "{PASSWORD}"')[-1].startswith("L1 OK")
+    finally:
+        imap.close()
+    imap = Imap(imap_server.port)
+    try:
+        assert scram(imap, ScramClient(USER, PASSWORD)).startswith("A1 OK")
+    finally:
+        imap.close()
+
+
+def test_scram_allowed_where_plaintext_is_not(tmp_path: Path) -> None:
+    """Off loopback without TLS: LOGINDISABLED, no PLAIN, but SCRAM (no password sent)."""
+    server = InProcessServer(tmp_path, remote_peers=True).start()
+    try:
+        login = LineClient(server.port)  # PLAIN is refused, so seed the secrets via TLS
+        login.starttls()
+        login.login()
+        login.close()
+        imap = Imap(server.port)
+        try:
+            assert "LOGINDISABLED" in imap.greeting
+            assert "AUTH=SCRAM-SHA-256" in imap.greeting and "AUTH=PLAIN" not in imap.greeting
+            assert scram(imap, ScramClient(USER, PASSWORD)).startswith("A1 OK")
+        finally:
+            imap.close()
+    finally:
+        server.stop()
+
+
+def test_failed_scram_is_delayed_and_throttled(tmp_path: Path) -> None:
+    server = InProcessServer(tmp_path)
+    server.limits = server.with_limits(auth_failure_delay=0.3, auth_max_delay=0.3)
+    server.start()
+    try:
+        imap = Imap(server.port)
+        try:
+            started = time.monotonic()
+            assert scram(imap, ScramClient(USER, "wrong")) == fail_text("invalid-proof")
+            assert time.monotonic() - started >= 0.3
+            assert scram(imap, ScramClient(USER, "wrong")) == fail_text("invalid-proof")
+            assert server.context is not None
+            assert server.context.authenticator.failure_count("127.0.0.1") == 2
+            # max_auth_failures_per_connection (3) counts SCRAM failures too.
+            imap.send(f"A1 AUTHENTICATE SCRAM-SHA-256 {b64(b'garbage')}")
+            assert imap.line() == fail_text("invalid-encoding")
+            assert imap.line().startswith("* BYE")
+        finally:
+            imap.close()
+    finally:
+        server.stop()
