@@ -528,3 +528,64 @@ def test_rfc5465_3_notify_is_advertised_once_logged_in(imap_server: InProcessSer
     assert "NOTIFY" not in client.command("c1", "CAPABILITY")[0].split()
     client.login()
     assert "NOTIFY" in client.command("c2", "CAPABILITY")[0].split()
+
+
+def test_rfc5465_5_8_overflow_in_idle_falls_back_to_plain_idle(
+    small_queue_server: InProcessServer,
+) -> None:
+    """After NOTIFICATIONOVERFLOW in IDLE, IDLE goes on as without NOTIFY: the selected
+    mailbox's changes still come."""
+    server = small_queue_server
+    watcher = LineClient(server.port)
+    watcher.login()
+    watcher.command("a2", "SELECT INBOX")
+    reply = watcher.command("a3", "NOTIFY SET (selected (MessageNew MessageExpunge))")
+    assert reply == ["a3 OK NOTIFY completed."]
+    watcher.send_line("a4 IDLE")
+    assert watcher.read_line() == "+ idling"
+    assert server.context is not None
+    hub = server.context.hub
+
+    async def flood() -> None:
+        for mailbox_id in range(1000, 1004):
+            hub.publish(ChangeNotice(USER, mailbox_id, 1))
+
+    server.run_in_server(flood())
+    assert watcher.read_line().startswith("* OK [NOTIFICATIONOVERFLOW] ")
+    other = LineClient(server.port)
+    other.login()
+    assert other.command("b1", "APPEND INBOX {5+}\r\nhello")[-1].startswith("b1 OK")
+    assert watcher.read_line() == "* 1 EXISTS"
+    assert watcher.read_line() == "* 1 RECENT"
+    watcher.send_line("DONE")
+    assert watcher.read_line() == "a4 OK Idle completed."
+
+
+def test_rfc5465_5_2_highestmodseq_in_status_once_condstore_is_enabled(
+    imap_server: InProcessServer,
+) -> None:
+    """§5.2: "If the CONDSTORE extension ... is enabled, the HIGHESTMODSEQ status data item
+    MUST be included"; with FlagChange a flag change alone moves it, so a STATUS comes."""
+    run_transcript(
+        imap_server,
+        LOGIN
+        + """
+        C1: a2 ENABLE CONDSTORE
+        S1: * ENABLED CONDSTORE
+        S1: a2 OK …
+        C1: a3 NOTIFY SET STATUS (mailboxes Drafts (MessageNew MessageExpunge FlagChange))
+        S1: * STATUS Drafts (MESSAGES 0 UIDNEXT 1 UIDVALIDITY … UNSEEN 0 HIGHESTMODSEQ …)
+        S1: a3 OK NOTIFY completed.
+        C2: b2 APPEND Drafts (\\Seen) {5+}
+        C2: hello
+        S2: b2 OK …
+        S1: * STATUS Drafts (MESSAGES 1 UIDNEXT 2 UIDVALIDITY … UNSEEN 0 HIGHESTMODSEQ …)
+        C2: b3 SELECT Drafts
+        W2: b3 OK [READ-WRITE] …
+        C2: b4 STORE 1 +FLAGS.SILENT (\\Flagged)
+        S2: b4 OK …
+        S1: * STATUS Drafts (MESSAGES 1 UIDNEXT 2 UIDVALIDITY … UNSEEN 0 HIGHESTMODSEQ …)
+        C1: a4 NOOP
+        S1: a4 OK Noop completed.
+        """,
+    )

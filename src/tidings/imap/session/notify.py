@@ -35,6 +35,7 @@ from tidings.imap.proto.notify import (
     Notify,
     NotifyEvent,
 )
+from tidings.imap.proto.responses import astring
 from tidings.imap.session.core import CommandFailed
 from tidings.notify.api import ChangeNotice, MetadataNotice
 from tidings.storage.api import HIERARCHY_DELIMITER, MailboxInfo
@@ -174,7 +175,11 @@ class NotifyWatch:
         self._note_view(session)
         if touched and self.selected_events:
             try:
-                updates = await view.sync(session.store, expunge or not self.selected_delayed)
+                allow_expunge = expunge or not self.selected_delayed
+                # hold_back: as send_updates does for CONDSTORE clients (RFC 7162 §3.2.10.2).
+                updates = await view.sync(
+                    session.store, allow_expunge, hold_back=_condstore(session)
+                )
             except MailError:
                 await session.mailbox_vanished()
                 return
@@ -237,8 +242,8 @@ class NotifyWatch:
             wanted = E.MAILBOX_METADATA_CHANGE in self.events_for(notice.mailbox, subscribed)
             name = session.encode_mailbox(notice.mailbox)
         if wanted and notice.entries:
-            entries = " ".join(notice.entries)
-            await session.untagged(b"METADATA " + name + f" ({entries})".encode())
+            entries = b" ".join(astring(entry) for entry in notice.entries)
+            await session.untagged(b"METADATA " + name + b" (" + entries + b")")
 
     # ------------------------------------------------------------------ own changes
     async def after_command(self, session: ImapSession, command: c.Command) -> None:

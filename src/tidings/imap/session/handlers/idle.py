@@ -40,8 +40,10 @@ async def idle(session: ImapSession, command: c.Idle) -> None:
         while True:
             event = await session.io.wait_idle(subscription, IDLE_KEEPALIVE_SECONDS)
             if event is IdleEvent.NOTICE and watch is not None:
-                if session.notify is watch:
-                    await watch.deliver(session, expunge_allowed=True)
+                await watch.deliver(session, expunge_allowed=True)
+                if session.notify is not watch:  # NOTIFICATIONOVERFLOW: plain IDLE from now
+                    watch, subscription = None, hub.subscribe(session.account or "")
+                    await session.send_updates(command)
             elif event is IdleEvent.NOTICE:
                 subscription.drain()
                 await session.send_updates(command)
