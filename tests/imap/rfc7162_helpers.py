@@ -33,8 +33,10 @@ def play(server: InProcessServer, script: str, **values: object) -> None:
             if kind == "C":
                 client.send_line(text)
                 continue
+            if _FOREIGN_CODES.match(text):
+                continue  # wherever the other extension puts it, it is skipped below
             got = client.read_line()
-            while _FOREIGN_CODES.match(got) and not _FOREIGN_CODES.match(text):
+            while _FOREIGN_CODES.match(got):
                 got = client.read_line()
             assert _line_pattern(text).fullmatch(got), (
                 f"transcript line {number}: expected {text!r}, got {got!r}"

@@ -64,8 +64,8 @@ def test_plain_select_has_no_highestmodseq_until_fetch_modseq(three: InProcessSe
     HIGHESTMODSEQ is told then, as Dovecot does."""
     play(
         three,
-        f"""
-        C1: a1 LOGIN {{user}} "{{password}}"
+        """
+        C1: a1 LOGIN {user} "{password}"
         S1: a1 OK …
         C1: a2 EXAMINE INBOX
         S1: * FLAGS …

@@ -41,9 +41,7 @@ async def enable_condstore(session: ImapSession) -> None:
         return
     session.condstore = True
     if session.selected is not None:
-        await session.untagged(
-            f"OK [HIGHESTMODSEQ {session.selected.announced_modseq}] Highest"
-        )
+        await session.untagged(f"OK [HIGHESTMODSEQ {session.selected.announced_modseq}] Highest")
 
 
 def enable_names(session: ImapSession, names: Iterable[str]) -> list[str]:
