@@ -15,6 +15,9 @@ from tidings.storage.api import HIERARCHY_DELIMITER, MailboxInfo
 
 _KNOWN_SELECTION = {"SUBSCRIBED", "REMOTE", "RECURSIVEMATCH", "SPECIAL-USE"}
 _KNOWN_RETURN = {"SUBSCRIBED", "CHILDREN", "SPECIAL-USE", "STATUS"}
+# The selection options a descendant can meet, named in CHILDINFO (RFC 5258 §3.5,
+# RFC 6154 §3 for SPECIAL-USE).
+_CHILDINFO_OPTIONS = frozenset({"SUBSCRIBED", "SPECIAL-USE"})
 
 
 def pattern_regex(pattern: str) -> re.Pattern[str]:
@@ -45,6 +48,7 @@ class _Entry:
     info: MailboxInfo | None  # None: does not exist (subscribed only)
     subscribed: bool
     child_info: bool = False  # RECURSIVEMATCH: a descendant matches the selection
+    selected: bool = True  # False: listed only for CHILDINFO (RFC 5258 §3.5)
 
 
 def _canonical_pattern(session: ImapSession, reference: str, pattern: str) -> str:
@@ -63,6 +67,10 @@ async def list_mailboxes(session: ImapSession, command: c.List) -> None:
     if "RECURSIVEMATCH" in command.selection and command.selection <= {"RECURSIVEMATCH", "REMOTE"}:
         # RFC 5258 §3: RECURSIVEMATCH alone is a syntax error.
         raise CommandFailed("RECURSIVEMATCH needs another selection option.", status="BAD")
+    unknown = command.return_options - _KNOWN_RETURN
+    if unknown:
+        # RFC 5258 §3: an unrecognised return option is a BAD, as Dovecot answers.
+        raise CommandFailed(f"Unknown LIST return option {sorted(unknown)[0]}", status="BAD")
     if command.patterns == ("",) and not command.selection:
         # RFC 9051 §6.3.9: an empty pattern asks for the delimiter and root.
         await session.untagged('LIST (\\Noselect) "/" ""')
@@ -99,14 +107,21 @@ def _select_entries(
         if wanted(name)
     }
     if "RECURSIVEMATCH" in selection:
-        # RFC 5258 §3.5: parents of selected names that match get CHILDINFO.
+        # RFC 5258 §3.5: a name that matches the patterns gets CHILDINFO when one of its
+        # descendants meets the selection but is not listed itself (a pattern like "%" cut
+        # it off); a descendant that is listed needs no hint (Dovecot does the same).
         for name in base:
+            if wanted(name):
+                continue
             parts = name.split(HIERARCHY_DELIMITER)
             for depth in range(1, len(parts)):
                 parent = HIERARCHY_DELIMITER.join(parts[:depth])
                 if wanted(parent):
                     entry = entries.setdefault(
-                        parent, _Entry(parent, mailboxes.get(parent), parent in subscriptions)
+                        parent,
+                        _Entry(
+                            parent, mailboxes.get(parent), parent in subscriptions, selected=False
+                        ),
                     )
                     entry.child_info = True
     ordered = sorted(entries.values(), key=lambda entry: (entry.name != "INBOX", entry.name))
@@ -134,16 +149,19 @@ async def _send_list_entry(
     if entry.info is not None and entry.info.special_use:
         attributes.append(entry.info.special_use)
     extended = ""
-    if entry.child_info and "SUBSCRIBED" in command.selection:
-        extended = ' ("CHILDINFO" ("SUBSCRIBED"))'
+    if entry.child_info:
+        # RFC 5258 §3.5: the selection options (RECURSIVEMATCH aside) that descendants meet.
+        met = sorted(command.selection & _CHILDINFO_OPTIONS)
+        extended = ' ("CHILDINFO" (' + " ".join(f'"{option}"' for option in met) + "))"
     line = (
         f'LIST ({" ".join(attributes)}) "{HIERARCHY_DELIMITER}" '.encode()
         + session.encode_mailbox(entry.name)
         + extended.encode()
     )
     await session.untagged(line)
-    if command.return_status and entry.info is not None:
-        # RFC 5819 §2: STATUS right after the LIST line of each selectable mailbox.
+    if command.return_status and entry.info is not None and entry.selected:
+        # RFC 5819 §2: STATUS right after the LIST line of each selectable mailbox that
+        # meets the selection (not one listed only for CHILDINFO, as Dovecot).
         try:
             counters = await session.store.status(entry.name)
         except MailError:
@@ -161,14 +179,28 @@ async def _send_list_entry(
 
 @handles(c.Lsub)
 async def lsub(session: ImapSession, command: c.Lsub) -> None:
-    """RFC 3501 §6.3.9: subscribed names matching the pattern."""
+    """RFC 3501 §6.3.9: subscribed names matching the pattern; a "%" that stops above a
+    subscribed name lists the unsubscribed parent it stops at with \\Noselect ("foo" for a
+    subscribed "foo/bar"), as that section requires."""
     regex = pattern_regex(_canonical_pattern(session, command.reference, command.pattern))
     mailboxes = {info.name for info in await session.store.list_mailboxes()}
-    for name in sorted(await session.store.list_subscriptions()):
+    subscribed = set(await session.store.list_subscriptions())
+    listed: dict[str, bool] = {}  # name -> selectable
+    for name in subscribed:
         if matches(regex, name):
-            attributes = "" if name in mailboxes else "\\Noselect"
-            await session.untagged(
-                f'LSUB ({attributes}) "{HIERARCHY_DELIMITER}" '.encode()
-                + session.encode_mailbox(name)
-            )
+            listed[name] = name in mailboxes
+            continue
+        for parent in _ancestors(name):
+            if parent not in subscribed and matches(regex, parent):
+                listed.setdefault(parent, False)
+    for name in sorted(listed, key=lambda name: (name != "INBOX", name)):
+        attributes = "" if listed[name] else "\\Noselect"
+        await session.untagged(
+            f'LSUB ({attributes}) "{HIERARCHY_DELIMITER}" '.encode() + session.encode_mailbox(name)
+        )
     await session.complete(command, "Lsub completed.")
+
+
+def _ancestors(name: str) -> list[str]:
+    parts = name.split(HIERARCHY_DELIMITER)
+    return [HIERARCHY_DELIMITER.join(parts[:depth]) for depth in range(1, len(parts))]

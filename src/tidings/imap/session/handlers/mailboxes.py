@@ -13,7 +13,10 @@ from tidings.imap.session.selected import SelectedMailbox
 from tidings.imap.session.state import SessionState
 from tidings.storage.api import HIERARCHY_DELIMITER, MailboxStatus
 
-SPECIAL_USES = ("\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash")
+# RFC 6154 §2 uses a CREATE may give. \All and \Flagged are left out: they promise a
+# mailbox that shows every (flagged) message of the account, which a stored mailbox is not,
+# so CREATE ... (USE (\All)) gets NO [USEATTR] (§3), as Dovecot without virtual folders.
+SPECIAL_USES = ("\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash")
 
 
 @handles(c.Select)
