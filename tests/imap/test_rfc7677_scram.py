@@ -9,8 +9,6 @@ LOGINDISABLED connections.
 
 from __future__ import annotations
 
-import socket
-import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import TidingsServer, make_server, run_cli
 from tests.imap.harness import PASSWORD, USER, InProcessServer, LineClient
-from tests.support.scram_client import ScramClient, b64, server_end_point, unb64
+from tests.support.scram_client import Imap, ScramClient, b64, scram, server_end_point, unb64
 
 # Fast failures, so the wrong-password tests do not wait for the real delay.
 _CONFIG = "[limits]\nauth_failure_delay = 0.0\nauth_max_delay = 0.0\n"
@@ -34,93 +32,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TidingsServer]:
     server.start("--config", str(config))
     yield server
     server.stop()
-
-
-class Imap:
-    """A raw IMAP connection, plain, after STARTTLS or over implicit TLS."""
-
-    def __init__(self, port: int, *, tls: bool = False, tls12: bool = False) -> None:
-        self.sock: socket.socket = socket.create_connection(("127.0.0.1", port), timeout=15)
-        self.buffer = b""
-        self.tls12 = tls12
-        if tls:
-            self._wrap()
-        self.greeting = self.line()
-
-    def _wrap(self) -> None:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        if self.tls12:
-            context.maximum_version = ssl.TLSVersion.TLSv1_2
-        self.sock = context.wrap_socket(self.sock, server_hostname="localhost")
-
-    @property
-    def tls(self) -> ssl.SSLSocket:
-        assert isinstance(self.sock, ssl.SSLSocket)
-        return self.sock
-
-    def send(self, text: str) -> None:
-        self.sock.sendall(text.encode() + b"\r\n")
-
-    def line(self) -> str:
-        while b"\r\n" not in self.buffer:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError(f"closed; buffered {self.buffer!r}")
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\r\n")
-        return line.decode()
-
-    def command(self, tag: str, text: str) -> list[str]:
-        self.send(f"{tag} {text}")
-        lines = [self.line()]
-        while not lines[-1].startswith(tag + " "):
-            lines.append(self.line())
-        return lines
-
-    def starttls(self) -> None:
-        assert self.command("S1", "STARTTLS")[-1].startswith("S1 OK")
-        self._wrap()
-
-    def capabilities(self) -> list[str]:
-        untagged = self.command("C1", "CAPABILITY")[0]
-        assert untagged.startswith("* CAPABILITY ")
-        return untagged.split()[2:]
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def scram(
-    imap: Imap,
-    client: ScramClient,
-    mechanism: str = "SCRAM-SHA-256",
-    *,
-    initial: bool = False,
-    final_nonce: str | None = None,
-) -> str:
-    """Run AUTHENTICATE with `client`; the tagged reply (asserting the server's signature
-    when the server sends one)."""
-    if initial:  # RFC 4959 SASL-IR
-        imap.send(f"A1 AUTHENTICATE {mechanism} {b64(client.first())}")
-    else:
-        imap.send(f"A1 AUTHENTICATE {mechanism}")
-        first_challenge = imap.line()
-        if not first_challenge.startswith("+"):
-            return first_challenge
-        assert first_challenge == "+ "  # RFC 5802 §5: the client speaks first
-        imap.send(b64(client.first()))
-    reply = imap.line()
-    if not reply.startswith("+ "):
-        return reply
-    imap.send(b64(client.final(unb64(reply[2:]), nonce=final_nonce)))
-    reply = imap.line()
-    if not reply.startswith("+ "):
-        return reply
-    assert client.verify(unb64(reply[2:])), "the server's signature must verify"
-    imap.send("")  # no additional data with success in IMAP: answer the v= empty
-    return imap.line()
 
 
 def fail_text(error: str) -> str:

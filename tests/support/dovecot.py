@@ -195,7 +195,9 @@ class _Ports:
     lmtp: int
 
 
-def _config(base_dir: Path, ports: _Ports, mail_uid: int, mail_gid: int) -> str:
+def _config(
+    base_dir: Path, ports: _Ports, mail_uid: int, mail_gid: int, auth_mechanisms: str
+) -> str:
     mailboxes = "\n".join(
         f"    mailbox {name} {{\n      auto = subscribe\n      special_use = \\{name}\n    }}"
         for name in SPECIAL_MAILBOXES
@@ -228,7 +230,7 @@ ssl = yes
 ssl_cert = <{base_dir}/cert.pem
 ssl_key = <{base_dir}/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {auth_mechanisms}
 auth_username_format = %Lu
 
 passdb {{
@@ -368,9 +370,10 @@ def _make_traversable(base_dir: Path) -> None:
         os.chmod(directory, mode | stat.S_IXOTH | stat.S_IXGRP)
 
 
-def start_dovecot(base_dir: Path) -> DovecotServer:
+def start_dovecot(base_dir: Path, auth_mechanisms: str = "plain login") -> DovecotServer:
     """Write a self-contained config into `base_dir`, start Dovecot in the foreground as our
-    child, and return once the IMAP port sends its `* OK` greeting."""
+    child, and return once the IMAP port sends its `* OK` greeting. `auth_mechanisms` is
+    Dovecot's setting of that name (e.g. "plain login scram-sha-256")."""
     ensure_dovecot_installed()
     base_dir = Path(base_dir).resolve()
     base_dir.mkdir(parents=True, exist_ok=True)
@@ -400,7 +403,7 @@ def start_dovecot(base_dir: Path) -> DovecotServer:
         path.mkdir(exist_ok=True)
         if path.name != "mail":
             os.chown(path, mail_uid, mail_gid)
-    config.write_text(_config(base_dir, ports, mail_uid, mail_gid))
+    config.write_text(_config(base_dir, ports, mail_uid, mail_gid, auth_mechanisms))
     log = open(base_dir / "master.out", "ab")  # noqa: SIM115 - handed to the process
     process = subprocess.Popen(
         [str(DOVECOT_BINARY), "-F", "-c", str(config)],

@@ -1,8 +1,10 @@
 """A client-side SCRAM-SHA-256 for the tests, written from RFC 5802 §3 and §7 alone.
 
 It imports nothing from tidings: the server is checked against an independent reading of
-the RFC, not against itself. It can also misbehave on purpose (wrong binding data, a
-tampered nonce, the `y` flag), which a real client library would not let a test do.
+the RFC, not against itself (and the same client logs in to Dovecot, in
+tests/differential/test_rfc7677_scram_vs_dovecot.py). It can also misbehave on purpose
+(wrong binding data, a tampered nonce, the `y` flag), which a real client library would not
+let a test do. `Imap` and `scram` run it over a raw IMAP connection.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import socket
 import ssl
 
 from cryptography import x509
@@ -102,3 +105,93 @@ class ScramClient:
     def verify(self, server_final: bytes) -> bool:
         """Whether `server_final` is `v=` the ServerSignature this client expects."""
         return hmac.compare_digest(server_final, b"v=" + b64(self._server_signature).encode())
+
+
+class Imap:
+    """A raw IMAP connection, plain, after STARTTLS or over implicit TLS."""
+
+    def __init__(self, port: int, *, tls: bool = False, tls12: bool = False) -> None:
+        self.sock: socket.socket = socket.create_connection(("127.0.0.1", port), timeout=15)
+        self.buffer = b""
+        self.tls12 = tls12
+        if tls:
+            self._wrap()
+        self.greeting = self.line()
+
+    def _wrap(self) -> None:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        if self.tls12:
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
+        self.sock = context.wrap_socket(self.sock, server_hostname="localhost")
+
+    @property
+    def tls(self) -> ssl.SSLSocket:
+        assert isinstance(self.sock, ssl.SSLSocket)
+        return self.sock
+
+    def send(self, text: str) -> None:
+        self.sock.sendall(text.encode() + b"\r\n")
+
+    def line(self) -> str:
+        while b"\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"closed; buffered {self.buffer!r}")
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\r\n")
+        return line.decode()
+
+    def command(self, tag: str, text: str) -> list[str]:
+        self.send(f"{tag} {text}")
+        lines = [self.line()]
+        while not lines[-1].startswith(tag + " "):
+            lines.append(self.line())
+        return lines
+
+    def starttls(self) -> None:
+        assert self.command("S1", "STARTTLS")[-1].startswith("S1 OK")
+        self._wrap()
+
+    def capabilities(self) -> list[str]:
+        untagged = self.command("C1", "CAPABILITY")[0]
+        assert untagged.startswith("* CAPABILITY ")
+        return untagged.split()[2:]
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def scram(
+    imap: Imap,
+    client: ScramClient,
+    mechanism: str = "SCRAM-SHA-256",
+    *,
+    initial: bool = False,
+    final_nonce: str | None = None,
+) -> str:
+    """Run AUTHENTICATE with `client`; the tagged reply (asserting the server's signature
+    when the server sends one)."""
+    if initial:  # RFC 4959 SASL-IR
+        imap.send(f"A1 AUTHENTICATE {mechanism} {b64(client.first())}")
+    else:
+        imap.send(f"A1 AUTHENTICATE {mechanism}")
+        first_challenge = imap.line()
+        if not first_challenge.startswith("+"):
+            return first_challenge
+        assert first_challenge == "+ "  # RFC 5802 §5: the client speaks first
+        imap.send(b64(client.first()))
+    reply = imap.line()
+    if not reply.startswith("+ "):
+        return reply
+    imap.send(b64(client.final(unb64(reply[2:]), nonce=final_nonce)))
+    reply = imap.line()
+    if not reply.startswith("+ "):
+        return reply
+    assert client.verify(unb64(reply[2:])), "the server's signature must verify"
+    imap.send("")  # no additional data with success in IMAP: answer the v= empty
+    reply = imap.line()
+    while not reply.startswith("A1 "):  # Dovecot sends an untagged CAPABILITY first
+        reply = imap.line()
+    return reply
