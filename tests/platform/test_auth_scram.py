@@ -15,6 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.conftest import run_cli
 
 from tidings.auth.authenticator import Authenticator
@@ -472,3 +474,33 @@ def test_cli_user_add_passwd_and_demo_store_secrets_not_passwords(tmp_path: Path
     assert b"second" not in (data_dir / "mail.db").read_bytes()
     password = asyncio.run(ensure_demo_account(Config(data_dir=data_dir)))
     assert _matches(_stored(data_dir, DEMO_ADDRESS), password)
+
+
+# ------------------------------------------------------------------ any input
+
+
+_MESSAGE_PARTS = st.sampled_from(
+    [b"n", b"y", b"p=tls-unique", b",", b"=", b"a=", b"n=", b"r=", b"c=", b"p=", b"m=", b"biws"]
+)
+_MESSAGES = st.one_of(st.binary(max_size=80), st.lists(_MESSAGE_PARTS, max_size=12).map(b"".join))
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=_MESSAGES, final=_MESSAGES, plus=st.booleans())
+def test_any_input_gives_a_step_never_an_exception(first: bytes, final: bytes, plus: bool) -> None:
+    """Hypothesis: whatever the client sends, each call answers with a step (STYLE.md 3)."""
+    exchange = mechanism(plus, BINDING)
+    step = exchange.start(first)
+    assert isinstance(step, SaslNeedSecrets | SaslFailure)
+    if isinstance(step, SaslNeedSecrets):
+        assert isinstance(exchange.supply(ScramAccount(PENCIL, genuine=True)), SaslChallenge)
+    after = exchange.step(final)
+    assert isinstance(after, SaslFailure)  # a random final never proves the password
+    assert after.server_error
+
+
+@given(name=st.text(max_size=30))
+def test_saslname_round_trip(name: str) -> None:
+    encoded = encode_saslname(name)
+    assert "," not in encoded
+    assert decode_saslname(encoded) == name
