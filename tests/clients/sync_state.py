@@ -125,11 +125,11 @@ def seed(client: imaplib.IMAP4, layout: dict[str, int], messages: list[bytes]) -
     position = 0
     for folder, count in layout.items():
         if folder not in existing:
-            typ, data = client.create(folder)
+            typ, data = client.create(_quote(folder))
             assert typ == "OK", data
         for raw in messages[position : position + count]:
             date = imaplib.Time2Internaldate(SEED_EPOCH + datetime.timedelta(hours=position))
-            typ, data = client.append(folder, seed_flags(position), date, raw)
+            typ, data = client.append(_quote(folder), seed_flags(position), date, raw)
             assert typ == "OK", data
             position += 1
 

@@ -207,16 +207,19 @@ def test_server_changes_are_pulled(sync_endpoint: Endpoint, tmp_path: Path) -> N
         client.select("Archive")
         assert client.uid("STORE", "1:7", "+FLAGS.SILENT", r"(\Deleted)")[0] == "OK"
         assert client.expunge()[0] == "OK"
-        assert client.create("Fresh")[0] == "OK"
-        for number in range(3):
-            raw = generated_message(f"fresh-{number}", "in a new folder")
-            assert client.append("Fresh", r"(\Seen)", None, raw)[0] == "OK"
+        # New folders, one with a space and a non-ASCII child (modified UTF-7 "Données").
+        for folder in ("Fresh Ideas", "Fresh Ideas/Donn&AOk-es"):
+            assert client.create(f'"{folder}"')[0] == "OK"
+            for number in range(3):
+                raw = generated_message(f"{folder[-3:]}-{number}", "in a new folder")
+                assert client.append(f'"{folder}"', r"(\Seen)", None, raw)[0] == "OK"
         client.logout()
     except BaseException:
         client.shutdown()
         raise
     expected = server_state(sync_endpoint)
-    assert len(expected["Fresh"]) == 3 and len(expected["Archive"]) == 33
+    assert len(expected["Fresh Ideas/Donn&AOk-es"]) == 3 and len(expected["Archive"]) == 33
+    assert len(expected["INBOX"]) == 110 + 4 - 2 and len(expected["Projects"]) == 30 + 2
 
     mbsync.sync()
     assert_same(server_state(sync_endpoint), maildir_state(mbsync.maildir), expected)

@@ -1,10 +1,12 @@
 """offlineimap3 (Debian's offlineimap3) keeping a Maildir in step with the server.
 
-Each scenario seeds four folders (one nested; the local Maildir nests too, `sep = /`), runs
+Each scenario seeds five folders (one nested, the local Maildir nests too with `sep = /`;
+one name with a space, two non-ASCII ones), runs
 `offlineimap -o -u quiet` (one shot) over IMAPS with the server's self-signed certificate as
 `sslcacertfile`, changes one side, syncs again and checks the Maildir against the server as
 imaplib sees it, and against what the change should have produced. Two more runs must then
-change nothing: the same file names, the same UIDs and UIDNEXT.
+change nothing: the same file names, the same UIDs and UIDNEXT. offlineimap runs with three
+connections (folders in parallel) and with COMPRESS=DEFLATE whenever the server offers it.
 
 offlineimap checks the certificate's DNS names itself (it ignores IP addresses), so it
 connects to `localhost`, the name both test certificates carry.
@@ -39,8 +41,23 @@ from tests.support.apt import ensure_command
 
 pytestmark = pytest.mark.slow
 
-LAYOUT = {"INBOX": 30, "Archive": 15, "Projects": 5, "Projects/Alpha": 10}
+# A name with a space and a non-ASCII one (modified UTF-7 "Donn\u00e9es", RFC 3501 §5.1.3),
+# with a child, so quoting and the hierarchy go through both clients as well.
+LAYOUT = {"INBOX": 30, "Archive": 15, "Fresh Ideas": 5, "Donn&AOk-es": 5,
+          "Donn&AOk-es/Sub Dir": 5}
 RUN_TIMEOUT = 180  # seconds for one offlineimap run
+
+
+def _compresses(endpoint: Endpoint) -> bool:
+    """Whether the server offers COMPRESS=DEFLATE (RFC 4978) once logged in: offlineimap then
+    uses it (`usecompression`), and sends COMPRESS blindly if told to, so only then."""
+    client = endpoint.connect()
+    try:
+        typ, data = client.capability()
+        assert typ == "OK", data
+        return b"COMPRESS=DEFLATE" in data[0].split()
+    finally:
+        client.logout()
 
 
 class OfflineImap:
@@ -76,8 +93,9 @@ ssl = yes
 sslcacertfile = {endpoint.cert_file}
 remoteuser = {endpoint.user}
 remotepassfile = {password_file}
-maxconnections = 1
+maxconnections = 3
 holdconnectionopen = no
+usecompression = {"yes" if _compresses(endpoint) else "no"}
 """
         )
 
@@ -178,10 +196,15 @@ def test_local_flags_and_deletions(sync_endpoint: Endpoint, tmp_path: Path) -> N
         set_maildir_flags(find_file(root, "INBOX", ident), new_flags)
         _take(expected, "INBOX", ident)
         expected["INBOX"].append((ident, new_flags))
-    for folder in ("Archive", "Projects/Alpha"):
+    for folder in ("Archive", "Donn&AOk-es/Sub Dir"):
         for ident, _ in list(expected[folder])[:3]:
             find_file(root, folder, ident).unlink()
             _take(expected, folder, ident)
+    # offlineimap turns a T (trashed) file into \Deleted on the server and leaves both copies
+    # in place (it expunges only what it deleted itself), as it does with Dovecot.
+    ident, flags = _take(expected, "Fresh Ideas", expected["Fresh Ideas"][0][0])
+    set_maildir_flags(find_file(root, "Fresh Ideas", ident), flags + "T")
+    expected["Fresh Ideas"].append((ident, "".join(sorted(flags + "T"))))
     add_local_message(root, "INBOX", generated_message("laptop", "written offline", b"\n"),
                       "1700000000.local.test")
     expected["INBOX"].append(("<laptop@sync.test>", ""))
