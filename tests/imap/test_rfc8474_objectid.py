@@ -75,7 +75,7 @@ def test_mailboxid_is_kept_by_rename_and_new_after_delete(imap_server: InProcess
     assert f"* STATUS renamed (MAILBOXID ({created}))" in listed
     assert f"* STATUS bar (MAILBOXID ({other}))" in listed
     selected = client.command("a6", "SELECT renamed")
-    assert f"* OK [MAILBOXID ({created})] Ok" in selected  # RFC 8474 §4.3
+    assert f"* OK [MAILBOXID ({created})] Ok" in selected  # RFC 8474 §4.2
     client.command("a7", "UNSELECT")
     client.command("a8", "DELETE renamed")
     recreated = _one(r"\[MAILBOXID \(([^)]+)\)\]", client.command("a9", "CREATE renamed"))

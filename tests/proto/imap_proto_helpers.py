@@ -187,7 +187,7 @@ def encode_search_key(key: c.SearchKey) -> bytes:
         case c.SearchFlag(flag, present):
             return (b"KEYWORD " if present else b"UNKEYWORD ") + flag.encode()
         case c.SearchDate(field, relation, day):
-            prefix = "SENT" if field is c.DateField.SENT else ""
+            prefix = {c.DateField.SENT: "SENT", c.DateField.SAVED: "SAVED"}.get(field, "")
             text = f"{prefix}{relation.name} {day.day}-{MONTHS[day.month - 1]}-{day.year:04d}"
             return text.encode()
         case c.SearchSize(larger, size):
@@ -196,6 +196,8 @@ def encode_search_key(key: c.SearchKey) -> bytes:
             return b"HEADER " + astring(field) + b" " + string(value)
         case c.SearchText(value, body_only):
             return (b"BODY " if body_only else b"TEXT ") + string(value)
+        case c.SearchObjectId(field, value):  # RFC 8474 §6
+            return field.value.encode() + b" " + value.encode()
     raise AssertionError(f"cannot encode {key!r}")
 
 

@@ -62,7 +62,7 @@ class MailboxStatus:
     # Octets that EXPUNGE would free: the sizes of the \\Deleted messages (RFC 9208
     # DELETED-STORAGE, reported in octets like STATUS SIZE).
     deleted_storage: int = 0
-    mailboxid: str = ""  # RFC 8474 §4.2 STATUS MAILBOXID
+    mailboxid: str = ""  # RFC 8474 §4.3 STATUS MAILBOXID
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,12 +2,12 @@
 what the schema already holds, so no column or table is needed for them.
 
 - The ids are keyed HMAC-SHA-256 digests, truncated to 96 bits and written as a letter and
-  24 lowercase hex digits (RFC 8474 §4, §5: `objectid = 1*255(ALPHA / DIGIT / "_" / "-")`).
+  24 lowercase hex digits (RFC 8474 §7: `objectid = 1*255(ALPHA / DIGIT / "_" / "-")`).
   The key is a random number made once per database (`meta.objectid_secret`), so ids are
   neither sequence numbers nor guessable, and the same message in two accounts gets two
   unrelated EMAILIDs.
 - MAILBOXID ("F..."): of the mailbox row id and its UIDVALIDITY. RENAME keeps both, so the id
-  survives it (§4.1); a mailbox deleted and created again gets a new UIDVALIDITY, so a new id
+  survives it (§4); a mailbox deleted and created again gets a new UIDVALIDITY, so a new id
   even if SQLite reuses the row id.
 - EMAILID ("M..."): of the account and the SHA-256 of the message bytes (the blob digest).
   COPY and MOVE share the blob, so the copy has the same EMAILID (§5.1); a message appended

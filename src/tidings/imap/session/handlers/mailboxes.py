@@ -53,8 +53,8 @@ async def select(session: ImapSession, command: c.Select) -> None:
             await session.untagged(f"OK [UNSEEN {first_unseen}] First unseen.")
     await session.untagged(f"OK [UIDVALIDITY {view.uidvalidity}] UIDs valid")
     await session.untagged(f"OK [UIDNEXT {view.uidnext}] Predicted next UID")
-    await session.untagged(f"OK [MAILBOXID ({snapshot.info.mailboxid})] Ok")  # RFC 8474 §4.3
     await condstore.after_select_data(session, view, options)
+    await session.untagged(f"OK [MAILBOXID ({snapshot.info.mailboxid})] Ok")  # RFC 8474 §4.2
     if session.rev2:
         # RFC 9051 §6.3.2: a LIST response with the mailbox name is required.
         await session.untagged(b'LIST () "/" ' + session.encode_mailbox(view.name))
@@ -148,7 +148,7 @@ def status_items(
         # RFC 9208 §4.1.4: the storage EXPUNGE would free, in octets like SIZE (the "sum of
         # RFC822.SIZEs" it allows as an estimate is the exact value here).
         c.StatusItem.DELETED_STORAGE: status.deleted_storage,
-        c.StatusItem.MAILBOXID: f"({status.mailboxid})",  # RFC 8474 §4.2
+        c.StatusItem.MAILBOXID: f"({status.mailboxid})",  # RFC 8474 §4.3
         # RFC 7889 §3: status-att-val =/ "APPENDLIMIT" SP (number / nil)
         c.StatusItem.APPENDLIMIT: "NIL" if append_limit is None else append_limit,
     }
