@@ -229,6 +229,26 @@ def test_idle_push_arrives_compressed_and_promptly(imap_server: InProcessServer)
     assert max(latencies) < 2.0, latencies  # a stuck compressor would wait for a 29 min tick
 
 
+def test_notify_events_between_commands_arrive_compressed(imap_server: InProcessServer) -> None:
+    """RFC 5465 NOTIFY sends events between commands, outside IDLE: they too are flushed
+    through the compressor as they are written."""
+    watcher = LineClient(imap_server.port)
+    watcher.login()
+    start_compression(watcher)
+    assert watcher.command("s1", "SELECT INBOX")[-1].startswith("s1 OK")
+    reply = watcher.command("n1", "NOTIFY SET (selected (MessageNew (UID) MessageExpunge))")
+    assert reply[-1].startswith("n1 OK"), reply
+    watcher.sock.sock.settimeout(5)  # type: ignore[attr-defined]
+    other = LineClient(imap_server.port)
+    other.login()
+    started = time.monotonic()
+    assert append(other, "a1", text_message(1, 500), synchronizing=False).startswith("a1 OK")
+    assert next_update(watcher) == "* 1 EXISTS"
+    assert next_update(watcher).startswith("* 1 FETCH (UID ")
+    assert time.monotonic() - started < 2.0
+    assert watcher.command("n2", "NOOP")[-1].startswith("n2 OK")
+
+
 def test_imaplib_with_compress(imap_server: InProcessServer) -> None:
     """A real client library (stdlib imaplib, taught COMPRESS) logs in, compresses, appends,
     selects, fetches and logs out."""
