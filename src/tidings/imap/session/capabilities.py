@@ -30,6 +30,10 @@ _AUTHENTICATED = (
     "MULTIAPPEND",  # RFC 3502
     "UTF8=ACCEPT",  # RFC 6855
     "WITHIN",  # RFC 5032
+    "SORT",  # RFC 5256
+    "SORT=DISPLAY",  # RFC 5957
+    "THREAD=ORDEREDSUBJECT",  # RFC 5256 §2.3
+    "THREAD=REFERENCES",  # RFC 5256 §2.4
     # RFC 9208 §3.1: one QUOTA=RES-* per resource we limit. No QUOTASET: limits are set by
     # the administrator (`tidings user quota`), so SETQUOTA is refused (§4.1.3).
     "QUOTA",
@@ -54,9 +58,10 @@ def capabilities(
     plaintext_allowed: bool,
     append_limit: int,
     channel_binding: bool = False,
+    scram: bool = False,
 ) -> list[str]:
-    """The capability list for a connection in `state` (`channel_binding`: the TLS channel
-    offers a binding type, so SCRAM-SHA-256-PLUS is advertised, RFC 7677 §2)."""
+    """The capability list for a connection in `state` (`scram`: advertise SCRAM-SHA-256,
+    `channel_binding`: the TLS channel offers a binding type, so -PLUS too, RFC 7677 §2)."""
     names = list(_ALWAYS)
     if state is SessionState.NOT_AUTHENTICATED:
         if tls_available and not tls_active:
@@ -64,7 +69,7 @@ def capabilities(
         if not plaintext_allowed:
             names.append("LOGINDISABLED")  # RFC 9051 §6.2.3
         mechanisms = mechanism_names(
-            plaintext_allowed=plaintext_allowed, channel_binding=channel_binding
+            plaintext_allowed=plaintext_allowed, channel_binding=channel_binding, scram=scram
         )
         names += [f"AUTH={name}" for name in mechanisms]
     else:

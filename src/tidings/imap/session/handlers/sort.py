@@ -12,7 +12,8 @@ from collections.abc import Iterable
 
 from tidings.core import threads
 from tidings.core.base_subject import base_subject
-from tidings.core.mime import MessageFacts, header_fields
+from tidings.core.errors import MailError, MailErrorKind
+from tidings.core.mime import BodyPart, Envelope, MessageFacts, header_fields
 from tidings.imap.proto import commands as c
 from tidings.imap.proto.sort import sort_response, thread_response
 from tidings.imap.session import condstore
@@ -49,10 +50,17 @@ class _FactsCache:
         return load
 
     async def get(self, uid: int) -> MessageFacts:
-        """The facts of `uid`."""
+        """The facts of `uid`; a message another session expunged meanwhile (it keeps its
+        sequence number until the client is told) has no header fields, as in Dovecot,
+        rather than failing the whole command."""
         facts = self.facts.get(uid)
         if facts is None:
-            facts = await self.session.store.read_facts(self.mailbox_id, uid)
+            try:
+                facts = await self.session.store.read_facts(self.mailbox_id, uid)
+            except MailError as error:
+                if error.kind is not MailErrorKind.EXPUNGED:
+                    raise
+                facts = MessageFacts(0, Envelope(), BodyPart(), None, references="")
             self.facts[uid] = facts
         return facts
 

@@ -1,0 +1,87 @@
+"""Helpers for the SORT / THREAD transcripts: build small messages and APPEND them."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from tests.imap.harness import InProcessServer, LineClient
+
+
+def message(
+    subject: str | None = None,
+    *,
+    date: str | None = None,
+    sender: str | None = None,
+    to: str | None = None,
+    cc: str | None = None,
+    message_id: str | None = None,
+    references: str | None = None,
+    in_reply_to: str | None = None,
+    body: str = "text",
+) -> bytes:
+    """A message with the given header fields (a field left None is not written)."""
+    fields = [
+        ("From", sender),
+        ("To", to),
+        ("Cc", cc),
+        ("Subject", subject),
+        ("Date", date),
+        ("Message-ID", message_id),
+        ("In-Reply-To", in_reply_to),
+        ("References", references),
+    ]
+    header = "".join(f"{name}: {value}\r\n" for name, value in fields if value is not None)
+    return (header + "\r\n" + body + "\r\n").encode()
+
+
+def append_all(
+    server: InProcessServer, messages: list[bytes], mailbox: str = "INBOX", day: int = 1
+) -> None:
+    """APPEND `messages` in order, the n-th with internal date `day + n` January 2024 at noon
+    (UTC), one day later for each message."""
+    client = LineClient(server.port)
+    client.login()
+    for index, raw in enumerate(messages):
+        moment = datetime(2024, 1, day, 12, tzinfo=UTC) + timedelta(days=index)
+        date = moment.strftime("%d-%b-%Y %H:%M:%S +0000")
+        client.send(
+            f'p{index} APPEND {mailbox} "{date}" {{{len(raw)}+}}\r\n'.encode() + raw + b"\r\n"
+        )
+        reply = client.read_until_tagged(f"p{index}")
+        assert reply[-1].startswith(f"p{index} OK"), reply
+    client.close()
+
+
+def selected_client(server: InProcessServer, mailbox: str = "INBOX") -> LineClient:
+    """A connection logged in with `mailbox` selected (its SELECT responses consumed)."""
+    client = LineClient(server.port)
+    client.login()
+    reply = client.command("s0", f"SELECT {mailbox}")
+    assert reply[-1].startswith("s0 OK"), reply
+    return client
+
+
+def _pattern(expected: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in expected.split("…")), re.DOTALL)
+
+
+def play(server: InProcessServer, script: str, mailbox: str = "INBOX") -> None:
+    """A golden transcript as in harness.run_transcript (`C<n>:` sends, `S<n>:` expects the
+    next line, `…` matches anything), where each connection starts logged in with `mailbox`
+    selected, so the script shows only the commands under test."""
+    clients: dict[str, LineClient] = {}
+    for number, raw in enumerate(script.strip().splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        who, _, text = line.partition(": ")
+        connection = who[1:] or "1"
+        if connection not in clients:
+            clients[connection] = selected_client(server, mailbox)
+        client = clients[connection]
+        if who[0] == "C":
+            client.send_line(text)
+        else:
+            got = client.read_line()
+            assert _pattern(text).fullmatch(got), f"line {number}: expected {text!r}, got {got!r}"
