@@ -143,6 +143,10 @@ def test_rfc5464_section_4_3_maxsize_and_toomany(tmp_path_factory: pytest.TempPa
             S1: a OK Setmetadata completed.
             C1: b SETMETADATA INBOX (/private/other "one too many")
             S1: b NO [METADATA TOOMANY] Too many metadata entries.
+            C1: b2 SETMETADATA Drafts (/private/a "1" /private/b "2" /private/c "3")
+            S1: b2 NO [METADATA TOOMANY] Too many metadata entries.
+            C1: b3 GETMETADATA Drafts (/private/a /private/b /private/c)
+            S1: b3 BAD Too many entries requested.
             C1: c SETMETADATA INBOX (/private/comment "replaced" /private/x NIL)
             S1: c OK Setmetadata completed.
             C1: d GETMETADATA (DEPTH infinity) INBOX (/private /shared)

@@ -14,7 +14,13 @@ from imap_proto_helpers import feed_both, parse_one
 from tidings.core.seqset import SequenceSet
 from tidings.imap.proto import commands as c
 from tidings.imap.proto.events import CommandError
-from tidings.imap.proto.metadata import GetMetadata, SetMetadata
+from tidings.imap.proto.metadata import (
+    MAX_ENTRY_LENGTH,
+    GetMetadata,
+    SetMetadata,
+    encode_value,
+)
+from tidings.imap.proto.responses import astring
 
 A = c.SimpleAttribute
 ONE = SequenceSet.parse("1")
@@ -98,7 +104,15 @@ BAD = [
     b"a GETMETADATA INBOX (/shared/x /shared//y)",
     b"a SETMETADATA INBOX (/shared/x)",
     b"a SETMETADATA INBOX (/other/x NIL)",
+    b"a GETMETADATA INBOX /shared/" + b"x" * (MAX_ENTRY_LENGTH - len("/shared/") + 1),
 ]
+
+
+def test_longest_entry_name_is_accepted() -> None:
+    entry = "/shared/" + "x" * (MAX_ENTRY_LENGTH - len("/shared/"))
+    assert parse_one(b"a GETMETADATA INBOX " + entry.encode() + b"\r\n") == GetMetadata(
+        "a", "INBOX", (entry,)
+    )
 
 
 @pytest.mark.parametrize("line", BAD, ids=repr)
@@ -113,3 +127,45 @@ def test_metadata_commands_never_crash(tail: bytes) -> None:
     for head in (b"a GETMETADATA ", b"a SETMETADATA INBOX ("):
         events = feed_both(head + tail.replace(b"\r\n", b"") + b"\r\n")
         assert events  # a command or a clean CommandError, never an exception
+
+
+_ENTRIES = st.from_regex(r"/(private|shared)(/[a-z0-9._-]{1,8}){0,3}", fullmatch=True)
+_VALUES = st.one_of(st.none(), st.binary(max_size=40))
+
+
+def _encode(command: GetMetadata | SetMetadata) -> bytes:
+    mailbox = b'""' if command.mailbox == "" else astring(command.mailbox)
+    if isinstance(command, GetMetadata):
+        options = []
+        if command.maxsize is not None:
+            options.append(b"MAXSIZE %d" % command.maxsize)
+        if command.depth != "0":
+            options.append(b"DEPTH " + command.depth.encode())
+        head = b"GETMETADATA " + (b"(" + b" ".join(options) + b") " if options else b"")
+        entries = b"(" + b" ".join(e.encode() for e in command.entries) + b")"
+        return b"a " + head + mailbox + b" " + entries + b"\r\n"
+    pairs = b" ".join(e.encode() + b" " + encode_value(v) for e, v in command.values)
+    return b"a SETMETADATA " + mailbox + b" (" + pairs + b")\r\n"
+
+
+@given(
+    st.sampled_from(["", "INBOX", "Archive/2024"]),
+    st.lists(_ENTRIES, min_size=1, max_size=4),
+    st.one_of(st.none(), st.integers(0, 2**32)),
+    st.sampled_from(["0", "1", "infinity"]),
+)
+def test_getmetadata_round_trip(
+    mailbox: str, entries: list[str], maxsize: int | None, depth: str
+) -> None:
+    command = GetMetadata("a", mailbox, tuple(entries), maxsize, depth)
+    assert parse_one(_encode(command)) == command
+
+
+@given(
+    st.sampled_from(["", "INBOX", "Archive/2024"]),
+    st.lists(st.tuples(_ENTRIES, _VALUES), min_size=1, max_size=4),
+)
+def test_setmetadata_round_trip(mailbox: str, values: list[tuple[str, bytes | None]]) -> None:
+    """encode_value's quoted strings, literals and literal8 all parse back to the value."""
+    command = SetMetadata("a", mailbox, tuple(values))
+    assert parse_one(_encode(command)) == command

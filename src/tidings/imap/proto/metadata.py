@@ -30,8 +30,6 @@ from tidings.imap.proto.responses import literal, string
 # search time. Dovecot's attribute keys are limited similarly (MAIL_ATTRIBUTE_KEY_MAX_LEN
 # is 1024 octets in its dict backends).
 MAX_ENTRY_LENGTH = 1024
-# Entries one GETMETADATA or SETMETADATA may name (bounded like every list we parse).
-MAX_ENTRIES_PER_COMMAND = 1000
 
 # scope-opt values (RFC 5464 §4.2.2), lower-cased.
 DEPTHS = ("0", "1", "infinity")
@@ -101,11 +99,6 @@ def _options(cursor: Cursor) -> tuple[int | None, str]:
     return maxsize, depth
 
 
-def _bounded(items: tuple[object, ...]) -> None:
-    if len(items) > MAX_ENTRIES_PER_COMMAND:
-        raise ParseError("Too many entries")
-
-
 def parse_getmetadata(cursor: Cursor, tag: str) -> GetMetadata:
     """The arguments of GETMETADATA, the cursor after the command name."""
     cursor.sp()
@@ -120,7 +113,6 @@ def parse_getmetadata(cursor: Cursor, tag: str) -> GetMetadata:
         entries = cursor.paren_list(lambda: _entry(cursor))
     else:
         entries = (_entry(cursor),)
-    _bounded(entries)
     cursor.end()
     return GetMetadata(tag, mailbox, entries, maxsize, depth)
 
@@ -142,7 +134,6 @@ def parse_setmetadata(cursor: Cursor, tag: str) -> SetMetadata:
         return entry, cursor.quoted()
 
     values = cursor.paren_list(entry_value)
-    _bounded(values)
     cursor.end()
     return SetMetadata(tag, mailbox, values)
 

@@ -26,6 +26,9 @@ async def getmetadata(session: ImapSession, command: GetMetadata) -> None:
     """RFC 5464 §4.2: one METADATA response with every entry asked for (NIL for a missing
     one, as Dovecot answers) and, with DEPTH, those below it; MAXSIZE leaves out values
     longer than it and reports the longest left out as [METADATA LONGENTRIES n] (§4.2.1)."""
+    if len(command.entries) > session.context.limits.max_metadata_entries:
+        # More entries than any mailbox may hold: refused before touching the store.
+        raise CommandFailed("Too many entries requested.", status="BAD")
     mailbox = _mailbox(session, command.mailbox)
     found = await session.store.get_metadata(
         mailbox, command.entries, MetadataDepth(command.depth)
@@ -53,6 +56,8 @@ async def setmetadata(session: ImapSession, command: SetMetadata) -> None:
     """RFC 5464 §4.3: all entries or none. A value over `max_metadata_value_size` gets
     NO [METADATA MAXSIZE n]; more entries than the limits allow NO [METADATA TOOMANY]."""
     limits = session.context.limits
+    if len(command.values) > limits.max_metadata_entries:
+        raise CommandFailed("Too many metadata entries.", "METADATA TOOMANY")
     if any(
         value is not None and len(value) > limits.max_metadata_value_size
         for _, value in command.values
