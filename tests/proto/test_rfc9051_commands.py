@@ -114,7 +114,7 @@ CASES: list[tuple[bytes, c.Command]] = [
     (b"a NAMESPACE", c.Namespace("a")),
     (
         b"a STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE RECENT HIGHESTMODSEQ"
-        b" DELETED-STORAGE MAILBOXID)",
+        b" DELETED-STORAGE MAILBOXID APPENDLIMIT)",
         c.Status("a", "INBOX", tuple(StatusItem)),
     ),
     (b"a APPEND INBOX {5}\r\nHello", c.Append("a", "INBOX", b"Hello")),
