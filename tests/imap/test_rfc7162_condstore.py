@@ -19,7 +19,6 @@ S1: * 3 RECENT
 S1: * OK [UNSEEN 1] …
 S1: * OK [UIDVALIDITY …
 S1: * OK [UIDNEXT 4] …
-S1: * OK [MAILBOXID (F…)] Ok
 """
 
 
@@ -42,7 +41,8 @@ def test_capability_advertised(imap_server: InProcessServer) -> None:
 
 
 def test_select_condstore_reports_highestmodseq(three: InProcessServer) -> None:
-    """§3.1.8 SELECT (CONDSTORE) and §3.1.2.1 HIGHESTMODSEQ; FETCH FLAGS now has MODSEQ."""
+    """§3.1.8 SELECT (CONDSTORE) and §3.1.2.1 HIGHESTMODSEQ; STORE replies carry MODSEQ
+    (before FLAGS, as Dovecot); a plain FETCH FLAGS does not (as Dovecot)."""
     play(
         three,
         f"""
@@ -53,8 +53,11 @@ def test_select_condstore_reports_highestmodseq(three: InProcessServer) -> None:
         S1: * OK [HIGHESTMODSEQ 4] Highest
         S1: a2 OK [READ-WRITE] Select completed.
         C1: a3 FETCH 2 (FLAGS)
-        S1: * 2 FETCH (FLAGS (\\Recent) MODSEQ (3))
+        S1: * 2 FETCH (FLAGS (\\Recent))
         S1: a3 OK Fetch completed.
+        C1: a4 STORE 2 +FLAGS ($Work)
+        S1: * 2 FETCH (MODSEQ (5) FLAGS ($Work \\Recent))
+        S1: a4 OK Store completed.
         """,
     )
 
@@ -75,7 +78,6 @@ def test_plain_select_has_no_highestmodseq_until_fetch_modseq(three: InProcessSe
         S1: * OK [UNSEEN 1] …
         S1: * OK [UIDVALIDITY …
         S1: * OK [UIDNEXT 4] …
-        S1: * OK [MAILBOXID (F…)] Ok
         S1: a2 OK [READ-ONLY] Examine completed.
         C1: a3 FETCH 1 (FLAGS)
         S1: * 1 FETCH (FLAGS ())
@@ -86,7 +88,7 @@ def test_plain_select_has_no_highestmodseq_until_fetch_modseq(three: InProcessSe
         S1: * 2 FETCH (MODSEQ (3))
         S1: * 3 FETCH (MODSEQ (4))
         S1: a4 OK Fetch completed.
-        C1: a5 FETCH 1 (FLAGS)
+        C1: a5 FETCH 1 (FLAGS MODSEQ)
         S1: * 1 FETCH (FLAGS () MODSEQ (2))
         S1: a5 OK Fetch completed.
         """,
@@ -148,10 +150,13 @@ def test_conditional_store_all_pass(three: InProcessServer) -> None:
         S1: * 3 FETCH (UID 3 MODSEQ (5))
         S1: a3 OK Store completed.
         C1: a4 STORE 1 FLAGS (\\Seen)
-        S1: * 1 FETCH (FLAGS (\\Seen \\Recent) MODSEQ (6))
+        S1: * 1 FETCH (MODSEQ (6) FLAGS (\\Seen \\Recent))
         S1: a4 OK Store completed.
         C1: a5 STORE 1 +FLAGS.SILENT (\\Seen)
         S1: a5 OK Store completed.
+        C1: a6 STORE 1:2 +FLAGS (\\Seen)
+        S1: * 2 FETCH (MODSEQ (7) FLAGS (\\Deleted \\Seen \\Recent))
+        S1: a6 OK Store completed.
         """,
     )
 
@@ -182,7 +187,6 @@ def test_conditional_store_fails_for_message_changed_by_another_session(
         S2: * OK [UNSEEN 1] …
         S2: * OK [UIDVALIDITY …
         S2: * OK [UIDNEXT 4] …
-        S2: * OK [MAILBOXID (F…)] Ok
         S2: b3 OK [READ-ONLY] …
         C2: b4 SELECT INBOX
         S2: * FLAGS …
@@ -192,17 +196,16 @@ def test_conditional_store_fails_for_message_changed_by_another_session(
         S2: * OK [UNSEEN 1] …
         S2: * OK [UIDVALIDITY …
         S2: * OK [UIDNEXT 4] …
-        S2: * OK [MAILBOXID (F…)] Ok
         S2: b4 OK [READ-WRITE] …
         C2: b5 STORE 2 +FLAGS.SILENT (\\Seen)
         S2: b5 OK Store completed.
         C1: a3 STORE 1:3 (UNCHANGEDSINCE 4) +FLAGS.SILENT (\\Deleted)
         S1: * 1 FETCH (MODSEQ (6))
         S1: * 3 FETCH (MODSEQ (6))
-        S1: * 2 FETCH (FLAGS (\\Seen \\Recent) MODSEQ (5))
+        S1: * 2 FETCH (MODSEQ (5) FLAGS (\\Seen \\Recent))
         S1: a3 OK [MODIFIED 2] Conditional store failed.
         C1: a4 UID STORE 2 (UNCHANGEDSINCE 5) +FLAGS (\\Deleted)
-        S1: * 2 FETCH (UID 2 FLAGS (\\Deleted \\Seen \\Recent) MODSEQ (7))
+        S1: * 2 FETCH (UID 2 MODSEQ (7) FLAGS (\\Deleted \\Seen \\Recent))
         S1: a4 OK Store completed.
         """,
     )
@@ -230,13 +233,12 @@ def test_conditional_store_message_already_in_requested_state(three: InProcessSe
         S2: * OK [UNSEEN 1] …
         S2: * OK [UIDVALIDITY …
         S2: * OK [UIDNEXT 4] …
-        S2: * OK [MAILBOXID (F…)] Ok
         S2: b2 OK [READ-WRITE] …
         C2: b3 STORE 2 +FLAGS.SILENT (\\Deleted)
         S2: b3 OK Store completed.
         C1: a3 STORE 1:3 (UNCHANGEDSINCE 4) +FLAGS.SILENT (\\Deleted)
         S1: * 1 FETCH (MODSEQ (6))
-        S1: * 2 FETCH (FLAGS (\\Deleted \\Recent) MODSEQ (5))
+        S1: * 2 FETCH (MODSEQ (5) FLAGS (\\Deleted \\Recent))
         S1: * 3 FETCH (MODSEQ (6))
         S1: a3 OK Store completed.
         C1: a4 NOOP
@@ -265,7 +267,7 @@ def test_unchangedsince_zero(three: InProcessServer) -> None:
         C1: a5 UID STORE 2:3 (UNCHANGEDSINCE 0) -FLAGS (\\Seen)
         S1: a5 OK [MODIFIED 2:3] Conditional store failed.
         C1: a6 FETCH 1 (FLAGS)
-        S1: * 1 FETCH (FLAGS ($MDNSent \\Recent) MODSEQ (5))
+        S1: * 1 FETCH (FLAGS ($MDNSent \\Recent))
         S1: a6 OK Fetch completed.
         """,
     )
@@ -360,7 +362,6 @@ def test_unsolicited_fetch_carries_modseq(three: InProcessServer) -> None:
         S2: * OK [UNSEEN 1] …
         S2: * OK [UIDVALIDITY …
         S2: * OK [UIDNEXT 4] …
-        S2: * OK [MAILBOXID (F…)] Ok
         S2: b2 OK [READ-WRITE] …
         C2: b3 STORE 1 +FLAGS.SILENT (\\Flagged)
         S2: b3 OK Store completed.
@@ -375,7 +376,7 @@ def test_unsolicited_fetch_carries_modseq(three: InProcessServer) -> None:
         S2: b4 OK Store completed.
         C1: a5 IDLE
         S1: + idling
-        S1: * 3 FETCH (FLAGS (\\Flagged \\Recent) MODSEQ (6))
+        S1: * 3 FETCH (MODSEQ (6) FLAGS (\\Flagged \\Recent))
         C1: DONE
         S1: a5 OK Idle completed.
         """,

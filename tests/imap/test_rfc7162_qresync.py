@@ -29,7 +29,6 @@ S1: * OK [UNSEEN 1] …
 S1: * OK [UIDVALIDITY {uv}] UIDs valid
 S1: * OK [UIDNEXT 8] …
 S1: * OK [HIGHESTMODSEQ 11] Highest
-S1: * OK [MAILBOXID (F…)] Ok
 """
 
 
@@ -108,7 +107,6 @@ def test_select_qresync_without_known_uids_and_closed(changed: InProcessServer) 
         S1: * OK [UIDVALIDITY …
         S1: * OK [UIDNEXT 1] …
         S1: * OK [HIGHESTMODSEQ 1] Highest
-        S1: * OK [MAILBOXID (F…)] Ok
         S1: a3 OK [READ-ONLY] Examine completed.
         C1: a4 SELECT INBOX (QRESYNC ({{uv}} 7))
         S1: * OK [CLOSED] Previous mailbox closed.
@@ -160,7 +158,6 @@ def test_select_qresync_uidvalidity_mismatch_and_up_to_date(changed: InProcessSe
         S1: * OK [UIDVALIDITY {{uv}}] UIDs valid
         S1: * OK [UIDNEXT 8] …
         S1: * OK [HIGHESTMODSEQ 11] Highest
-        S1: * OK [MAILBOXID (F…)] Ok
         S1: a3 OK [READ-ONLY] Examine completed.
         C1: a4 SELECT INBOX (QRESYNC ({{uv}} 11 1:7))
         S1: * OK [CLOSED] Previous mailbox closed.
@@ -196,7 +193,7 @@ def test_expunge_and_move_answer_vanished(changed: InProcessServer) -> None:
         C1: a8 UID MOVE 4:6 Archive
         S1: * OK [COPYUID … 4,6 1:2] Moved UIDs.
         S1: * VANISHED 4,6
-        S1: a8 OK Move completed.
+        S1: a8 OK [HIGHESTMODSEQ 15] Move completed.
         C1: a9 CLOSE
         S1: a9 OK Close completed.
         """,
@@ -226,12 +223,11 @@ def test_other_sessions_expunge_is_vanished_during_idle(changed: InProcessServer
         S2: * OK [UNSEEN 1] …
         S2: * OK [UIDVALIDITY …
         S2: * OK [UIDNEXT 8] …
-        S2: * OK [MAILBOXID (F…)] Ok
         S2: b2 OK [READ-WRITE] …
         C2: b3 STORE 1 +FLAGS (\\Deleted)
         S2: * 1 FETCH (FLAGS (\\Deleted))
         S2: b3 OK Store completed.
-        S1: * 1 FETCH (UID 1 FLAGS (\\Deleted) MODSEQ (12))
+        S1: * 1 FETCH (UID 1 MODSEQ (12) FLAGS (\\Deleted))
         C2: b4 EXPUNGE
         S2: * 1 EXPUNGE
         S2: b4 OK Expunge completed.
@@ -355,26 +351,25 @@ def test_condstore_client_never_sees_modseq_past_unannounced_expunge(
         S2: * OK [UNSEEN 1] …
         S2: * OK [UIDVALIDITY …
         S2: * OK [UIDNEXT 8] …
-        S2: * OK [MAILBOXID (F…)] Ok
         S2: b2 OK [READ-WRITE] …
         C2: b3 STORE 1 +FLAGS.SILENT (\\Deleted)
         S2: b3 OK Store completed.
         C1: a4 NOOP
-        S1: * 1 FETCH (UID 1 FLAGS (\\Deleted) MODSEQ (12))
+        S1: * 1 FETCH (UID 1 MODSEQ (12) FLAGS (\\Deleted))
         S1: a4 OK Noop completed.
         C2: b4 EXPUNGE
         S2: * 1 EXPUNGE
         S2: b4 OK Expunge completed.
         C2: b5 STORE 1 +FLAGS.SILENT ($After)
         S2: b5 OK Store completed.
-        C1: a5 FETCH 2 (FLAGS)
+        C1: a5 FETCH 2 (FLAGS MODSEQ)
         S1: * 2 FETCH (FLAGS (\\Seen) MODSEQ (8))
         S1: a5 OK Fetch completed.
         C1: a6 FETCH 1 (UID)
         S1: a6 NO [EXPUNGEISSUED] Some of the requested messages no longer exist.
         C1: a7 NOOP
         S1: * VANISHED 1
-        S1: * 1 FETCH (UID 2 FLAGS (\\Seen $After) MODSEQ (14))
+        S1: * 1 FETCH (UID 2 MODSEQ (14) FLAGS (\\Seen $After))
         S1: a7 OK Noop completed.
         """,
         uv=uidvalidity(changed),

@@ -152,16 +152,13 @@ async def fetch_vanished(
         await session.untagged(p.vanished(SequenceSet(tuple(merge(gone))), earlier=True))
 
 
-def fetch_items(
-    session: ImapSession, items: list[c.FetchItem], modifiers: p.FetchModifiers
-) -> list[c.FetchItem]:
-    """The items to answer: MODSEQ added for CHANGEDSINCE (§3.1.4.1) and, once CONDSTORE is
-    on, to any FETCH of FLAGS (RFC 7162 §3.1: FETCH responses carry mod-sequences)."""
+def fetch_items(items: list[c.FetchItem], modifiers: p.FetchModifiers) -> list[c.FetchItem]:
+    """The items to answer: MODSEQ added for CHANGEDSINCE (§3.1.4.1). A plain FETCH FLAGS
+    gets no MODSEQ even once CONDSTORE is on: §3.1's "mod-sequence data in all subsequent
+    untagged FETCH responses" is about those a change causes (STORE, other sessions), as
+    Dovecot reads it."""
     modseq = c.FetchAttribute(c.SimpleAttribute.MODSEQ)
-    wants = modseq in items or modifiers.changed_since is not None
-    if session.condstore and c.FetchAttribute(c.SimpleAttribute.FLAGS) in items:
-        wants = True
-    if wants and modseq not in items:
+    if modifiers.changed_since is not None and modseq not in items:
         items = [*items, modseq]
     return items
 
@@ -180,13 +177,24 @@ def changed_since(
 
 # ---------------------------------------------------------------------------- STORE
 def fetch_flags_line(
-    session: ImapSession, seq: int, meta: MessageMeta, *, with_uid: bool, flags: bool = True
+    session: ImapSession,
+    seq: int,
+    meta: MessageMeta,
+    *,
+    with_uid: bool,
+    flags: bool = True,
+    modseq_first: bool = False,
 ) -> bytes:
-    """`n FETCH ([UID u] [FLAGS (...)] MODSEQ (m))` for STORE replies and QRESYNC."""
+    """`n FETCH ([UID u] FLAGS (...) MODSEQ (m))` for QRESYNC's SELECT, or with
+    `modseq_first` `n FETCH ([UID u] MODSEQ (m) [FLAGS (...)])` for STORE replies: both in
+    Dovecot's order."""
     parts = [b"UID %d" % meta.uid] if with_uid else []
+    if modseq_first:
+        parts.append(p.modseq_item(meta.modseq))
     if flags:
         parts.append(b"FLAGS " + r.flag_list(session.visible_flags(meta.uid, meta.flags)))
-    parts.append(p.modseq_item(meta.modseq))
+    if not modseq_first:
+        parts.append(p.modseq_item(meta.modseq))
     return b"%d FETCH (%s)" % (seq, b" ".join(parts))
 
 
@@ -203,6 +211,19 @@ def modified_code(numbers: Sequence[int]) -> str | None:
     if not numbers:
         return None
     return f"MODIFIED {SequenceSet.of(numbers)}"
+
+
+async def complete_expunging(
+    session: ImapSession, command: c.Command, text: str, expunged: Sequence[int]
+) -> None:
+    """The tagged OK of EXPUNGE, UID EXPUNGE or MOVE: pending updates first, then for a
+    QRESYNC client that lost messages the new HIGHESTMODSEQ (RFC 7162 §3.2.7, §3.2.9;
+    Dovecot adds it to MOVE too)."""
+    await session.send_updates(command)
+    code = None
+    if expunged and session.qresync and session.selected is not None:
+        code = f"HIGHESTMODSEQ {session.selected.announced_modseq}"
+    await session.tagged(command.tag, "OK", text, code)
 
 
 # ---------------------------------------------------------------------------- SEARCH

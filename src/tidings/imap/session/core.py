@@ -225,9 +225,9 @@ class ImapSession:
         parts = []
         if self.rev2 or self.qresync:
             parts.append(b"UID %d" % meta.uid)
-        parts.append(b"FLAGS " + r.flag_list(self.visible_flags(meta.uid, meta.flags)))
         if self.condstore:
-            parts.append(b"MODSEQ (%d)" % meta.modseq)
+            parts.append(b"MODSEQ (%d)" % meta.modseq)  # before FLAGS, as Dovecot
+        parts.append(b"FLAGS " + r.flag_list(self.visible_flags(meta.uid, meta.flags)))
         return b"%d FETCH (%s)" % (seq, b" ".join(parts))
 
     def visible_flags(self, uid: int, flags: frozenset[str]) -> list[str]:

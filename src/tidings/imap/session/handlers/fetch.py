@@ -75,7 +75,7 @@ async def fetch(session: ImapSession, command: c.Fetch) -> None:
         items.insert(0, c.FetchAttribute(A.UID))  # RFC 9051 §6.4.9: UID FETCH always has UID
     if c.FetchAttribute(A.MODSEQ) in items or modifiers.changed_since is not None:
         await condstore.enable_condstore(session)  # RFC 7162 §3.1: enabling commands
-    items = condstore.fetch_items(session, items, modifiers)
+    items = condstore.fetch_items(items, modifiers)
     pairs = view.resolve(command.sequence_set, command.uid, session.saved_search)
     if modifiers.changed_since is not None:
         pairs = condstore.changed_since(view, pairs, modifiers.changed_since)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tidings.imap.proto import commands as c
+from tidings.imap.session import condstore
 from tidings.imap.session.core import CommandFailed, ImapSession
 from tidings.imap.session.registry import handles
 
@@ -38,9 +39,4 @@ async def expunge(session: ImapSession, command: c.Expunge) -> None:
         uids = [uid for _, uid in view.resolve(command.uids, True, session.saved_search)]
     expunged = await session.store.expunge(view.mailbox_id, uids)
     await session.announce_expunged(*view.remove_all(expunged))  # or VANISHED, RFC 7162 §3.2.7
-    await session.send_updates(command)
-    code = None
-    if expunged and session.qresync:
-        # RFC 7162 §3.2.7 / §3.2.9: the new HIGHESTMODSEQ in the tagged OK.
-        code = f"HIGHESTMODSEQ {view.announced_modseq}"
-    await session.tagged(command.tag, "OK", "Expunge completed.", code)
+    await condstore.complete_expunging(session, command, "Expunge completed.", expunged)

@@ -15,9 +15,9 @@ from tidings.storage.api import FlagOperation, MessageMeta
 async def store(session: ImapSession, command: c.Store) -> None:
     """Change flags; answer each message's new FLAGS unless .SILENT.
 
-    CONDSTORE clients get MODSEQ with the flags, and with .SILENT a FETCH (MODSEQ) for
-    each message whose modseq changed (RFC 7162 §3.1.3: "An untagged FETCH response MUST
-    be sent, even if the .SILENT suffix is specified")."""
+    CONDSTORE clients hear of each message whose modseq changed, with MODSEQ, and with
+    .SILENT with MODSEQ alone (RFC 7162 §3.1.3: "An untagged FETCH response MUST be sent,
+    even if the .SILENT suffix is specified")."""
     view = session.selected
     assert view is not None
     unchanged_since = condstore.unchanged_since(command)
@@ -69,7 +69,8 @@ def _reply_line(
 ) -> bytes | None:
     uid = meta.uid
     if session.condstore:
-        if command.silent and uid not in touched:
+        # Like Dovecot: only the messages this STORE changed (or found already changed).
+        if uid not in touched:
             return None
         return condstore.fetch_flags_line(
             session,
@@ -77,6 +78,7 @@ def _reply_line(
             meta,
             with_uid=command.uid or session.qresync,
             flags=show_flags or not command.silent,
+            modseq_first=True,
         )
     if command.silent:
         return None
