@@ -127,6 +127,7 @@ async def _start_listeners(
         raise StartupError(f"cannot load the TLS certificate: {error}") from error
     # One authenticator, so failed logins over IMAP and POP3 share one throttle per peer.
     authenticator = Authenticator(backend, config.limits)
+    await authenticator.refresh_scram_offer()  # SCRAM is advertised once every account can
     imap_context = ImapServerContext(
         backend=backend,
         hub=hub,

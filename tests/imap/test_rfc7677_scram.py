@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import TidingsServer, make_server, run_cli
-from tests.imap.harness import PASSWORD, USER, InProcessServer, LineClient
+from tests.imap.harness import OTHER_USER, PASSWORD, USER, InProcessServer, LineClient
 from tests.support.scram_client import Imap, ScramClient, b64, scram, server_end_point, unb64
 
 # Fast failures, so the wrong-password tests do not wait for the real delay.
@@ -286,9 +286,11 @@ def test_user_passwd_replaces_the_scram_secrets(tmp_path: Path) -> None:
 def test_account_without_secrets_gets_them_at_password_login(
     imap_server: InProcessServer,
 ) -> None:
-    """The in-process server's accounts were made with a hash only, as before SCRAM."""
+    """The in-process server's accounts were made with a hash only, as before SCRAM: SCRAM
+    fails like a wrong password and is not advertised until every account has secrets."""
     imap = Imap(imap_server.port)
     try:
+        assert "AUTH=SCRAM-SHA-256" not in imap.greeting
         assert scram(imap, ScramClient(USER, PASSWORD)) == fail_text("invalid-proof")
         assert imap.command("L1", f'LOGIN {USER} "{PASSWORD}"')[-1].startswith("L1 OK")
     finally:
@@ -298,16 +300,28 @@ def test_account_without_secrets_gets_them_at_password_login(
         assert scram(imap, ScramClient(USER, PASSWORD)).startswith("A1 OK")
     finally:
         imap.close()
+    imap = Imap(imap_server.port)
+    try:
+        assert "AUTH=SCRAM-SHA-256" not in imap.greeting  # bob has no secrets yet
+        assert imap.command("L1", f'LOGIN {OTHER_USER} "{PASSWORD}"')[-1].startswith("L1 OK")
+    finally:
+        imap.close()
+    imap = Imap(imap_server.port)
+    try:
+        assert "AUTH=SCRAM-SHA-256" in imap.greeting  # now every account can use it
+    finally:
+        imap.close()
 
 
 def test_scram_allowed_where_plaintext_is_not(tmp_path: Path) -> None:
     """Off loopback without TLS: LOGINDISABLED, no PLAIN, but SCRAM (no password sent)."""
     server = InProcessServer(tmp_path, remote_peers=True).start()
     try:
-        login = LineClient(server.port)  # PLAIN is refused, so seed the secrets via TLS
-        login.starttls()
-        login.login()
-        login.close()
+        for user in (USER, OTHER_USER):  # PLAIN needs TLS here: seed the secrets through it
+            login = LineClient(server.port)
+            login.starttls()
+            login.login(user)
+            login.close()
         imap = Imap(server.port)
         try:
             assert "LOGINDISABLED" in imap.greeting

@@ -70,6 +70,9 @@ class FakeAccounts:
     async def auth_secret(self) -> bytes:
         return b"k" * 32
 
+    async def count_accounts_without_scram(self) -> int:
+        return sum(1 for address in self.hashes if not self.scram.get(address))
+
 
 @dataclass
 class FakeTime:

@@ -27,6 +27,11 @@ def test_supported_mechanisms_and_lookup() -> None:
         "SCRAM-SHA-256",
         "SCRAM-SHA-256-PLUS",
     )
+    # Not offered while some account has no SCRAM secrets (Authenticator.scram_offered).
+    assert mechanism_names(plaintext_allowed=True, channel_binding=True, scram=False) == (
+        "PLAIN",
+        "LOGIN",
+    )
     assert start_mechanism("plain") is not None
     assert start_mechanism("Login") is not None
     assert start_mechanism("scram-sha-256") is not None

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from tests.conftest import run_cli
 
 from tidings.auth.authenticator import Authenticator
+from tidings.auth.passwords import hash_password
 from tidings.auth.sasl import start_mechanism
 from tidings.auth.sasl_steps import (
     SaslAuthenticated,
@@ -372,6 +373,26 @@ def test_authenticator_hands_out_real_secrets_or_stable_decoys(tmp_path: Path) -
             # A restarted server (a new Authenticator) shows unknown users the same salt.
             again = Authenticator(backend, Limits())
             assert (await again.scram_secrets("nobody@example.test")) == decoy
+        finally:
+            await backend.close()
+
+    asyncio.run(scenario())
+
+
+def test_scram_is_offered_once_every_account_has_secrets(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        backend = await SqliteBackend.open(tmp_path / "mail.db")
+        try:
+            await backend.add_account("old@example.test", hash_password("pw"))
+            auth = Authenticator(backend, Limits(auth_failure_delay=0.0))
+            assert auth.scram_offered is False  # not counted yet: not offered
+            assert await auth.refresh_scram_offer() is False
+            # The password login stores the secrets, and the offer follows at once.
+            assert await auth.verify("old@example.test", "pw", "::1") == "old@example.test"
+            assert auth.scram_offered is True
+            secrets = ScramSecrets.parse(await backend.scram_sha256("old@example.test"))
+            assert secrets is not None and secrets.iterations == 10000
+            assert (await auth.scram_secrets("old@example.test")).genuine
         finally:
             await backend.close()
 

@@ -149,8 +149,8 @@ def test_plaintext_refused_off_loopback_until_tls(make_harness: HarnessFactory) 
     capabilities = line.read_multiline()
     assert "STLS" in capabilities
     assert "USER" not in capabilities
-    # Only SCRAM, which never sends the password (RFC 7677), is offered without TLS.
-    assert [cap for cap in capabilities if cap.startswith("SASL")] == ["SASL SCRAM-SHA-256"]
+    # The harness's accounts have no SCRAM secrets, so SCRAM is not offered either.
+    assert not any(cap.startswith("SASL") for cap in capabilities)
     refused = (
         "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."
     )
@@ -159,13 +159,12 @@ def test_plaintext_refused_off_loopback_until_tls(make_harness: HarnessFactory) 
     assert line.command(f"AUTH PLAIN {plain_token()}") == refused
     line.send("AUTH\r\n")
     assert line.read_line().startswith("+OK")
-    assert line.read_multiline() == ["SCRAM-SHA-256"]  # no plaintext mechanism here
+    assert line.read_multiline() == []  # no mechanism may be used here
     line.starttls()
     line.send("CAPA\r\n")
     line.read_line()
     capabilities = line.read_multiline()
-    assert "USER" in capabilities
-    assert "SASL PLAIN LOGIN SCRAM-SHA-256 SCRAM-SHA-256-PLUS" in capabilities
+    assert "USER" in capabilities and "SASL PLAIN LOGIN" in capabilities
     assert "STLS" not in capabilities
     line.login()
     assert line.command("QUIT").startswith("+OK")

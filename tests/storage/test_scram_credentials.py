@@ -54,6 +54,15 @@ def test_removing_the_account_removes_its_secrets(harness: Harness) -> None:
     assert harness.run(backend.scram_sha256(USER)) is None
 
 
+def test_count_accounts_without_scram(harness: Harness) -> None:
+    backend = harness.backend
+    assert harness.run(backend.count_accounts_without_scram()) == 1  # USER, made with a hash
+    harness.run(backend.add_account(OTHER_USER, "h", scram_sha256=SECRETS_1))
+    assert harness.run(backend.count_accounts_without_scram()) == 1
+    harness.run(backend.set_scram_sha256(USER, SECRETS_2, "hash-1"))
+    assert harness.run(backend.count_accounts_without_scram()) == 0
+
+
 def test_auth_secret_is_random_and_survives_a_reopen(harness: Harness) -> None:
     secret = harness.run(harness.backend.auth_secret())
     assert len(secret) == 32 and secret != bytes(32)

@@ -11,7 +11,8 @@ For SCRAM (tidings.auth.scram) it hands out the stored secrets, or decoys derive
 store's auth key for an unknown account or one without secrets, so the server-first message
 looks the same either way. An account made before SCRAM secrets were stored gets them at its
 next successful password login (LOGIN, PLAIN, USER/PASS), the only moment the server sees the
-password.
+password. Until every account has them, SCRAM is not advertised (`scram_offered`): clients
+such as mbsync pick SCRAM whenever it is offered and would never make that password login.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class Authenticator:
         self._failures: dict[str, deque[float]] = {}
         self._dummy_hash: str | None = None
         self._decoy_key: bytes | None = None
+        self._scram_offered = False
+        self._scram_counted = False
 
     async def verify(self, username: str, password: str, peer_host: str) -> str | None:
         """The canonical (lower-case) account address if `password` is right, else None.
@@ -105,6 +108,28 @@ class Authenticator:
         while isinstance(step, SaslNeedSecrets):
             step = mechanism.supply(await self.scram_secrets(step.username))
         return step
+
+    @property
+    def scram_offered(self) -> bool:
+        """Whether to advertise SCRAM-SHA-256[-PLUS]: every account has SCRAM secrets (as of
+        the last `refresh_scram_offer`). SCRAM is accepted either way."""
+        return self._scram_offered
+
+    async def refresh_scram_offer(self) -> bool:
+        """Count the accounts without SCRAM secrets again (at start, and after a password
+        login stored some); return `scram_offered`."""
+        missing = await self._accounts.count_accounts_without_scram()
+        if missing and not self._scram_counted:
+            logger.info(
+                "SCRAM-SHA-256 is not advertised yet: %d account(s) have no SCRAM secrets;"
+                " each gets them at its next password login",
+                missing,
+            )
+        elif not missing and self._scram_counted and not self._scram_offered:
+            logger.info("every account has SCRAM secrets now: SCRAM-SHA-256 is advertised")
+        self._scram_counted = True
+        self._scram_offered = missing == 0
+        return self._scram_offered
 
     def scram_succeeded(self, username: str, peer_host: str) -> str:
         """Record a SCRAM login that proved the password; the canonical account address."""
@@ -169,6 +194,10 @@ class Authenticator:
                     derive_secrets, password, self._limits.scram_iterations
                 )
                 await self._accounts.set_scram_sha256(address, secrets_.encode(), stored)
+            else:
+                return
+            if not self._scram_offered:
+                await self.refresh_scram_offer()
         except MailError as error:
             logger.warning("could not upgrade the credentials of %s: %s", address, error)
 

@@ -143,17 +143,21 @@ class LoginMechanism:
         return SaslFailure("unexpected secrets")
 
 
-def mechanism_names(*, plaintext_allowed: bool, channel_binding: bool) -> tuple[str, ...]:
+def mechanism_names(
+    *, plaintext_allowed: bool, channel_binding: bool, scram: bool = True
+) -> tuple[str, ...]:
     """The mechanisms to advertise on a connection (RFC 9051 §6.1.1 AUTH=, RFC 5034 SASL).
 
     SCRAM never sends the password, so it is offered without TLS too (as Dovecot offers its
     non-plaintext mechanisms with LOGINDISABLED); -PLUS only where there is something to
-    bind to (RFC 5802 §6: a TLS connection with a binding type we can compute).
+    bind to (RFC 5802 §6: a TLS connection with a binding type we can compute). `scram`
+    False leaves SCRAM out (`Authenticator.scram_offered`: some account has no secrets).
     """
     names = list(PLAINTEXT_MECHANISMS) if plaintext_allowed else []
-    names.append(MECHANISM)
-    if channel_binding:
-        names.append(MECHANISM_PLUS)
+    if scram:
+        names.append(MECHANISM)
+        if channel_binding:
+            names.append(MECHANISM_PLUS)
     return tuple(names)
 
 

@@ -458,6 +458,11 @@ class AccountStore(Protocol):
         that must be stable but unguessable (the decoy SCRAM salts of unknown users)."""
         ...
 
+    async def count_accounts_without_scram(self) -> int:
+        """How many accounts have no SCRAM secrets (made before they were stored, and not
+        logged in with a password since)."""
+        ...
+
     async def remove_account(self, address: str) -> None:
         """Delete the account and all its mail; NOTFOUND if none."""
         ...

@@ -157,6 +157,10 @@ class SqliteBackend:
             secret = await self._db.write(credentials.ensure_auth_secret)
         return secret
 
+    async def count_accounts_without_scram(self) -> int:
+        """Accounts whose `scram_sha256` is still NULL."""
+        return await self._db.read(credentials.count_without_scram)
+
     async def remove_account(self, address: str) -> None:
         """Delete the account and all its mail; NOTFOUND if none."""
         await self._db.write(_remove_account, _address(address))

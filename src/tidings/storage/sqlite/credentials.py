@@ -37,6 +37,12 @@ def set_scram_sha256(txn: WriteTxn, address: str, scram: str, password_hash: str
     return False
 
 
+def count_without_scram(conn: sqlite3.Connection) -> int:
+    """Accounts without SCRAM secrets."""
+    row = conn.execute("SELECT COUNT(*) FROM accounts WHERE scram_sha256 IS NULL").fetchone()
+    return int(row[0])
+
+
 def read_auth_secret(conn: sqlite3.Connection) -> bytes | None:
     """The key, None before it was made."""
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (AUTH_SECRET_KEY,)).fetchone()

@@ -22,6 +22,7 @@ def capability_text(session: ImapSession) -> str:
             plaintext_allowed=session.plaintext_allowed,
             append_limit=session.context.limits.max_message_size,
             channel_binding=bool(session.io.channel_bindings()),
+            scram=session.context.authenticator.scram_offered,
         )
     )
 

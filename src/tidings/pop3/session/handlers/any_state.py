@@ -20,7 +20,8 @@ def capabilities(session: Pop3Session) -> list[str]:
     USER (RFC 2449 §6.2) and SASL (RFC 2449 §6.3, RFC 5034 §3) are listed only in
     AUTHORIZATION, STLS only before TLS, and USER only where plaintext passwords are
     allowed (TLS or loopback). SASL lists PLAIN and LOGIN there too, SCRAM-SHA-256 always
-    and SCRAM-SHA-256-PLUS on TLS (`tidings.auth.sasl.mechanism_names`).
+    and SCRAM-SHA-256-PLUS on TLS, once every account has SCRAM secrets
+    (`tidings.auth.sasl.mechanism_names`).
     """
     lines = ["CAPA", "TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE"]
     if session.state is Pop3State.AUTHORIZATION:
@@ -28,7 +29,8 @@ def capabilities(session: Pop3Session) -> list[str]:
             lines.append("STLS")
         if session.plaintext_allowed:
             lines.append("USER")
-        lines.append(" ".join(("SASL", *sasl_mechanisms(session))))
+        if mechanisms := sasl_mechanisms(session):
+            lines.append(" ".join(("SASL", *mechanisms)))
     lines.append("IMPLEMENTATION Tidings")  # RFC 2449 §6.9
     return lines
 
@@ -38,6 +40,7 @@ def sasl_mechanisms(session: Pop3Session) -> tuple[str, ...]:
     return mechanism_names(
         plaintext_allowed=session.plaintext_allowed,
         channel_binding=bool(session.io.channel_bindings()),
+        scram=session.context.authenticator.scram_offered,
     )
 
 
