@@ -67,12 +67,15 @@ async def enable(session: ImapSession, command: c.Enable) -> None:
         if name.upper() == "IMAP4REV2" and not session.rev2:
             session.rev2 = True
             enabled.append("IMAP4rev2")
-        elif name.upper() == "UTF8=ACCEPT" and not session.utf8_accept:
+        elif (
+            name.upper() == "UTF8=ACCEPT"
+            and not session.utf8_accept
             # RFC 6855 §3: only in the authenticated state; once a mailbox is selected it
             # is simply not enabled (RFC 5161 §3.1 lets a server leave a name out).
-            if session.state is SessionState.AUTHENTICATED:
-                session.utf8_accept = True
-                enabled.append("UTF8=ACCEPT")
+            and session.state is SessionState.AUTHENTICATED
+        ):
+            session.utf8_accept = True
+            enabled.append("UTF8=ACCEPT")
     rfc7162 = condstore.enable_names(session, command.capabilities)
     enabled += rfc7162
     await session.untagged(" ".join(["ENABLED", *enabled]))
