@@ -19,9 +19,10 @@ from tidings.imap.session.notify import publish_metadata_change
 from tidings.notify.api import ChangeNotice
 
 
-def run_transcript(server: InProcessServer, script: str) -> None:
+def run_transcript(server: InProcessServer, script: str, **values: str) -> None:
     """Like harness.run_transcript, plus `W<n>: line`: read connection n's lines until one
-    matches (for the replies to SELECT, whose untagged lines other extensions extend)."""
+    matches (for the replies to SELECT, whose untagged lines other extensions extend), and
+    `{name}` replaced by `values[name]` (for lines too long to write in one)."""
     clients: dict[str, LineClient] = {}
     try:
         for number, raw in enumerate(script.strip().splitlines(), 1):
@@ -32,6 +33,8 @@ def run_transcript(server: InProcessServer, script: str) -> None:
             kind, connection = who[0], who[1:]
             client = clients.setdefault(connection, LineClient(server.port))
             text = text.replace("{user}", USER).replace("{password}", PASSWORD)
+            for name, value in values.items():
+                text = text.replace("{" + name + "}", value)
             pattern = re.compile(".*".join(map(re.escape, text.split("…"))), re.DOTALL)
             if kind == "C":
                 client.send_line(text)
@@ -46,6 +49,7 @@ def run_transcript(server: InProcessServer, script: str) -> None:
     finally:
         for client in clients.values():
             client.close()
+
 
 LOGIN = """
 C1: a1 LOGIN {user} "{password}"
@@ -78,7 +82,7 @@ def test_rfc5465_3_1_example_status_then_new_messages_with_fetch_attributes(
         """
         + SELECT_INBOX_EMPTY
         + """
-        C1: a3 NOTIFY SET STATUS (selected (MessageNew (uid body.peek[header.fields (from to subject)]) MessageExpunge)) (subtree Lists (MessageNew MessageExpunge))
+        C1: a3 {example}
         S1: * STATUS Lists (MESSAGES 0 UIDNEXT 1 UIDVALIDITY … UNSEEN 0)
         S1: * STATUS Lists/Im2000 (MESSAGES 0 UIDNEXT 1 UIDVALIDITY … UNSEEN 0)
         S1: * STATUS Lists/Lemonade (MESSAGES 0 UIDNEXT 1 UIDVALIDITY … UNSEEN 0)
@@ -108,6 +112,10 @@ def test_rfc5465_3_1_example_status_then_new_messages_with_fetch_attributes(
         C1: a4 NOOP
         S1: a4 OK Noop completed.
         """,
+        example=(
+            "NOTIFY SET STATUS (selected (MessageNew (uid body.peek[header.fields (from to"
+            " subject)]) MessageExpunge)) (subtree Lists (MessageNew MessageExpunge))"
+        ),
     )
 
 
@@ -156,7 +164,7 @@ def test_rfc5465_5_1_to_5_3_status_of_a_non_selected_mailbox(
         imap_server,
         LOGIN
         + """
-        C1: a2 NOTIFY SET (mailboxes Drafts (MessageNew MessageExpunge FlagChange)) (mailboxes Sent (MessageNew MessageExpunge))
+        C1: a2 {notify}
         S1: a2 OK NOTIFY completed.
         C2: b2 APPEND Drafts {5+}
         C2: hello
@@ -186,6 +194,8 @@ def test_rfc5465_5_1_to_5_3_status_of_a_non_selected_mailbox(
         C1: a3 NOOP
         S1: a3 OK Noop completed.
         """,
+        notify="NOTIFY SET (mailboxes Drafts (MessageNew MessageExpunge FlagChange))"
+        " (mailboxes Sent (MessageNew MessageExpunge))",
     )
 
 
@@ -238,7 +248,7 @@ def test_rfc5465_6_1_selected_delayed_holds_expunges_until_a_command_or_idle(
         C1: a2 EXAMINE INBOX
         W1: * 2 EXISTS
         W1: a2 OK [READ-ONLY] …
-        C1: a3 NOTIFY SET (selected-delayed (MessageNew MessageExpunge)) (personal (MessageNew MessageExpunge))
+        C1: a3 {notify}
         S1: a3 OK NOTIFY completed.
         C2: b4 SELECT INBOX
         W2: * 2 EXISTS
@@ -264,6 +274,8 @@ def test_rfc5465_6_1_selected_delayed_holds_expunges_until_a_command_or_idle(
         C1: DONE
         S1: a5 OK Idle completed.
         """,
+        notify="NOTIFY SET (selected-delayed (MessageNew MessageExpunge))"
+        " (personal (MessageNew MessageExpunge))",
     )
 
 
@@ -304,7 +316,7 @@ def test_rfc5465_4_one_idle_connection_watches_every_folder(
         LOGIN
         + SELECT_INBOX_EMPTY
         + """
-        C1: a3 NOTIFY SET (selected (MessageNew (UID FLAGS) MessageExpunge)) (personal (MessageNew MessageExpunge MailboxName))
+        C1: a3 {notify}
         S1: a3 OK NOTIFY completed.
         C1: a4 IDLE
         S1: + idling
@@ -328,6 +340,8 @@ def test_rfc5465_4_one_idle_connection_watches_every_folder(
         C1: DONE
         S1: a4 OK Idle completed.
         """,
+        notify="NOTIFY SET (selected (MessageNew (UID FLAGS) MessageExpunge))"
+        " (personal (MessageNew MessageExpunge MailboxName))",
     )
 
 

@@ -5,17 +5,22 @@ byte by byte (§8), the BAD rules of §5 and §6.1, and unsupported events kept 
 from __future__ import annotations
 
 import pytest
-from imap_proto_helpers import parse_one
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from imap_proto_helpers import encode_fetch_item, feed_both, parse_one
 
 from tidings.imap.proto import commands as c
 from tidings.imap.proto.events import CommandError
 from tidings.imap.proto.notify import (
+    MESSAGE_EVENTS,
+    SELECTED_FILTERS,
     EventGroup,
     Filter,
     Notify,
     NotifyEvent,
     badevent_code,
 )
+from tidings.imap.proto.responses import astring
 
 E = NotifyEvent
 NEW_EXPUNGE = frozenset({E.MESSAGE_NEW, E.MESSAGE_EXPUNGE})
@@ -77,11 +82,7 @@ CASES: list[tuple[bytes, Notify]] = [
         b"e NOTIFY SET (personal (MessageNew MessageExpunge FlagChange AnnotationChange))",
         Notify(
             "e",
-            (
-                EventGroup(
-                    Filter.PERSONAL, NEW_EXPUNGE | {E.FLAG_CHANGE, E.ANNOTATION_CHANGE}
-                ),
-            ),
+            (EventGroup(Filter.PERSONAL, NEW_EXPUNGE | {E.FLAG_CHANGE, E.ANNOTATION_CHANGE}),),
             unsupported=("AnnotationChange",),
         ),
     ),
@@ -133,3 +134,93 @@ def test_rfc5465_3_1_badevent_lists_every_supported_event() -> None:
         "BADEVENT (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange"
         " MailboxMetadataChange ServerMetadataChange)"
     )
+
+
+# ------------------------------------------------------------------ property tests
+SETTINGS = settings(deadline=None, max_examples=200)
+_MESSAGE_SETS = [
+    frozenset(),
+    frozenset({E.MESSAGE_NEW, E.MESSAGE_EXPUNGE}),
+    frozenset({E.MESSAGE_NEW, E.MESSAGE_EXPUNGE, E.FLAG_CHANGE}),
+]
+_OTHER = sorted(set(NotifyEvent) - MESSAGE_EVENTS, key=lambda event: event.value)
+names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r\n"))
+fetch_items = st.lists(
+    st.sampled_from(
+        [
+            UID,
+            c.FetchAttribute(c.SimpleAttribute.FLAGS),
+            c.FetchAttribute(c.SimpleAttribute.ENVELOPE),
+            c.FetchAttribute(c.SimpleAttribute.BODYSTRUCTURE),
+            HEADERS,
+            c.FetchSection(c.Section((1, 2), "MIME"), peek=True, partial=(0, 10)),
+        ]
+    ),
+    max_size=3,
+    unique=True,
+).map(tuple)
+
+
+@st.composite
+def groups(draw: st.DrawFn, kind: Filter) -> EventGroup:
+    events = draw(st.sampled_from(_MESSAGE_SETS))
+    if kind not in SELECTED_FILTERS:
+        events |= frozenset(draw(st.lists(st.sampled_from(_OTHER), max_size=3)))
+    mailboxes: tuple[str, ...] = ()
+    if kind in (Filter.SUBTREE, Filter.MAILBOXES):
+        mailboxes = tuple(draw(st.lists(names, min_size=1, max_size=3)))
+    new = E.MESSAGE_NEW in events
+    items = draw(fetch_items) if new and kind in SELECTED_FILTERS else ()
+    return EventGroup(kind, events, mailboxes, items)
+
+
+@st.composite
+def notify_commands(draw: st.DrawFn) -> Notify:
+    if draw(st.booleans()):
+        return Notify("t", None)
+    others = [kind for kind in Filter if kind not in SELECTED_FILTERS]
+    kinds = draw(st.lists(st.sampled_from(others), min_size=0, max_size=3))
+    selected = draw(st.sampled_from([None, Filter.SELECTED, Filter.SELECTED_DELAYED]))
+    if selected is not None:
+        kinds.insert(draw(st.integers(0, len(kinds))), selected)
+    if not kinds:
+        kinds = [Filter.PERSONAL]
+    return Notify("t", tuple(draw(groups(kind)) for kind in kinds), status=draw(st.booleans()))
+
+
+def encode_notify(command: Notify) -> bytes:
+    """The wire form of `command` (§8), the mirror of the parser."""
+    if command.groups is None:
+        return b"t NOTIFY NONE"
+    parts = [b"t NOTIFY SET" + (b" STATUS" if command.status else b"")]
+    for group in command.groups:
+        text = b"(" + group.filter.value.encode()
+        if group.mailboxes:
+            text += b" (" + b" ".join(astring(name) for name in group.mailboxes) + b")"
+        if not group.events:
+            parts.append(text + b" NONE)")
+            continue
+        events = []
+        for event in sorted(group.events, key=lambda e: e.value):
+            events.append(event.value.encode())
+            if event is E.MESSAGE_NEW and group.fetch_items:
+                items = b" ".join(encode_fetch_item(item) for item in group.fetch_items)
+                events[-1] += b" (" + items + b")"
+        parts.append(text + b" (" + b" ".join(events) + b"))")
+    return b" ".join(parts)
+
+
+@SETTINGS
+@given(notify_commands())
+def test_rfc5465_8_notify_round_trip(command: Notify) -> None:
+    assert parse_one(encode_notify(command) + b"\r\n") == command
+
+
+@SETTINGS
+@given(notify_commands(), st.integers(0, 400), st.binary(max_size=3))
+def test_mutated_notify_gives_events_never_exceptions(
+    command: Notify, position: int, noise: bytes
+) -> None:
+    line = encode_notify(command)
+    cut = position % (len(line) + 1)
+    feed_both(line[:cut] + noise + line[cut:] + b"\r\n")
