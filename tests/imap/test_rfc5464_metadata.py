@@ -89,6 +89,9 @@ def test_rfc5464_section_4_2_2_depth(imap_server: InProcessServer) -> None:
         C1: c GETMETADATA (DEPTH 0) INBOX /private/filters
         S1: * METADATA INBOX (/private/filters NIL)
         S1: c OK Getmetadata completed.
+        C1: e GETMETADATA (DEPTH 1) INBOX (/private/filters /private/filters/values/boss)
+        S1: * METADATA INBOX (/private/filters NIL /private/filters/values/boss "FROM \\"boss@example.com\\"" /private/filters/values/boss/deep "d")
+        S1: e OK Getmetadata completed.
         C1: d GETMETADATA (DEPTH 2) INBOX /private/filters
         S1: d BAD …
         """,  # noqa: E501 - the RFC's entries and values, one response per line
@@ -150,7 +153,7 @@ def test_rfc5464_section_4_3_maxsize_and_toomany(tmp_path_factory: pytest.TempPa
             C1: c SETMETADATA INBOX (/private/comment "replaced" /private/x NIL)
             S1: c OK Setmetadata completed.
             C1: d GETMETADATA (DEPTH infinity) INBOX (/private /shared)
-            S1: * METADATA INBOX (/private NIL /shared NIL /private/comment "replaced" /shared/comment "This one is for you!")
+            S1: * METADATA INBOX (/private NIL /private/comment "replaced" /shared NIL /shared/comment "This one is for you!")
             S1: d OK Getmetadata completed.
             """,  # noqa: E501 - the RFC's values, one response per line
         )

@@ -21,29 +21,44 @@ def _mailbox(session: ImapSession, name: str) -> str | None:
     return None if name == "" else session.decode_mailbox(name)
 
 
+def _subtree(entry: str, depth: str, names: list[str]) -> list[str]:
+    """`entry` and the stored names below it to `depth` (RFC 5464 §4.2.2), sorted."""
+    prefix = entry + "/"
+    below = [
+        name
+        for name in names
+        if name.startswith(prefix)
+        and (depth == "infinity" or (depth == "1" and "/" not in name[len(prefix) :]))
+    ]
+    return [entry, *below]
+
+
 @handles(GetMetadata)
 async def getmetadata(session: ImapSession, command: GetMetadata) -> None:
-    """RFC 5464 §4.2: one METADATA response with every entry asked for (NIL for a missing
-    one, as Dovecot answers) and, with DEPTH, those below it; MAXSIZE leaves out values
-    longer than it and reports the longest left out as [METADATA LONGENTRIES n] (§4.2.1)."""
+    """RFC 5464 §4.2: one METADATA response; as Dovecot answers it, each entry asked for
+    comes with its value (NIL if it has none), then the entries below it to DEPTH.
+    MAXSIZE leaves out longer values and reports the longest left out as
+    [METADATA LONGENTRIES n] (§4.2.1)."""
     if len(command.entries) > session.context.limits.max_metadata_entries:
         # More entries than any mailbox may hold: refused before touching the store.
         raise CommandFailed("Too many entries requested.", status="BAD")
     mailbox = _mailbox(session, command.mailbox)
-    found = await session.store.get_metadata(
-        mailbox, command.entries, MetadataDepth(command.depth)
+    found = dict(
+        await session.store.get_metadata(mailbox, command.entries, MetadataDepth(command.depth))
     )
-    stored = dict(found)
     values: list[tuple[str, bytes | None]] = []
+    sent: set[str] = set()
     longest_skipped = 0
-    for entry in dict.fromkeys([*command.entries, *(name for name, _ in found)]):
-        value = stored.get(entry)
-        if value is not None and command.maxsize is not None and len(value) > command.maxsize:
-            longest_skipped = max(longest_skipped, len(value))
-            continue
-        if value is None and entry not in command.entries:
-            continue
-        values.append((entry, value))
+    for entry in command.entries:
+        for name in _subtree(entry, command.depth, list(found)):
+            value = found.get(name)
+            if name in sent or (value is None and name != entry):
+                continue
+            sent.add(name)
+            if value is not None and command.maxsize is not None and len(value) > command.maxsize:
+                longest_skipped = max(longest_skipped, len(value))
+                continue
+            values.append((name, value))
     if values:
         name = session.encode_mailbox(mailbox) if mailbox is not None else b'""'
         await session.untagged(metadata_response(name, values))
