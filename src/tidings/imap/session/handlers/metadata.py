@@ -60,8 +60,8 @@ async def getmetadata(session: ImapSession, command: GetMetadata) -> None:
                 continue
             values.append((name, value))
     if values:
-        name = session.encode_mailbox(mailbox) if mailbox is not None else b'""'
-        await session.untagged(metadata_response(name, values))
+        shown = session.encode_mailbox(mailbox) if mailbox is not None else b'""'
+        await session.untagged(metadata_response(shown, values))
     code = f"METADATA LONGENTRIES {longest_skipped}" if longest_skipped else None
     await session.complete(command, "Getmetadata completed.", code)
 
