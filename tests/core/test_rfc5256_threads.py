@@ -3,6 +3,7 @@ with the Message-ID and Date parsing they rely on."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 from tidings.core.base_subject import base_subject
@@ -183,3 +184,19 @@ def test_dates_as_dovecot_reads_them() -> None:
     assert parse_date_value("31 Feb 2001 00:01 +0000") is None
     assert parse_date_value("") is None
     assert parse_date_value("yesterday") is None
+
+
+def test_only_the_last_references_are_linked_beyond_the_limit() -> None:
+    """Limits.max_thread_references: the IDs nearest the message are kept."""
+    messages = [msg(1, "a"), msg(2, "b"), msg(3, "c", refs="<1@x> <2@x>")]
+    assert wire(references(messages)) == b"THREAD (1 2 3)"
+    assert wire(references(messages, max_refs=1)) == b"THREAD (1)(2 3)"
+    assert wire(references(messages, max_refs=0)) == b"THREAD (1)(2)(3)"
+
+
+def test_a_huge_references_field_is_cheap() -> None:
+    refs = " ".join(f"<r{n}@x>" for n in range(200_000))
+    started = time.monotonic()
+    forest = references([msg(1, "a", refs=refs)])
+    assert time.monotonic() - started < 10
+    assert wire(forest) == b"THREAD (1)"

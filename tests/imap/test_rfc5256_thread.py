@@ -4,9 +4,14 @@ REFERENCES (§2.4), over real sockets to the in-process server, including the RF
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
-from tests.imap.harness import InProcessServer
+from tests.imap.harness import FAST_LIMITS, InProcessServer
 from tests.imap.rfc5256_helpers import append_all, message, play
+
+from tidings.core.limits import Limits
 
 
 def _mail(n: int, subject: str, **fields: str) -> bytes:
@@ -144,3 +149,22 @@ def test_errors(threads_mailbox: InProcessServer) -> None:
         S1: e4 BAD …
     """,
     )
+
+
+def test_max_thread_references_limit(tmp_path: Path) -> None:
+    """[limits] max_thread_references: only the last n References IDs are linked."""
+    server = InProcessServer(tmp_path, limits=replace(FAST_LIMITS, max_thread_references=1))
+    server.start()
+    try:
+        append_all(server, [_mail(1, "a"), _mail(2, "b"), _mail(3, "c", references=_ref(1, 2))])
+        play(
+            server,
+            """
+            C1: t1 THREAD REFERENCES UTF-8 ALL
+            S1: * THREAD (1)(2 3)
+            S1: t1 OK Thread completed.
+        """,
+        )
+    finally:
+        server.stop()
+    assert Limits().max_thread_references == 1000

@@ -52,6 +52,12 @@ class Limits:
     max_metadata_value_size: int = 64 * 1024
     max_metadata_entries: int = 256
     max_metadata_total_size: int = 1024 * 1024
+    # Message IDs of one message's References that THREAD=REFERENCES links (RFC 5256 §2.4;
+    # the last ones, nearest the message, are kept). Each link checks for loops by walking up
+    # the thread, so a References of n IDs costs O(n^2): a crafted message with a huge field
+    # must not stall THREAD. Real mail carries a few dozen at most (RFC 5322 §3.6.4 suggests
+    # trimming); Dovecot has no bound.
+    max_thread_references: int = 1000
 
     # LMTP (RFC 2033). max_message_size and max_bad_commands above apply to LMTP too.
     # Longest LMTP command line (RFC 5321 §4.5.3.1.4 requires at least 512 octets; SIZE,

@@ -103,8 +103,9 @@ def _link(parent: _Container, child: _Container) -> None:
         child.parent = parent
 
 
-def _link_messages(messages: Sequence[ThreadMessage]) -> list[_Container]:
-    """Step (1) for every message, in mailbox order; all containers, in creation order."""
+def _link_messages(messages: Sequence[ThreadMessage], max_refs: int) -> list[_Container]:
+    """Step (1) for every message, in mailbox order; all containers, in creation order. Of
+    a message's references only the last `max_refs` are linked (see Limits)."""
     by_id: dict[str, _Container] = {}
     containers: list[_Container] = []
 
@@ -126,6 +127,7 @@ def _link_messages(messages: Sequence[ThreadMessage]) -> list[_Container]:
         node.message = message
         # The references: those of References, or else the first ID of In-Reply-To.
         refs = message_ids(message.references) or message_ids(message.in_reply_to)[:1]
+        refs = refs[-max_refs:] if max_refs > 0 else []
         parent = None
         if refs:
             parent = container(refs[0])
@@ -250,9 +252,10 @@ def _sort_tree(node: ThreadNode) -> None:
     _sort(node.children)
 
 
-def references(messages: Sequence[ThreadMessage]) -> list[ThreadNode]:
-    """RFC 5256 §2.4 THREAD=REFERENCES."""
-    roots = [_Root(node) for node in _prune(_link_messages(messages))]
+def references(messages: Sequence[ThreadMessage], max_refs: int = 1000) -> list[ThreadNode]:
+    """RFC 5256 §2.4 THREAD=REFERENCES; `max_refs` bounds the references linked per message
+    (Limits.max_thread_references)."""
+    roots = [_Root(node) for node in _prune(_link_messages(messages, max_refs))]
     _sort_roots(roots)
     _gather_subjects(roots)
     if _merge_subjects(roots):

@@ -143,7 +143,9 @@ async def thread(session: ImapSession, command: c.Thread) -> None:
                 in_reply_to=envelope.in_reply_to,
             )
         )
-    build = threads.references if references else threads.ordered_subject
-    forest = build(messages)
+    if references:
+        forest = threads.references(messages, session.context.limits.max_thread_references)
+    else:
+        forest = threads.ordered_subject(messages)
     await session.untagged(thread_response(forest))
     await session.complete(command, "Thread completed.")
