@@ -30,6 +30,9 @@ class FakeBackend:
     async def password_hash(self, address: str) -> str | None:
         return None
 
+    async def count_accounts_without_scram(self) -> int:
+        return 0
+
 
 @pytest.fixture
 def fake_parts(monkeypatch: pytest.MonkeyPatch) -> tuple[FakeBackend, list[object]]:
