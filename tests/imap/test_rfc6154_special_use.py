@@ -97,6 +97,6 @@ def test_recursivematch_with_special_use(imap_server: InProcessServer) -> None:
     client = _client(imap_server)
     client.command("c", "CREATE Work/Sent (USE (\\Sent))")
     assert client.command("l", 'LIST (SPECIAL-USE RECURSIVEMATCH) "" "W%"') == [
-        '* LIST (\\HasChildren) "/" Work ("CHILDINFO" ("SPECIAL-USE"))',
+        '* LIST (\\HasChildren) "/" Work (CHILDINFO ("SPECIAL-USE"))',
         "l OK List completed.",
     ]

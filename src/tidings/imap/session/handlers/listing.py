@@ -151,8 +151,10 @@ async def _send_list_entry(
     extended = ""
     if entry.child_info:
         # RFC 5258 §3.5: the selection options (RECURSIVEMATCH aside) that descendants meet.
+        # childinfo-extended-item = "CHILDINFO" SP "(" list-select-base-opt-quoted ... ")":
+        # the label is an atom in the ABNF (the RFC's examples quote it); Dovecot sends it so.
         met = sorted(command.selection & _CHILDINFO_OPTIONS)
-        extended = ' ("CHILDINFO" (' + " ".join(f'"{option}"' for option in met) + "))"
+        extended = " (CHILDINFO (" + " ".join(f'"{option}"' for option in met) + "))"
     line = (
         f'LIST ({" ".join(attributes)}) "{HIERARCHY_DELIMITER}" '.encode()
         + session.encode_mailbox(entry.name)
