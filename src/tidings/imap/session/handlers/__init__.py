@@ -1,5 +1,8 @@
 """Command handlers, one module per command group or extension; each registers itself."""
 
+# One import line per module, so that each extension adds its own line (not isort's merge).
+# ruff: noqa: I001
+
 from tidings.imap.session.handlers import append  # noqa: F401  (APPEND, RFC 3502 MULTIAPPEND)
 from tidings.imap.session.handlers import compress  # noqa: F401  (COMPRESS, RFC 4978)
 from tidings.imap.session.handlers import metadata  # noqa: F401  (RFC 5464 METADATA)
