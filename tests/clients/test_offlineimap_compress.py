@@ -52,6 +52,7 @@ def _message(number: int) -> bytes:
 
 
 def test_offlineimap_syncs_with_compress(server: TidingsServer, tmp_path: Path) -> None:
+    """offlineimap enables COMPRESS=DEFLATE and syncs every message intact."""
     binary = ensure_command("offlineimap", "offlineimap3")
     messages = [_message(number) for number in range(30)]
     client = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=30)

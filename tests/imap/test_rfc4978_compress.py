@@ -421,6 +421,48 @@ def test_codec_round_trip_with_already_read_input() -> None:
     assert bytes(inner.output).endswith(b"\x00\x00\xff\xff")
 
 
+class StallingStream(MemoryStream):
+    """A MemoryStream whose reads, once its pieces are used up, wait forever (a peer that
+    sent everything and now waits for the answer)."""
+
+    async def read(self, max_bytes: int = 65536) -> bytes:
+        if not self.pieces:
+            await asyncio.Event().wait()
+        return await super().read(max_bytes)
+
+
+def _cut_with_output_held_in_zlib(compressed: bytes, size: int) -> int:
+    """A prefix length of `compressed` after which inflating at most `size` bytes fills
+    `size` exactly, consumes all input, and still leaves output inside zlib (the middle
+    of a back-reference): what stalls imaplib2, see tests/clients/test_offlineimap_compress."""
+    for cut in range(1, len(compressed)):
+        inflater = zlib.decompressobj(-15)
+        out = inflater.decompress(compressed[:cut], size)
+        if len(out) == size and not inflater.unconsumed_tail and inflater.decompress(b"", size):
+            return cut
+    raise AssertionError("no such prefix in this stream")
+
+
+def test_codec_returns_output_zlib_still_holds() -> None:
+    """A read that filled max_bytes asks zlib again before waiting for more input, so the
+    rest of a command the peer has sent whole is never stuck inside the inflater."""
+    text = b"Line of a message that offlineimap fetches compressed.\r\n" * 3000
+    deflater = zlib.compressobj(6, zlib.DEFLATED, -15)
+    compressed = deflater.compress(text) + deflater.flush(zlib.Z_SYNC_FLUSH)
+    cut = _cut_with_output_held_in_zlib(compressed, 4096)
+    stream = DeflateStream(StallingStream([compressed[:cut]]))
+    expected = zlib.decompressobj(-15).decompress(compressed[:cut])
+    assert len(expected) > 4096
+
+    async def read_all_sent() -> bytes:
+        received = b""
+        while len(received) < len(expected):
+            received += await asyncio.wait_for(stream.read(4096), timeout=2)
+        return received
+
+    assert asyncio.run(read_all_sent()) == expected
+
+
 def test_codec_invalid_input_is_stream_closed() -> None:
     """zlib's error becomes the stream's own StreamClosed, which the drivers expect."""
     stream = DeflateStream(MemoryStream([b"\xff\xff\xff"]))
