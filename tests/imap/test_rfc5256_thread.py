@@ -11,6 +11,7 @@ import pytest
 from tests.imap.harness import FAST_LIMITS, InProcessServer
 from tests.imap.rfc5256_helpers import append_all, message, play
 
+from tidings.config import limits_from_table
 from tidings.core.limits import Limits
 
 
@@ -168,3 +169,7 @@ def test_max_thread_references_limit(tmp_path: Path) -> None:
     finally:
         server.stop()
     assert Limits().max_thread_references == 1000
+
+
+def test_max_thread_references_is_a_config_key() -> None:
+    assert limits_from_table({"max_thread_references": 5}).max_thread_references == 5
