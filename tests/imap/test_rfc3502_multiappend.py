@@ -203,6 +203,30 @@ def test_command_size_limit_bounds_the_total(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_message_count_limit(tmp_path: Path) -> None:
+    """`max_append_messages` bounds one APPEND: NO [LIMIT], nothing stored."""
+    server = InProcessServer(tmp_path)
+    server.limits = server.with_limits(max_append_messages=2)
+    server.start()
+    try:
+        client = _client(server)
+        client.send_line("a2 APPEND INBOX {1}")
+        assert client.read_line().startswith("+ ")
+        client.send_line("a {1}")
+        assert client.read_line().startswith("+ ")
+        client.send_line("b {1}")
+        assert client.read_line() == "a2 NO [LIMIT] Too many messages in one APPEND (limit 2)."
+        client.send("a3 APPEND INBOX {1+}\r\na {1+}\r\nb {1+}\r\nc\r\n")
+        assert client.read_until_tagged("a3") == [
+            "a3 NO [LIMIT] Too many messages in one APPEND (limit 2)."
+        ]
+        assert _status(client) == "* STATUS INBOX (MESSAGES 0 UIDNEXT 1)"
+        client.send("a4 APPEND INBOX {1+}\r\na {1+}\r\nb\r\n")
+        assert client.read_until_tagged("a4")[-1].startswith("a4 OK [APPENDUID ")
+    finally:
+        server.stop()
+
+
 def test_quota_is_checked_for_the_total(imap_server: InProcessServer) -> None:
     """RFC 9208 §4.1 / RFC 3502 §3: each message fits alone but not together."""
     imap_server.set_quota(250, None)

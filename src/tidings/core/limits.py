@@ -22,6 +22,9 @@ class Limits:
     # NO [LIMIT] at the literal that passes it. Never below one message: the driver allows
     # at least max_message_size + max_line_length whatever this says.
     max_command_size: int = 200 * 1024 * 1024
+    # Messages in one APPEND (RFC 3502 MULTIAPPEND): more get NO [LIMIT]. Each synchronizing
+    # literal is checked against the messages before it, so this bounds that work too.
+    max_append_messages: int = 1000
     # Commands answered BAD before the server says BYE (Dovecot: 20, aiosmtpd: 20).
     max_bad_commands: int = 20
     # Autologout once authenticated: RFC 9051 §5.4 requires at least 30 minutes.

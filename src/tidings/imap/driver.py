@@ -275,7 +275,7 @@ class ImapConnection:
         # A command is held whole until it runs (a MULTIAPPEND is stored atomically, RFC
         # 3502 §3), so its literals together are bounded too.
         command_limit = max(self.limits.max_command_size, limit + self.limits.max_line_length)
-        if len(self.parser.pending_command()) + request.size > command_limit:
+        if self.parser.pending_size + request.size > command_limit:
             self.parser.reject_literal()
             reason = f"Command too large (limit {command_limit} bytes)."
             await self.send(r.tagged(request.tag or "*", "NO", reason, "LIMIT"))

@@ -21,6 +21,8 @@ from tidings.imap.proto import commands as c
 from tidings.imap.proto.lexer import Cursor, ParseError
 
 _TRAILING_LITERAL_HEADER = re.compile(rb"~?\{[0-9]+\+?\}\r\n\Z")
+_HEADER_TAIL = 32  # "~{" + 19 digits + "+}" CRLF fits: only the tail is searched
+_LITERAL_HEADER = re.compile(rb"~?\{([0-9]{1,19})\+?\}\r\n")
 _UTF8_OPEN = b"UTF8 ("
 
 
@@ -85,11 +87,15 @@ class PendingAppend:
 
 def pending_append(pending: bytes) -> PendingAppend | None:
     """For a command that stops at a literal header (`CommandParser.pending_command`):
-    None unless it is an APPEND whose next literal is message data (not the mailbox name)."""
-    header = _TRAILING_LITERAL_HEADER.search(pending)
+    None unless it is an APPEND whose next literal is message data (not the mailbox name).
+
+    Earlier messages are skipped by their sizes, never copied: the driver asks this at each
+    synchronizing literal of a MULTIAPPEND that may already hold much data."""
+    header = _TRAILING_LITERAL_HEADER.search(pending, max(0, len(pending) - _HEADER_TAIL))
     if header is None:
         return None
-    cursor = Cursor(pending[: header.start()])
+    end = header.start()
+    cursor = Cursor(pending)
     sizes: list[int] = []
     try:
         cursor.tag()
@@ -98,12 +104,37 @@ def pending_append(pending: bytes) -> PendingAppend | None:
             return None
         cursor.sp()
         mailbox = cursor.mailbox()
-        while True:
-            if _at_message_data(cursor):
+        while cursor.pos < end:
+            if _at_message_data(cursor, end):
                 return PendingAppend(mailbox, tuple(sizes))
-            sizes.append(len(_append_message(cursor).message))
+            sizes.append(_skip_append_message(cursor))
     except ParseError:
         return None
+    return None  # the header belongs to the mailbox name
+
+
+def _skip_append_message(cursor: Cursor) -> int:
+    """Step over one complete append-message, returning its data size."""
+    cursor.sp()
+    if cursor.peek() == 0x28:
+        cursor.flag_list()
+        cursor.sp()
+    if cursor.peek() == 0x22:
+        cursor.date_time()
+        cursor.sp()
+    utf8 = _at_utf8(cursor)
+    if utf8:
+        cursor.pos += len(_UTF8_OPEN)
+    match = _LITERAL_HEADER.match(cursor.data, cursor.pos)
+    if match is None:
+        raise ParseError("Expected message literal")
+    size = int(match.group(1))
+    cursor.pos = match.end() + size
+    if cursor.pos > len(cursor.data):
+        raise ParseError("Truncated literal")
+    if utf8:
+        cursor.expect(b")", "')'")
+    return size
 
 
 def literal_sizes_before(pending: bytes) -> tuple[int, ...] | None:
@@ -112,9 +143,9 @@ def literal_sizes_before(pending: bytes) -> tuple[int, ...] | None:
     return None if found is None else found.earlier_sizes
 
 
-def _at_message_data(cursor: Cursor) -> bool:
-    """Whether the rest is `append-opts SP` or `append-opts SP "UTF8 ("`: the literal that
-    follows is a message's data. The cursor moves on only when it is not."""
+def _at_message_data(cursor: Cursor, end: int) -> bool:
+    """Whether what is left before `end` (the final literal header) is `append-opts SP` or
+    `append-opts SP "UTF8 ("`: that literal is a message's data. The cursor stays put."""
     probe = Cursor(cursor.data, cursor.pos)
     try:
         probe.sp()
@@ -126,5 +157,7 @@ def _at_message_data(cursor: Cursor) -> bool:
             probe.sp()
     except ParseError:
         return False
-    rest = probe.data[probe.pos :]
-    return not rest or rest.upper() == _UTF8_OPEN
+    left = end - probe.pos
+    if left == 0:
+        return True
+    return left == len(_UTF8_OPEN) and probe.data[probe.pos : end].upper() == _UTF8_OPEN

@@ -89,6 +89,12 @@ class CommandParser:
             raise RuntimeError("no LiteralRequest is waiting for an answer")
         return bytes(self._command)
 
+    @property
+    def pending_size(self) -> int:
+        """The length of the command so far (see pending_command), without copying it: the
+        driver bounds a command's literals together with it (`max_command_size`)."""
+        return len(self._command)
+
     def reject_literal(self) -> None:
         """Answer a LiteralRequest: drop the command.
 

@@ -4,8 +4,10 @@ UTF8 data extension (RFC 6855 §4) and APPENDUID (RFC 4315 §3).
 All messages of one command are stored in one transaction or none is (RFC 3502 §3): a
 message that is empty or too big, a quota that cannot take them all, or a missing mailbox
 fails the whole command. The driver has already refused, before `+`, a literal over
-APPENDLIMIT (NO [TOOBIG]), a command over `max_command_size` (NO [LIMIT]) and a message that
-cannot fit in the quota with those before it (NO [OVERQUOTA]).
+APPENDLIMIT (NO [TOOBIG]), a command over `max_command_size` (NO [LIMIT]) and, for a
+synchronizing literal, a missing mailbox (NO [TRYCREATE]), a message past
+`max_append_messages` (NO [LIMIT]) and one that cannot fit in the quota with those before it
+(NO [OVERQUOTA]).
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from tidings.imap.session.handlers.quota import append_cannot_fit
 from tidings.imap.session.registry import handles
 from tidings.imap.session.state import SessionState
 from tidings.storage.api import NewMessage
+
+
+def _too_many(session: ImapSession) -> str:
+    limit = session.context.limits.max_append_messages
+    return f"Too many messages in one APPEND (limit {limit})."
 
 
 def _new_message(session: ImapSession, item: c.AppendMessage, number: int) -> NewMessage:
@@ -42,6 +49,8 @@ async def append(session: ImapSession, command: c.Append) -> None:
     """Store every message of the command atomically; APPENDUID names their UIDs."""
     name = session.decode_mailbox(command.mailbox)
     items = command.messages
+    if len(items) > session.context.limits.max_append_messages:
+        raise CommandFailed(_too_many(session), "LIMIT")
     numbered = len(items) > 1
     batch = [
         _new_message(session, item, number if numbered else 0)
@@ -71,6 +80,8 @@ async def literal_refusal(
     found = pending_append(pending)
     if found is None:
         return None
+    if len(found.earlier_sizes) >= session.context.limits.max_append_messages:
+        return "LIMIT", _too_many(session)
     if not found.earlier_sizes:
         try:
             await session.store.get_mailbox(session.decode_mailbox(found.mailbox))
