@@ -122,7 +122,7 @@ def test_select_qresync_without_known_uids_and_closed(changed: InProcessServer) 
 
 def test_select_qresync_with_seq_match_data(changed: InProcessServer) -> None:
     """§3.2.5.2: sequence match data is accepted (the answer is exact without it); sets of
-    different sizes, or with `*`, are BAD."""
+    different sizes, or with `*`, are BAD, and leave no mailbox selected (as Dovecot)."""
     play(
         changed,
         f"""
@@ -133,6 +133,7 @@ def test_select_qresync_with_seq_match_data(changed: InProcessServer) -> None:
         S1: * 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (8))
         S1: a3 OK [READ-WRITE] Select completed.
         C1: a4 SELECT INBOX (QRESYNC ({{uv}} 7 1:6 (1:4 1:3)))
+        S1: * OK [CLOSED] Previous mailbox closed.
         S1: a4 BAD QRESYNC sequence match data of different sizes
         C1: a5 SELECT INBOX (QRESYNC ({{uv}} 7 1:*))
         S1: a5 BAD known UIDs may not contain * or $
@@ -203,7 +204,8 @@ def test_expunge_and_move_answer_vanished(changed: InProcessServer) -> None:
 
 def test_other_sessions_expunge_is_vanished_during_idle(changed: InProcessServer) -> None:
     """§3.2.10.2: a QRESYNC client hears of another session's expunge as VANISHED, and of
-    its flag changes with UID and MODSEQ (§3.2.4)."""
+    its flag changes with UID and MODSEQ (§3.2.4); after a VANISHED the tagged OK tells the
+    new HIGHESTMODSEQ (as Dovecot)."""
     play(
         changed,
         f"""
@@ -233,7 +235,7 @@ def test_other_sessions_expunge_is_vanished_during_idle(changed: InProcessServer
         S2: b4 OK Expunge completed.
         S1: * VANISHED 1
         C1: DONE
-        S1: a4 OK Idle completed.
+        S1: a4 OK [HIGHESTMODSEQ 13] Idle completed.
         """,
         uv=uidvalidity(changed),
     )
@@ -370,7 +372,7 @@ def test_condstore_client_never_sees_modseq_past_unannounced_expunge(
         C1: a7 NOOP
         S1: * VANISHED 1
         S1: * 1 FETCH (UID 2 MODSEQ (14) FLAGS (\\Seen $After))
-        S1: a7 OK Noop completed.
+        S1: a7 OK [HIGHESTMODSEQ 14] Noop completed.
         """,
         uv=uidvalidity(changed),
     )

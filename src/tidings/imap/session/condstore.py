@@ -213,19 +213,6 @@ def modified_code(numbers: Sequence[int]) -> str | None:
     return f"MODIFIED {SequenceSet.of(numbers)}"
 
 
-async def complete_expunging(
-    session: ImapSession, command: c.Command, text: str, expunged: Sequence[int]
-) -> None:
-    """The tagged OK of EXPUNGE, UID EXPUNGE or MOVE: pending updates first, then for a
-    QRESYNC client that lost messages the new HIGHESTMODSEQ (RFC 7162 §3.2.7, §3.2.9;
-    Dovecot adds it to MOVE too)."""
-    await session.send_updates(command)
-    code = None
-    if expunged and session.qresync and session.selected is not None:
-        code = f"HIGHESTMODSEQ {session.selected.announced_modseq}"
-    await session.tagged(command.tag, "OK", text, code)
-
-
 # ---------------------------------------------------------------------------- SEARCH
 def has_modseq_key(key: c.SearchKey) -> bool:
     """Whether a search program uses MODSEQ (RFC 7162 §3.1.5, an enabling command)."""

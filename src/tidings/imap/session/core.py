@@ -80,6 +80,7 @@ class ImapSession:
         self.rev2 = False  # ENABLE IMAP4rev2 (RFC 9051 §6.3.1)
         self.condstore = False  # a CONDSTORE enabling command was seen (RFC 7162 §3.1)
         self.qresync = False  # ENABLE QRESYNC (RFC 7162 §3.2.3); implies condstore
+        self._vanished_sent = False  # a VANISHED went out during the current command
         self.utf8_accept = False  # ENABLE UTF8=ACCEPT (RFC 6855 §3)
         self.auth_failures = 0
         self.saved_search: frozenset[int] = frozenset()  # RFC 5182 `$`, as UIDs
@@ -166,6 +167,7 @@ class ImapSession:
             await self.tagged(command.tag, "BAD", "Command not implemented.")
             return
         self.current_command = command
+        self._vanished_sent = False
         try:
             await handler(self, command)
         except CommandFailed as failure:
@@ -180,8 +182,13 @@ class ImapSession:
             await self.notify.after_command(self, command)
 
     async def complete(self, command: c.Command, text: str, code: str | None = None) -> None:
-        """Send pending updates, then the tagged OK."""
+        """Send pending updates, then the tagged OK. After a VANISHED it carries the new
+        HIGHESTMODSEQ (RFC 7162 §3.2.7 requires it for EXPUNGE; Dovecot does it for every
+        command, which spares QRESYNC clients a later resync of what they already have)."""
         await self.send_updates(command)
+        if code is None and self._vanished_sent and self.selected is not None:
+            code = f"HIGHESTMODSEQ {self.selected.announced_modseq}"
+        self._vanished_sent = False
         await self.tagged(command.tag, "OK", text, code)
 
     # ------------------------------------------------------------------ updates
@@ -215,6 +222,7 @@ class ImapSession:
         if self.qresync:
             if uids:
                 await self.untagged(b"VANISHED " + str(SequenceSet.of(uids)).encode())
+                self._vanished_sent = True
             return
         for seq in seqs:
             await self.untagged(f"{seq} EXPUNGE")

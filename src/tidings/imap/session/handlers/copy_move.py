@@ -5,7 +5,6 @@ from __future__ import annotations
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.core.seqset import SequenceSet
 from tidings.imap.proto import commands as c
-from tidings.imap.session import condstore
 from tidings.imap.session.core import CommandFailed, ImapSession
 from tidings.imap.session.registry import handles
 
@@ -47,4 +46,4 @@ async def copy_or_move(session: ImapSession, command: c.Copy) -> None:
         await session.untagged(f"OK [{copyuid}] Moved UIDs.")
     # EXPUNGE responses, or VANISHED for QRESYNC clients (RFC 6851 §4.4, RFC 7162 §3.2.10.2).
     await session.announce_expunged(*view.remove_all(result.source_uids))
-    await condstore.complete_expunging(session, command, "Move completed.", result.source_uids)
+    await session.complete(command, "Move completed.")  # [HIGHESTMODSEQ n] after VANISHED

@@ -22,12 +22,14 @@ SPECIAL_USES = ("\\Archive", "\\Drafts", "\\Junk", "\\Sent", "\\Trash")
 @handles(c.Select)
 async def select(session: ImapSession, command: c.Select) -> None:
     """RFC 9051 §6.3.2 SELECT and §6.3.3 EXAMINE (RFC 3501 §6.3.1 for rev1 extras)."""
-    options = condstore.select_options(session, command)  # RFC 7162 CONDSTORE / QRESYNC
     name = session.decode_mailbox(command.mailbox)
     if session.selected is not None:
         session.deselect()
         if session.rev2 or session.qresync:  # RFC 7162 §3.2.11 for QRESYNC clients
             await session.untagged("OK [CLOSED] Previous mailbox closed.")
+    # RFC 7162 CONDSTORE / QRESYNC parameters; a BAD one leaves no mailbox selected, as any
+    # failed SELECT does (RFC 3501 §6.3.1) and as Dovecot does.
+    options = condstore.select_options(session, command)
     snapshot = await session.store.open_mailbox(name, claim_recent=not command.read_only)
     view = SelectedMailbox(snapshot, read_only=command.read_only)
     keywords = sorted({flag for meta in snapshot.messages for flag in meta.flags} - SYSTEM_FLAGS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from tidings.imap.proto import commands as c
-from tidings.imap.session import condstore
 from tidings.imap.session.core import CommandFailed, ImapSession
 from tidings.imap.session.registry import handles
 
@@ -39,4 +38,5 @@ async def expunge(session: ImapSession, command: c.Expunge) -> None:
         uids = [uid for _, uid in view.resolve(command.uids, True, session.saved_search)]
     expunged = await session.store.expunge(view.mailbox_id, uids)
     await session.announce_expunged(*view.remove_all(expunged))  # or VANISHED, RFC 7162 §3.2.7
-    await condstore.complete_expunging(session, command, "Expunge completed.", expunged)
+    # For QRESYNC clients the OK carries the new HIGHESTMODSEQ (RFC 7162 §3.2.7, §3.2.9).
+    await session.complete(command, "Expunge completed.")
