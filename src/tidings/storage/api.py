@@ -375,6 +375,12 @@ class MailStore(Protocol):
         """The facts parsed at APPEND (envelope, structure, offsets); EXPUNGED if gone."""
         ...
 
+    async def read_facts_many(
+        self, mailbox_id: int, uids: Sequence[int]
+    ) -> dict[int, MessageFacts]:
+        """The facts of the existing messages among `uids` (absent: expunged), at once."""
+        ...
+
     async def object_ids(
         self, mailbox_id: int, uids: Sequence[int]
     ) -> dict[int, MessageObjectIds]:

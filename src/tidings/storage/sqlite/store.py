@@ -233,6 +233,12 @@ class SqliteMailStore:
         """The facts parsed at APPEND; EXPUNGED if gone."""
         return await self._db.read(messages.read_facts, self._owner, mailbox_id, uid)
 
+    async def read_facts_many(
+        self, mailbox_id: int, uids: Sequence[int]
+    ) -> dict[int, mime.MessageFacts]:
+        """The facts of the existing messages among `uids` (absent: expunged), at once."""
+        return await self._db.read(messages.read_facts_many, self._owner, mailbox_id, tuple(uids))
+
     async def object_ids(self, mailbox_id: int, uids: Sequence[int]) -> dict[int, MessageObjectIds]:
         """RFC 8474 EMAILID/THREADID of the existing messages among `uids`."""
         return await self._db.read(message_ids.object_ids, self._owner, mailbox_id, tuple(uids))
