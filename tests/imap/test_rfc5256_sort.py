@@ -297,3 +297,22 @@ def test_many_messages_sort_quickly(imap_server: InProcessServer) -> None:
     assert reply[-1] == "t1 OK Sort completed."
     assert sorted(map(int, reply[0].split()[2:])) == list(range(1, count + 1))
     assert elapsed < 5.0, elapsed
+
+
+def test_modseq_search_ends_the_sort_response_with_the_highest_modseq(
+    rfc_mailbox: InProcessServer,
+) -> None:
+    """RFC 7162 §3.1.6 (and its sort-data extension): after a MODSEQ search key, SORT ends with
+    `(MODSEQ n)`, the highest modseq of the messages returned (as Dovecot); none when empty."""
+    client = selected_client(rfc_mailbox)
+    flags = client.command("f1", "STORE 2 +FLAGS (\\Seen)")
+    assert flags[-1].startswith("f1 OK"), flags
+    reply = client.command("s1", "SORT (REVERSE ARRIVAL) UTF-8 MODSEQ 1 1:3")
+    modseqs = client.command("s2", "FETCH 1:3 (MODSEQ)")
+    highest = max(int(line.split("MODSEQ (")[1].rstrip(")")) for line in modseqs[:-1])
+    # (the first MODSEQ key enables CONDSTORE, which may announce [HIGHESTMODSEQ] first)
+    assert reply[-2:] == [f"* SORT 3 2 1 (MODSEQ {highest})", "s1 OK Sort completed."]
+    assert client.command("s3", "SORT (DATE) UTF-8 MODSEQ 1 NOT ALL") == [
+        "* SORT",
+        "s3 OK Sort completed.",
+    ]
