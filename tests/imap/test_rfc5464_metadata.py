@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from tests.imap.harness import USER, InProcessServer, LineClient, run_transcript
 
+from tidings.config import ConfigError, load_config
 from tidings.imap.proto.grammar import CommandSyntaxError, parse_command
 from tidings.imap.proto.metadata import GetMetadata, SetMetadata
 from tidings.notify.api import ChangeNotice, MetadataNotice
@@ -275,3 +278,18 @@ def test_parser(line: bytes, expected: object) -> None:
 def test_parser_rejects(line: bytes) -> None:
     with pytest.raises(CommandSyntaxError):
         parse_command(line)
+
+
+def test_metadata_limits_are_configurable_in_the_limits_table(tmp_path: Path) -> None:
+    """`[limits] max_metadata_*` in the TOML file (README "Configuration")."""
+    path = tmp_path / "tidings.toml"
+    path.write_text(
+        "[limits]\nmax_metadata_value_size = 10\nmax_metadata_entries = 3\n"
+        "max_metadata_total_size = 99\n"
+    )
+    limits = load_config(path, {}, environ={}).limits
+    assert (limits.max_metadata_value_size, limits.max_metadata_entries) == (10, 3)
+    assert limits.max_metadata_total_size == 99
+    path.write_text('[limits]\nmax_metadata_entries = "many"\n')
+    with pytest.raises(ConfigError):
+        load_config(path, {}, environ={})
