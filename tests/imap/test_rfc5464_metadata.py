@@ -166,6 +166,10 @@ def test_rfc5464_section_4_3_maxsize_and_toomany(tmp_path_factory: pytest.TempPa
         assert client.read_until_tagged("e") == [
             "e NO [METADATA MAXSIZE 1024] Metadata value too large."
         ]
+        # A synchronizing literal that large is refused at once: no "+", nothing uploaded.
+        client.send(b"e2 SETMETADATA INBOX (/shared/comment {2000}\r\n")
+        assert client.read_line() == "e2 NO [METADATA MAXSIZE 1024] Metadata value too large."
+        assert client.command("e3", "NOOP") == ["e3 OK Noop completed."]
         fits = b"z" * 1000
         for tag, box in (("f", "Drafts"), ("g", "Sent")):
             client.send(

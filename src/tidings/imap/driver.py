@@ -40,6 +40,7 @@ from tidings.imap.session.handlers import (  # noqa: F401  (each module register
 from tidings.imap.session.handlers.any_state import capability_text
 from tidings.imap.session.handlers.append import literal_refusal
 from tidings.imap.session.handlers.idle import IdleEvent
+from tidings.imap.session.handlers.metadata import metadata_literal_refusal
 from tidings.imap.session.state import SessionState
 from tidings.net.buffered import BufferedStream
 from tidings.net.stream import Stream, StreamClosed
@@ -283,6 +284,10 @@ class ImapConnection:
         refusal = None
         if request.synchronizing:
             refusal = await literal_refusal(
+                self.session, self.parser.pending_command(), request.size
+            )
+            # RFC 5464 §4.3: a SETMETADATA value too large is refused before it is sent.
+            refusal = refusal or metadata_literal_refusal(
                 self.session, self.parser.pending_command(), request.size
             )
         if refusal is not None:

@@ -8,8 +8,15 @@ mailboxes, so a /shared entry is seen by whoever can see the mailbox, i.e. its o
 
 from __future__ import annotations
 
+import re
+
 from tidings.core.errors import MailError, MailErrorKind
-from tidings.imap.proto.metadata import GetMetadata, SetMetadata, metadata_response
+from tidings.imap.proto.metadata import (
+    MAX_ENTRY_LENGTH,
+    GetMetadata,
+    SetMetadata,
+    metadata_response,
+)
 from tidings.imap.session.core import CommandFailed, ImapSession
 from tidings.imap.session.notify import publish_metadata_change
 from tidings.imap.session.registry import handles
@@ -93,3 +100,19 @@ async def setmetadata(session: ImapSession, command: SetMetadata) -> None:
     entries = [entry for entry, _ in command.values]
     publish_metadata_change(session.context.hub, session.account, mailbox, entries)
     await session.complete(command, "Setmetadata completed.")
+
+
+_SETMETADATA = re.compile(rb"[^ ]+ SETMETADATA ", re.IGNORECASE)
+
+
+def metadata_literal_refusal(
+    session: ImapSession, pending: bytes, size: int
+) -> tuple[str, str] | None:
+    """(code, text) to answer instead of `+` to a synchronizing literal of SETMETADATA
+    (`pending` is the command so far) larger than any value may be, so that the client
+    does not upload it in vain (RFC 5464 §4.3; Dovecot refuses it there too). A literal
+    this large cannot be an entry name either (MAX_ENTRY_LENGTH)."""
+    limit = session.context.limits.max_metadata_value_size
+    if size <= max(limit, MAX_ENTRY_LENGTH) or not _SETMETADATA.match(pending):
+        return None
+    return f"METADATA MAXSIZE {limit}", "Metadata value too large."
