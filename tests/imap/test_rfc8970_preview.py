@@ -157,6 +157,11 @@ def test_plain_text_quotes_attribution_and_signature_dropped() -> None:
     assert _preview(raw) == "Sounds good. See you."
 
 
+def test_outlook_original_message_dropped() -> None:
+    raw = b"Subject: re\r\n\r\nFine by me.\r\n\r\n-----Original Message-----\r\nFrom: Bob\r\n"
+    assert _preview(raw) == "Fine by me."
+
+
 def test_first_text_part_of_a_multipart_decoded() -> None:
     raw = (
         b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"

@@ -10,7 +10,8 @@ UTF-8 text "useful as a contextual preview": no markup, no MIME structure. Ours:
    small one.
 3. HTML: tags dropped, `<head>`, `<script>`, `<style>` and `<blockquote>` content dropped,
    entities decoded. Plain text: quoted lines (`>`), the "On ... wrote:" line that introduces
-   them and everything after a signature separator (`-- `) dropped.
+   them and everything after a signature separator (`-- `) or Outlook's
+   `-----Original Message-----` dropped.
 4. Control characters removed, whitespace runs collapsed to one space, trimmed, cut to
    `PREVIEW_MAX_CHARS` characters (code points).
 
@@ -36,6 +37,7 @@ MAX_PART_DEPTH = 32
 
 _WHITESPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
+_FORWARD_SEPARATOR = re.compile(r"^\s*-{2,}\s*Original Message\s*-{2,}\s*$", re.IGNORECASE)
 _ATTRIBUTION = re.compile(r"^\s*(on\b.*|.*\bwrote|.*\bschrieb|.*\bécrit)\s*:\s*$", re.IGNORECASE)
 
 
@@ -122,8 +124,8 @@ def strip_quotes(text: str) -> str:
     lines = text.splitlines()
     kept: list[str] = []
     for index, line in enumerate(lines):
-        if line.rstrip("\r") == "-- ":
-            break  # RFC 3676 §4.3 signature separator
+        if line.rstrip("\r") == "-- " or _FORWARD_SEPARATOR.match(line):
+            break  # RFC 3676 §4.3 signature separator, or Outlook's quoted original below
         if line.lstrip().startswith(">"):
             continue
         following = next((rest for rest in lines[index + 1 :] if rest.strip()), "")
