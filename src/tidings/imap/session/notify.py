@@ -161,6 +161,8 @@ class NotifyWatch:
         if None in mailbox_ids or not mailbox_ids <= set(self._mailboxes) | {None}:
             await self._sync_list(session)
         await self._sync_selected(session, _selected_touched(session, notices), expunge_allowed)
+        if session.notify is not self:  # the selected mailbox vanished: BYE was sent
+            return
         for mailbox_id in sorted(i for i in mailbox_ids if i is not None):
             info = self._mailboxes.get(mailbox_id)
             if info is not None and self._status_events(session, info):
@@ -182,6 +184,7 @@ class NotifyWatch:
                 )
             except MailError:
                 await session.mailbox_vanished()
+                session.stop_notify()
                 return
             if E.FLAG_CHANGE not in self.selected_events:
                 updates.flag_changes = []  # not asked for (Dovecot drops them likewise)
