@@ -14,8 +14,10 @@ out), which shows that the expectations are right.
 
 from __future__ import annotations
 
+import imaplib
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -38,7 +40,8 @@ from tests.clients.sync_state import (
     server_state,
     set_maildir_flags,
 )
-from tests.support.apt import ensure_command
+from tests.conftest import TidingsServer
+from tests.support.apt import ensure_command, ensure_file
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +52,7 @@ RUN_TIMEOUT = 180  # seconds for one mbsync run; a 200-message pull takes a few
 class Mbsync:
     """One mbsync setup in a temp dir: config, password file and the local Maildir."""
 
-    def __init__(self, endpoint: Endpoint, home: Path) -> None:
+    def __init__(self, endpoint: Endpoint, home: Path, auth_mechs: str = "PLAIN") -> None:
         self.binary = ensure_command("mbsync", "isync")
         self.maildir = home / "mail"
         self.maildir.mkdir(parents=True)
@@ -64,7 +67,7 @@ User {endpoint.user}
 PassCmd "cat {password_file}"
 SSLType IMAPS
 CertificateFile {endpoint.cert_file}
-AuthMechs PLAIN
+AuthMechs {auth_mechs}
 Timeout 60
 
 IMAPStore remote
@@ -98,12 +101,12 @@ SyncState *
 
 def _seeded(endpoint: Endpoint, tmp_path: Path) -> tuple[Mbsync, State]:
     """Seed the server with 200 messages, pull them once, and check the pull."""
+    mbsync = Mbsync(endpoint, tmp_path / "mbsync")
     client = endpoint.connect()
     try:
         seed(client, LAYOUT, corpus_messages(sum(LAYOUT.values())))
     finally:
         client.logout()
-    mbsync = Mbsync(endpoint, tmp_path / "mbsync")
     mbsync.sync()
     state = server_state(endpoint)
     assert sum(len(state[folder]) for folder in LAYOUT) == 200
@@ -224,3 +227,36 @@ def test_server_changes_are_pulled(sync_endpoint: Endpoint, tmp_path: Path) -> N
     mbsync.sync()
     assert_same(server_state(sync_endpoint), maildir_state(mbsync.maildir), expected)
     _assert_converged(mbsync, sync_endpoint)
+
+
+# Cyrus SASL's SCRAM plugin, which mbsync loads for AuthMechs SCRAM-SHA-256.
+_MULTIARCH = getattr(sys.implementation, "_multiarch", "x86_64-linux-gnu")
+SASL_SCRAM_PLUGIN = Path(f"/usr/lib/{_MULTIARCH}/sasl2/libscram.so.2")
+
+
+def test_scram_sha_256_login(server: TidingsServer, tmp_path: Path) -> None:
+    """mbsync logs in with SCRAM-SHA-256 (RFC 7677) through Cyrus SASL, a client-side SCRAM
+    written independently of ours, and syncs. (mbsync passes no channel binding to SASL, so
+    it cannot use SCRAM-SHA-256-PLUS.)"""
+    endpoint = Endpoint("tidings", "localhost", server.imap_port, server.imaps_port,
+                        server.user, server.password, server.data_dir / "tls" / "cert.pem")
+    greeting = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=30)
+    offered = "AUTH=SCRAM-SHA-256" in greeting.capabilities  # before login, where AUTH= is
+    greeting.logout()
+    if not offered:
+        pytest.skip("the server does not offer SCRAM-SHA-256")
+    client = endpoint.connect()
+    try:
+        seed(client, {"INBOX": 3}, corpus_messages(3))
+    finally:
+        client.logout()
+    ensure_file(SASL_SCRAM_PLUGIN, "libsasl2-modules")
+    mbsync = Mbsync(endpoint, tmp_path / "mbsync", auth_mechs="SCRAM-SHA-256")
+    output = subprocess.run(
+        [mbsync.binary, "-c", str(mbsync.config), "-a", "-D"],
+        capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False,
+    )
+    assert output.returncode == 0, output.stdout + output.stderr
+    assert "AUTHENTICATE SCRAM-SHA-256" in output.stdout + output.stderr
+    assert_same(server_state(endpoint), maildir_state(mbsync.maildir))
+    assert len(maildir_state(mbsync.maildir)["INBOX"]) == 3

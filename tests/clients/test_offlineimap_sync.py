@@ -113,12 +113,12 @@ usecompression = {"yes" if _compresses(endpoint) else "no"}
 
 def _seeded(endpoint: Endpoint, tmp_path: Path) -> tuple[OfflineImap, State]:
     """Seed the server, sync once, check that the Maildir is the server's copy."""
+    offlineimap = OfflineImap(endpoint, tmp_path / "offlineimap")
     client = endpoint.connect()
     try:
         seed(client, LAYOUT, corpus_messages(sum(LAYOUT.values())))
     finally:
         client.logout()
-    offlineimap = OfflineImap(endpoint, tmp_path / "offlineimap")
     offlineimap.sync()
     state = server_state(endpoint)
     assert {folder: len(state[folder]) for folder in LAYOUT} == LAYOUT

@@ -57,13 +57,13 @@ def _together(*syncs: Callable[[], str]) -> None:
 
 
 def test_mbsync_and_offlineimap_at_once(sync_endpoint: Endpoint, tmp_path: Path) -> None:
+    laptop = Mbsync(sync_endpoint, tmp_path / "laptop")
+    desktop = OfflineImap(sync_endpoint, tmp_path / "desktop")
     client = sync_endpoint.connect()
     try:
         seed(client, LAYOUT, corpus_messages(sum(LAYOUT.values())))
     finally:
         client.logout()
-    laptop = Mbsync(sync_endpoint, tmp_path / "laptop")
-    desktop = OfflineImap(sync_endpoint, tmp_path / "desktop")
     _together(laptop.sync, desktop.sync)
     expected_ids = {folder: {ident for ident, _ in messages}
                     for folder, messages in server_state(sync_endpoint).items()}
