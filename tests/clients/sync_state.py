@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 import imaplib
 import re
-import time
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesHeaderParser
@@ -219,9 +218,10 @@ def internaldates(endpoint: Endpoint, folder: str) -> dict[str, float]:
         for head, literal in _fetch_by_uid(
             client, "(INTERNALDATE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"
         ):
-            parsed = imaplib.Internaldate2tuple(head)
-            assert parsed is not None and literal is not None, head
-            dates[message_id(literal)] = time.mktime(parsed)
+            match = re.search(rb'INTERNALDATE "([^"]+)"', head)
+            assert match and literal is not None, head
+            when = datetime.datetime.strptime(match.group(1).decode(), "%d-%b-%Y %H:%M:%S %z")
+            dates[message_id(literal)] = when.timestamp()
         return dates
     finally:
         client.logout()
