@@ -96,7 +96,7 @@ SCRIPT: list[tuple[str, str, str]] = [
     ("A", f"SELECT {MAILBOX} (QRESYNC (1 1))", SAME),
     ("A", f"SELECT {MAILBOX} (QRESYNC ({{uv}} 1 1:6 (1:2 1:3)))", SAME),
     ("A", f"SELECT {MAILBOX} (QRESYNC ({{uv}} 1 1:6))", SAME),
-    ("A", "UID MOVE 3 INBOX", SAME),
+    ("A", f"UID MOVE 3 {MAILBOX}-moved", SAME),
 ]
 
 
@@ -105,6 +105,9 @@ def _run(host: str, port: int, user: str, password: str) -> list[tuple[list[byte
         a.login(user, password)
         b.login(user, password)
         a.command(f"CREATE {MAILBOX}")
+        # The move target is the script's own: the session-wide Dovecot's INBOX holds other
+        # tests' messages, which would shift COPYUID's destination UIDs.
+        a.command(f"CREATE {MAILBOX}-moved")
         for index in range(4):
             a.command(f"APPEND {MAILBOX} ", Literal(f"Subject: {index}\r\n\r\nx\r\n".encode()))
         status = a.command(f"STATUS {MAILBOX} (UIDVALIDITY)").untagged[0]
