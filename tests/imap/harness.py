@@ -232,8 +232,20 @@ def _line_pattern(expected: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in expected.split("…")), re.DOTALL)
 
 
-def run_transcript(server: InProcessServer, script: str) -> None:
-    """Play `script`: `C<n>: line` sends, `S<n>: line` expects connection n's next line."""
+def run_transcript(
+    server: InProcessServer,
+    script: str,
+    *,
+    skip: re.Pattern[str] | None = None,
+    connect: Callable[[], LineClient] | None = None,
+    **values: object,
+) -> None:
+    """Play `script`: `C<n>: line` sends, `S<n>: line` expects connection n's next line,
+    `W<n>: line` reads connection n's lines until one matches (for replies whose untagged
+    lines other extensions extend); `…` matches anything. `{user}`, `{password}` and
+    `{name}` (from `values`) are replaced. Lines matching `skip` (other extensions' codes)
+    are passed over, in the script and in what the server sends. `connect` opens each
+    connection (default: a fresh, not logged-in LineClient)."""
     clients: dict[str, LineClient] = {}
     try:
         for number, raw in enumerate(script.strip().splitlines(), 1):
@@ -243,16 +255,26 @@ def run_transcript(server: InProcessServer, script: str) -> None:
             who, _, text = line.partition(": ")
             kind, connection = who[0], who[1:] or "1"
             if connection not in clients:
-                clients[connection] = LineClient(server.port)
+                clients[connection] = connect() if connect else LineClient(server.port)
             client = clients[connection]
             text = text.replace("{user}", USER).replace("{password}", PASSWORD)
+            for name, value in values.items():
+                text = text.replace("{" + name + "}", str(value))
+            pattern = _line_pattern(text)
             if kind == "C":
                 client.send_line(text)
+            elif skip is not None and skip.match(text):
+                continue
             elif kind == "S":
                 got = client.read_line()
-                assert _line_pattern(text).fullmatch(got), (
+                while skip is not None and skip.match(got):
+                    got = client.read_line()
+                assert pattern.fullmatch(got), (
                     f"transcript line {number}: expected {text!r}, got {got!r}"
                 )
+            elif kind == "W":
+                while not pattern.fullmatch(client.read_line()):
+                    pass
             else:
                 raise ValueError(f"bad transcript line {raw!r}")
     finally:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
-from tests.imap.harness import InProcessServer, LineClient
+from tests.imap.harness import InProcessServer, LineClient, run_transcript
 
 
 def message(
@@ -62,26 +61,8 @@ def selected_client(server: InProcessServer, mailbox: str = "INBOX") -> LineClie
     return client
 
 
-def _pattern(expected: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in expected.split("…")), re.DOTALL)
-
-
 def play(server: InProcessServer, script: str, mailbox: str = "INBOX") -> None:
     """A golden transcript as in harness.run_transcript (`C<n>:` sends, `S<n>:` expects the
     next line, `…` matches anything), where each connection starts logged in with `mailbox`
     selected, so the script shows only the commands under test."""
-    clients: dict[str, LineClient] = {}
-    for number, raw in enumerate(script.strip().splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        who, _, text = line.partition(": ")
-        connection = who[1:] or "1"
-        if connection not in clients:
-            clients[connection] = selected_client(server, mailbox)
-        client = clients[connection]
-        if who[0] == "C":
-            client.send_line(text)
-        else:
-            got = client.read_line()
-            assert _pattern(text).fullmatch(got), f"line {number}: expected {text!r}, got {got!r}"
+    run_transcript(server, script, connect=lambda: selected_client(server, mailbox))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.imap.harness import PASSWORD, USER, InProcessServer, LineClient, _line_pattern
+from tests.imap.harness import InProcessServer, LineClient, run_transcript
 
 # Untagged `* OK [CODE ...]` lines other extensions add to SELECT (RFC 8474 MAILBOXID);
 # these transcripts are about RFC 7162 and skip them.
@@ -13,37 +13,10 @@ _FOREIGN_CODES = re.compile(r"\* OK \[(MAILBOXID) ")
 
 
 def play(server: InProcessServer, script: str, **values: object) -> None:
-    """Like harness.run_transcript (`C<n>:` sends, `S<n>:` expects, `…` matches anything),
+    """harness.run_transcript (`C<n>:` sends, `S<n>:` expects, `…` matches anything),
     skipping untagged OK lines with a code of another extension. `{name}` is replaced by
     `values[name]` (e.g. a UIDVALIDITY learnt beforehand)."""
-    clients: dict[str, LineClient] = {}
-    try:
-        for number, raw in enumerate(script.strip().splitlines(), 1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            who, _, text = line.partition(": ")
-            kind, connection = who[0], who[1:] or "1"
-            client = clients.get(connection)
-            if client is None:
-                client = clients[connection] = LineClient(server.port)
-            text = text.replace("{user}", USER).replace("{password}", PASSWORD)
-            for name, value in values.items():
-                text = text.replace("{" + name + "}", str(value))
-            if kind == "C":
-                client.send_line(text)
-                continue
-            if _FOREIGN_CODES.match(text):
-                continue  # wherever the other extension puts it, it is skipped below
-            got = client.read_line()
-            while _FOREIGN_CODES.match(got):
-                got = client.read_line()
-            assert _line_pattern(text).fullmatch(got), (
-                f"transcript line {number}: expected {text!r}, got {got!r}"
-            )
-    finally:
-        for client in clients.values():
-            client.close()
+    run_transcript(server, script, skip=_FOREIGN_CODES, **values)
 
 
 def fill(server: InProcessServer, count: int, mailbox: str = "INBOX") -> None:
@@ -75,3 +48,31 @@ def uidvalidity(server: InProcessServer, mailbox: str = "INBOX") -> int:
 def select_lines(client: LineClient, tag: str, command: str) -> list[str]:
     """The responses to a SELECT/EXAMINE (or any command), other extensions' codes dropped."""
     return [line for line in client.command(tag, command) if not _FOREIGN_CODES.match(line)]
+
+
+def login(connection: str, tag: str) -> str:
+    """Transcript lines: connection `connection` logs in with `tag` (values filled by play)."""
+    return f'C{connection}: {tag} LOGIN {{user}} "{{password}}"\nS{connection}: {tag} OK …'
+
+
+def opened(connection: str, tag: str, command: str, *, exists: int, uidnext: int) -> str:
+    """Transcript lines: `command` (SELECT or EXAMINE without parameters) on connection
+    `connection`, its untagged replies for a mailbox of `exists` messages none of them
+    recent and the first unseen, and the tagged OK with READ-WRITE or READ-ONLY."""
+    access = "READ-ONLY" if command.startswith("EXAMINE") else "READ-WRITE"
+    return "\n".join(
+        f"S{connection}: {line}" if index else f"C{connection}: {tag} {command}"
+        for index, line in enumerate(
+            (
+                "",
+                "* FLAGS …",
+                "* OK [PERMANENTFLAGS …",
+                f"* {exists} EXISTS",
+                "* 0 RECENT",
+                "* OK [UNSEEN 1] …",
+                "* OK [UIDVALIDITY …",
+                f"* OK [UIDNEXT {uidnext}] …",
+                f"{tag} OK [{access}] …",
+            )
+        )
+    )

@@ -8,48 +8,14 @@ that should not come shows up as a mismatch before the tagged reply of a later c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.imap.harness import PASSWORD, USER, InProcessServer, LineClient
+from tests.imap.harness import USER, InProcessServer, LineClient, run_transcript
 
 from tidings.imap.session.notify import publish_metadata_change
 from tidings.notify.api import ChangeNotice
-
-
-def run_transcript(server: InProcessServer, script: str, **values: str) -> None:
-    """Like harness.run_transcript, plus `W<n>: line`: read connection n's lines until one
-    matches (for the replies to SELECT, whose untagged lines other extensions extend), and
-    `{name}` replaced by `values[name]` (for lines too long to write in one)."""
-    clients: dict[str, LineClient] = {}
-    try:
-        for number, raw in enumerate(script.strip().splitlines(), 1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            who, _, text = line.partition(": ")
-            kind, connection = who[0], who[1:]
-            client = clients.setdefault(connection, LineClient(server.port))
-            text = text.replace("{user}", USER).replace("{password}", PASSWORD)
-            for name, value in values.items():
-                text = text.replace("{" + name + "}", value)
-            pattern = re.compile(".*".join(map(re.escape, text.split("…"))), re.DOTALL)
-            if kind == "C":
-                client.send_line(text)
-            elif kind == "S":
-                got = client.read_line()
-                assert pattern.fullmatch(got), f"line {number}: expected {text!r}, got {got!r}"
-            elif kind == "W":
-                while not pattern.fullmatch(client.read_line()):
-                    pass
-            else:
-                raise ValueError(f"bad transcript line {raw!r}")
-    finally:
-        for client in clients.values():
-            client.close()
-
 
 LOGIN = """
 C1: a1 LOGIN {user} "{password}"

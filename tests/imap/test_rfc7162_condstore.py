@@ -9,7 +9,13 @@ from __future__ import annotations
 import imapclient
 import pytest
 from tests.imap.harness import PASSWORD, USER, InProcessServer
-from tests.imap.rfc7162_helpers import fill, play
+from tests.imap.rfc7162_helpers import fill, login, opened, play
+
+LOGIN_A1 = login("1", "a1")
+LOGIN_B1 = login("2", "b1")
+OPEN2_B2_SELECT = opened("2", "b2", "SELECT INBOX", exists=3, uidnext=4)
+OPEN2_B3_EXAMINE = opened("2", "b3", "EXAMINE INBOX", exists=3, uidnext=4)
+OPEN2_B4_SELECT = opened("2", "b4", "SELECT INBOX", exists=3, uidnext=4)
 
 SELECT_3 = """
 S1: * FLAGS …
@@ -46,8 +52,7 @@ def test_select_condstore_reports_highestmodseq(three: InProcessServer) -> None:
     play(
         three,
         f"""
-        C1: a1 LOGIN {{user}} "{{password}}"
-        S1: a1 OK …
+        {LOGIN_A1}
         C1: a2 SELECT INBOX (CONDSTORE)
         {SELECT_3}
         S1: * OK [HIGHESTMODSEQ 4] Highest
@@ -117,8 +122,7 @@ def test_enable_condstore_while_selected(three: InProcessServer) -> None:
     play(
         three,
         f"""
-        C1: a1 LOGIN {{user}} "{{password}}"
-        S1: a1 OK …
+        {LOGIN_A1}
         C1: a2 SELECT INBOX
         {SELECT_3}
         S1: a2 OK [READ-WRITE] Select completed.
@@ -138,8 +142,7 @@ def test_conditional_store_all_pass(three: InProcessServer) -> None:
     play(
         three,
         f"""
-        C1: a1 LOGIN {{user}} "{{password}}"
-        S1: a1 OK …
+        {LOGIN_A1}
         C1: a2 SELECT INBOX (CONDSTORE)
         {SELECT_3}
         S1: * OK [HIGHESTMODSEQ 4] Highest
@@ -169,34 +172,16 @@ def test_conditional_store_fails_for_message_changed_by_another_session(
     play(
         three,
         f"""
-        C1: a1 LOGIN {{user}} "{{password}}"
-        S1: a1 OK …
+        {LOGIN_A1}
         C1: a2 SELECT INBOX (CONDSTORE)
         {SELECT_3}
         S1: * OK [HIGHESTMODSEQ 4] Highest
         S1: a2 OK …
-        C2: b1 LOGIN {{user}} "{{password}}"
-        S2: b1 OK …
+        {LOGIN_B1}
         C2: b2 UID STORE 2 +FLAGS (\\Seen)
         S2: b2 BAD No mailbox selected.
-        C2: b3 EXAMINE INBOX
-        S2: * FLAGS …
-        S2: * OK [PERMANENTFLAGS …
-        S2: * 3 EXISTS
-        S2: * 0 RECENT
-        S2: * OK [UNSEEN 1] …
-        S2: * OK [UIDVALIDITY …
-        S2: * OK [UIDNEXT 4] …
-        S2: b3 OK [READ-ONLY] …
-        C2: b4 SELECT INBOX
-        S2: * FLAGS …
-        S2: * OK [PERMANENTFLAGS …
-        S2: * 3 EXISTS
-        S2: * 0 RECENT
-        S2: * OK [UNSEEN 1] …
-        S2: * OK [UIDVALIDITY …
-        S2: * OK [UIDNEXT 4] …
-        S2: b4 OK [READ-WRITE] …
+        {OPEN2_B3_EXAMINE}
+        {OPEN2_B4_SELECT}
         C2: b5 STORE 2 +FLAGS.SILENT (\\Seen)
         S2: b5 OK Store completed.
         C1: a3 STORE 1:3 (UNCHANGEDSINCE 4) +FLAGS.SILENT (\\Deleted)
@@ -217,23 +202,13 @@ def test_conditional_store_message_already_in_requested_state(three: InProcessSe
     play(
         three,
         f"""
-        C1: a1 LOGIN {{user}} "{{password}}"
-        S1: a1 OK …
+        {LOGIN_A1}
         C1: a2 SELECT INBOX (CONDSTORE)
         {SELECT_3}
         S1: * OK [HIGHESTMODSEQ 4] Highest
         S1: a2 OK …
-        C2: b1 LOGIN {{user}} "{{password}}"
-        S2: b1 OK …
-        C2: b2 SELECT INBOX
-        S2: * FLAGS …
-        S2: * OK [PERMANENTFLAGS …
-        S2: * 3 EXISTS
-        S2: * 0 RECENT
-        S2: * OK [UNSEEN 1] …
-        S2: * OK [UIDVALIDITY …
-        S2: * OK [UIDNEXT 4] …
-        S2: b2 OK [READ-WRITE] …
+        {LOGIN_B1}
+        {OPEN2_B2_SELECT}
         C2: b3 STORE 2 +FLAGS.SILENT (\\Deleted)
         S2: b3 OK Store completed.
         C1: a3 STORE 1:3 (UNCHANGEDSINCE 4) +FLAGS.SILENT (\\Deleted)
@@ -253,8 +228,7 @@ def test_unchangedsince_zero(three: InProcessServer) -> None:
     play(
         three,
         f"""
-        C1: a1 LOGIN {{user}} "{{password}}"
-        S1: a1 OK …
+        {LOGIN_A1}
         C1: a2 SELECT INBOX
         {SELECT_3}
         S1: a2 OK …
@@ -278,8 +252,7 @@ def test_fetch_changedsince(three: InProcessServer) -> None:
     play(
         three,
         f"""
-        C1: a1 LOGIN {{user}} "{{password}}"
-        S1: a1 OK …
+        {LOGIN_A1}
         C1: a2 SELECT INBOX
         {SELECT_3}
         S1: a2 OK …
@@ -305,8 +278,7 @@ def test_search_modseq(three: InProcessServer) -> None:
     play(
         three,
         f"""
-        C1: a1 LOGIN {{user}} "{{password}}"
-        S1: a1 OK …
+        {LOGIN_A1}
         C1: a2 SELECT INBOX
         {SELECT_3}
         S1: a2 OK …
@@ -347,22 +319,12 @@ def test_unsolicited_fetch_carries_modseq(three: InProcessServer) -> None:
     play(
         three,
         f"""
-        C1: a1 LOGIN {{user}} "{{password}}"
-        S1: a1 OK …
+        {LOGIN_A1}
         C1: a2 SELECT INBOX
         {SELECT_3}
         S1: a2 OK …
-        C2: b1 LOGIN {{user}} "{{password}}"
-        S2: b1 OK …
-        C2: b2 SELECT INBOX
-        S2: * FLAGS …
-        S2: * OK [PERMANENTFLAGS …
-        S2: * 3 EXISTS
-        S2: * 0 RECENT
-        S2: * OK [UNSEEN 1] …
-        S2: * OK [UIDVALIDITY …
-        S2: * OK [UIDNEXT 4] …
-        S2: b2 OK [READ-WRITE] …
+        {LOGIN_B1}
+        {OPEN2_B2_SELECT}
         C2: b3 STORE 1 +FLAGS.SILENT (\\Flagged)
         S2: b3 OK Store completed.
         C1: a3 NOOP
@@ -388,8 +350,7 @@ def test_bad_modifiers(three: InProcessServer) -> None:
     play(
         three,
         f"""
-        C1: a1 LOGIN {{user}} "{{password}}"
-        S1: a1 OK …
+        {LOGIN_A1}
         C1: a2 SELECT INBOX (CONDSTORE FOO)
         S1: a2 BAD Unknown SELECT parameter FOO
         C1: a3 SELECT INBOX (CONDSTORE CONDSTORE)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import pytest
 from tests.imap.harness import InProcessServer, LineClient
-from tests.imap.rfc7162_helpers import fill, play, uidvalidity
+from tests.imap.rfc7162_helpers import fill, login, opened, play, uidvalidity
+
+LOGIN_B1 = login("2", "b1")
+OPEN2_B2_SELECT = opened("2", "b2", "SELECT INBOX", exists=5, uidnext=8)
 
 LOGIN_QRESYNC = """
 C1: a1 LOGIN {user} "{password}"
@@ -215,17 +218,8 @@ def test_other_sessions_expunge_is_vanished_during_idle(changed: InProcessServer
         S1: a3 OK [READ-WRITE] Select completed.
         C1: a4 IDLE
         S1: + idling
-        C2: b1 LOGIN {{user}} "{{password}}"
-        S2: b1 OK …
-        C2: b2 SELECT INBOX
-        S2: * FLAGS …
-        S2: * OK [PERMANENTFLAGS …
-        S2: * 5 EXISTS
-        S2: * 0 RECENT
-        S2: * OK [UNSEEN 1] …
-        S2: * OK [UIDVALIDITY …
-        S2: * OK [UIDNEXT 8] …
-        S2: b2 OK [READ-WRITE] …
+        {LOGIN_B1}
+        {OPEN2_B2_SELECT}
         C2: b3 STORE 1 +FLAGS (\\Deleted)
         S2: * 1 FETCH (FLAGS (\\Deleted))
         S2: b3 OK Store completed.
@@ -343,17 +337,8 @@ def test_condstore_client_never_sees_modseq_past_unannounced_expunge(
         C1: a3 SELECT INBOX (QRESYNC ({{uv}} 11))
         {SELECT_5}
         S1: a3 OK [READ-WRITE] Select completed.
-        C2: b1 LOGIN {{user}} "{{password}}"
-        S2: b1 OK …
-        C2: b2 SELECT INBOX
-        S2: * FLAGS …
-        S2: * OK [PERMANENTFLAGS …
-        S2: * 5 EXISTS
-        S2: * 0 RECENT
-        S2: * OK [UNSEEN 1] …
-        S2: * OK [UIDVALIDITY …
-        S2: * OK [UIDNEXT 8] …
-        S2: b2 OK [READ-WRITE] …
+        {LOGIN_B1}
+        {OPEN2_B2_SELECT}
         C2: b3 STORE 1 +FLAGS.SILENT (\\Deleted)
         S2: b3 OK Store completed.
         C1: a4 NOOP
