@@ -66,3 +66,13 @@ def play(server: InProcessServer, script: str, mailbox: str = "INBOX") -> None:
     next line, `…` matches anything), where each connection starts logged in with `mailbox`
     selected, so the script shows only the commands under test."""
     run_transcript(server, script, connect=lambda: selected_client(server, mailbox))
+
+
+def assert_sorts(server: InProcessServer, orders: dict[str, str]) -> None:
+    """Play `SORT (criteria) UTF-8 ALL` for each of `orders` (criteria -> the expected
+    `* SORT` numbers), one after the other on one connection with INBOX selected."""
+    script = "\n".join(
+        f"C1: s{n} SORT ({criteria}) UTF-8 ALL\nS1: * SORT {expected}\nS1: s{n} OK Sort completed."
+        for n, (criteria, expected) in enumerate(orders.items(), 1)
+    )
+    play(server, script)

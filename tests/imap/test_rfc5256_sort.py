@@ -8,7 +8,7 @@ import time
 
 import pytest
 from tests.imap.harness import InProcessServer, LineClient, run_transcript
-from tests.imap.rfc5256_helpers import append_all, message, play, selected_client
+from tests.imap.rfc5256_helpers import append_all, assert_sorts, message, play, selected_client
 
 # The RFC 5256 §3 example "SORT (SUBJECT REVERSE DATE) UTF-8 ALL" answers "5 3 4 1 2": five
 # messages whose base subjects are A (5), B (3, 4) and C (1, 2), each group newest first.
@@ -65,25 +65,15 @@ def test_arrival_date_size_and_reverse(imap_server: InProcessServer) -> None:
             message("five", date="Tue, 2 Jan 2024 00:00:00 +0000", body="x" * 10),
         ],
     )
-    play(
+    assert_sorts(
         imap_server,
-        """
-        C1: s1 SORT (ARRIVAL) UTF-8 ALL
-        S1: * SORT 1 2 3 4 5
-        S1: s1 OK Sort completed.
-        C1: s2 SORT (REVERSE ARRIVAL) UTF-8 ALL
-        S1: * SORT 5 4 3 2 1
-        S1: s2 OK Sort completed.
-        C1: s3 SORT (DATE) UTF-8 ALL
-        S1: * SORT 5 3 4 1 2
-        S1: s3 OK Sort completed.
-        C1: s4 SORT (SIZE) UTF-8 ALL
-        S1: * SORT 3 4 2 5 1
-        S1: s4 OK Sort completed.
-        C1: s5 SORT (REVERSE SIZE) UTF-8 ALL
-        S1: * SORT 1 5 2 4 3
-        S1: s5 OK Sort completed.
-    """,
+        {
+            "ARRIVAL": "1 2 3 4 5",
+            "REVERSE ARRIVAL": "5 4 3 2 1",
+            "DATE": "5 3 4 1 2",
+            "SIZE": "3 4 2 5 1",
+            "REVERSE SIZE": "1 5 2 4 3",
+        },
     )
 
 
@@ -99,22 +89,14 @@ def test_address_keys_use_the_first_mailbox(imap_server: InProcessServer) -> Non
             message("4", to="undisclosed-recipients:;"),
         ],
     )
-    play(
+    assert_sorts(
         imap_server,
-        """
-        C1: s1 SORT (FROM) UTF-8 ALL
-        S1: * SORT 4 1 3 2
-        S1: s1 OK Sort completed.
-        C1: s2 SORT (TO) UTF-8 ALL
-        S1: * SORT 3 2 1 4
-        S1: s2 OK Sort completed.
-        C1: s3 SORT (CC) UTF-8 ALL
-        S1: * SORT 2 4 3 1
-        S1: s3 OK Sort completed.
-        C1: s4 SORT (REVERSE FROM) UTF-8 ALL
-        S1: * SORT 2 3 1 4
-        S1: s4 OK Sort completed.
-    """,
+        {
+            "FROM": "4 1 3 2",
+            "TO": "3 2 1 4",
+            "CC": "2 4 3 1",
+            "REVERSE FROM": "2 3 1 4",
+        },
     )
 
 
@@ -130,22 +112,14 @@ def test_rfc5957_display_names(imap_server: InProcessServer) -> None:
             message("4", sender="mary@example.org (Mary Smith)", to="Eve <e@x>"),
         ],
     )
-    play(
+    assert_sorts(
         imap_server,
-        """
-        C1: s1 SORT (DISPLAYFROM) UTF-8 ALL
-        S1: * SORT 3 2 4 1
-        S1: s1 OK Sort completed.
-        C1: s2 SORT (DISPLAYTO) UTF-8 ALL
-        S1: * SORT 2 3 4 1
-        S1: s2 OK Sort completed.
-        C1: s3 SORT (REVERSE DISPLAYFROM) UTF-8 ALL
-        S1: * SORT 1 4 2 3
-        S1: s3 OK Sort completed.
-        C1: s4 SORT (FROM) UTF-8 ALL
-        S1: * SORT 1 2 4 3
-        S1: s4 OK Sort completed.
-    """,
+        {
+            "DISPLAYFROM": "3 2 4 1",
+            "DISPLAYTO": "2 3 4 1",
+            "REVERSE DISPLAYFROM": "1 4 2 3",
+            "FROM": "1 2 4 3",
+        },
     )
 
 
@@ -161,25 +135,15 @@ def test_several_criteria_and_ties_in_mailbox_order(imap_server: InProcessServer
             message("other", sender="a@x", body="x" * 5),
         ],
     )
-    play(
+    assert_sorts(
         imap_server,
-        """
-        C1: s1 SORT (SUBJECT) UTF-8 ALL
-        S1: * SORT 4 1 2 3
-        S1: s1 OK Sort completed.
-        C1: s2 SORT (REVERSE SUBJECT) UTF-8 ALL
-        S1: * SORT 1 2 3 4
-        S1: s2 OK Sort completed.
-        C1: s3 SORT (SUBJECT FROM) UTF-8 ALL
-        S1: * SORT 4 2 1 3
-        S1: s3 OK Sort completed.
-        C1: s4 SORT (FROM REVERSE SIZE SUBJECT) UTF-8 ALL
-        S1: * SORT 4 2 3 1
-        S1: s4 OK Sort completed.
-        C1: s5 SORT (SIZE) UTF-8 ALL
-        S1: * SORT 1 2 4 3
-        S1: s5 OK Sort completed.
-    """,
+        {
+            "SUBJECT": "4 1 2 3",
+            "REVERSE SUBJECT": "1 2 3 4",
+            "SUBJECT FROM": "4 2 1 3",
+            "FROM REVERSE SIZE SUBJECT": "4 2 3 1",
+            "SIZE": "1 2 4 3",
+        },
     )
 
 

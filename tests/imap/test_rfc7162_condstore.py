@@ -27,6 +27,21 @@ S1: * OK [UIDVALIDITY …
 S1: * OK [UIDNEXT 4] …
 """
 
+# Connection 1 logged in with INBOX selected (the `three` mailbox), with and without CONDSTORE.
+SELECTED = f"""
+{LOGIN_A1}
+C1: a2 SELECT INBOX
+{SELECT_3}
+S1: a2 OK …
+"""
+SELECTED_CONDSTORE = f"""
+{LOGIN_A1}
+C1: a2 SELECT INBOX (CONDSTORE)
+{SELECT_3}
+S1: * OK [HIGHESTMODSEQ 4] Highest
+S1: a2 OK …
+"""
+
 
 @pytest.fixture
 def three(imap_server: InProcessServer) -> InProcessServer:
@@ -142,11 +157,7 @@ def test_conditional_store_all_pass(three: InProcessServer) -> None:
     play(
         three,
         f"""
-        {LOGIN_A1}
-        C1: a2 SELECT INBOX (CONDSTORE)
-        {SELECT_3}
-        S1: * OK [HIGHESTMODSEQ 4] Highest
-        S1: a2 OK …
+        {SELECTED_CONDSTORE}
         C1: a3 UID STORE 3,1,2 (UNCHANGEDSINCE 4) +FLAGS.SILENT (\\Deleted)
         S1: * 1 FETCH (UID 1 MODSEQ (5))
         S1: * 2 FETCH (UID 2 MODSEQ (5))
@@ -172,11 +183,7 @@ def test_conditional_store_fails_for_message_changed_by_another_session(
     play(
         three,
         f"""
-        {LOGIN_A1}
-        C1: a2 SELECT INBOX (CONDSTORE)
-        {SELECT_3}
-        S1: * OK [HIGHESTMODSEQ 4] Highest
-        S1: a2 OK …
+        {SELECTED_CONDSTORE}
         {LOGIN_B1}
         C2: b2 UID STORE 2 +FLAGS (\\Seen)
         S2: b2 BAD No mailbox selected.
@@ -202,11 +209,7 @@ def test_conditional_store_message_already_in_requested_state(three: InProcessSe
     play(
         three,
         f"""
-        {LOGIN_A1}
-        C1: a2 SELECT INBOX (CONDSTORE)
-        {SELECT_3}
-        S1: * OK [HIGHESTMODSEQ 4] Highest
-        S1: a2 OK …
+        {SELECTED_CONDSTORE}
         {LOGIN_B1}
         {OPEN2_B2_SELECT}
         C2: b3 STORE 2 +FLAGS.SILENT (\\Deleted)
@@ -228,10 +231,7 @@ def test_unchangedsince_zero(three: InProcessServer) -> None:
     play(
         three,
         f"""
-        {LOGIN_A1}
-        C1: a2 SELECT INBOX
-        {SELECT_3}
-        S1: a2 OK …
+        {SELECTED}
         C1: a3 STORE 1 (UNCHANGEDSINCE 0) +FLAGS.SILENT ($MDNSent)
         S1: * OK [HIGHESTMODSEQ 4] Highest
         S1: * 1 FETCH (MODSEQ (5))
@@ -252,10 +252,7 @@ def test_fetch_changedsince(three: InProcessServer) -> None:
     play(
         three,
         f"""
-        {LOGIN_A1}
-        C1: a2 SELECT INBOX
-        {SELECT_3}
-        S1: a2 OK …
+        {SELECTED}
         C1: a3 STORE 2 +FLAGS.SILENT ($Junk)
         S1: a3 OK Store completed.
         C1: a4 FETCH 1:* (FLAGS) (CHANGEDSINCE 4)
@@ -278,10 +275,7 @@ def test_search_modseq(three: InProcessServer) -> None:
     play(
         three,
         f"""
-        {LOGIN_A1}
-        C1: a2 SELECT INBOX
-        {SELECT_3}
-        S1: a2 OK …
+        {SELECTED}
         C1: a3 STORE 1,3 +FLAGS.SILENT (\\Draft)
         S1: a3 OK Store completed.
         C1: a4 SEARCH MODSEQ "/flags/\\\\draft" all 4
@@ -319,10 +313,7 @@ def test_unsolicited_fetch_carries_modseq(three: InProcessServer) -> None:
     play(
         three,
         f"""
-        {LOGIN_A1}
-        C1: a2 SELECT INBOX
-        {SELECT_3}
-        S1: a2 OK …
+        {SELECTED}
         {LOGIN_B1}
         {OPEN2_B2_SELECT}
         C2: b3 STORE 1 +FLAGS.SILENT (\\Flagged)

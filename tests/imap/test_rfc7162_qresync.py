@@ -34,6 +34,13 @@ S1: * OK [UIDNEXT 8] …
 S1: * OK [HIGHESTMODSEQ 11] Highest
 """
 
+# What resynchronising `changed` from modseq 7 tells (SELECT QRESYNC §3.2.5.1, UID FETCH
+# CHANGEDSINCE 7 VANISHED §3.2.6): UIDs 3 and 5 expunged, \Seen set on 2.
+TOLD_SINCE_7 = """
+S1: * VANISHED (EARLIER) 3,5
+S1: * 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (8))
+"""
+
 
 def _other_session_changes(server: InProcessServer) -> None:
     client = LineClient(server.port)
@@ -87,8 +94,7 @@ def test_select_qresync_with_known_uids(changed: InProcessServer) -> None:
         {LOGIN_QRESYNC}
         C1: a3 SELECT INBOX (QRESYNC ({{uv}} 7 1:6))
         {SELECT_5}
-        S1: * VANISHED (EARLIER) 3,5
-        S1: * 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (8))
+        {TOLD_SINCE_7}
         S1: a3 OK [READ-WRITE] Select completed.
         """,
         uv=uidvalidity(changed),
@@ -114,8 +120,7 @@ def test_select_qresync_without_known_uids_and_closed(changed: InProcessServer) 
         C1: a4 SELECT INBOX (QRESYNC ({{uv}} 7))
         S1: * OK [CLOSED] Previous mailbox closed.
         {SELECT_5}
-        S1: * VANISHED (EARLIER) 3,5
-        S1: * 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (8))
+        {TOLD_SINCE_7}
         S1: * 5 FETCH (UID 7 FLAGS () MODSEQ (11))
         S1: a4 OK [READ-WRITE] Select completed.
         """,
@@ -132,8 +137,7 @@ def test_select_qresync_with_seq_match_data(changed: InProcessServer) -> None:
         {LOGIN_QRESYNC}
         C1: a3 SELECT INBOX (QRESYNC ({{uv}} 7 1:6 (1:4 1:4)))
         {SELECT_5}
-        S1: * VANISHED (EARLIER) 3,5
-        S1: * 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (8))
+        {TOLD_SINCE_7}
         S1: a3 OK [READ-WRITE] Select completed.
         C1: a4 SELECT INBOX (QRESYNC ({{uv}} 7 1:6 (1:4 1:3)))
         S1: * OK [CLOSED] Previous mailbox closed.
@@ -246,8 +250,7 @@ def test_uid_fetch_changedsince_vanished(changed: InProcessServer) -> None:
         {SELECT_5}
         S1: a3 OK [READ-WRITE] Select completed.
         C1: a4 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 7 VANISHED)
-        S1: * VANISHED (EARLIER) 3,5
-        S1: * 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (8))
+        {TOLD_SINCE_7}
         S1: * 5 FETCH (UID 7 FLAGS () MODSEQ (11))
         S1: a4 OK Fetch completed.
         C1: a5 UID FETCH 4:6 (FLAGS) (CHANGEDSINCE 7 VANISHED)
@@ -279,19 +282,16 @@ def test_resync_below_pruned_floor_is_exact(changed: InProcessServer) -> None:
         {LOGIN_QRESYNC}
         C1: a3 SELECT INBOX (QRESYNC ({{uv}} 7 2:6))
         {SELECT_5}
-        S1: * VANISHED (EARLIER) 3,5
-        S1: * 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (8))
+        {TOLD_SINCE_7}
         S1: a3 OK [READ-WRITE] Select completed.
         C1: a4 SELECT INBOX (QRESYNC ({{uv}} 7))
         S1: * OK [CLOSED] Previous mailbox closed.
         {SELECT_5}
-        S1: * VANISHED (EARLIER) 3,5
-        S1: * 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (8))
+        {TOLD_SINCE_7}
         S1: * 5 FETCH (UID 7 FLAGS () MODSEQ (11))
         S1: a4 OK [READ-WRITE] Select completed.
         C1: a5 UID FETCH 1:6 (FLAGS) (CHANGEDSINCE 7 VANISHED)
-        S1: * VANISHED (EARLIER) 3,5
-        S1: * 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (8))
+        {TOLD_SINCE_7}
         S1: a5 OK Fetch completed.
         """,
         uv=uidvalidity(changed),
