@@ -139,59 +139,71 @@ def test_corpus_is_not_empty() -> None:
     assert len(corpus_files()) > 100
 
 
-def test_html_is_stripped_and_quoted_blocks_dropped() -> None:
-    raw = (
-        b"MIME-Version: 1.0\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n"
-        b"<html><head><title>T</title><style>p {color: red}</style></head><body>"
-        b"<p>Hello&nbsp;<b>you</b> &amp; me</p><script>alert(1)</script>"
-        b"<blockquote>old text</blockquote><div>bye</div></body></html>\r\n"
-    )
-    assert _preview(raw) == "Hello you & me bye"  # &nbsp; is whitespace too
-
-
-def test_plain_text_quotes_attribution_and_signature_dropped() -> None:
-    raw = (
-        b"Subject: re\r\n\r\nSounds   good.\r\n\r\nOn Mon, Bob wrote:\r\n> earlier\r\n"
-        b"> text\r\nSee you.\r\n-- \r\nAlice\r\n"
-    )
-    assert _preview(raw) == "Sounds good. See you."
-
-
-def test_outlook_original_message_dropped() -> None:
-    raw = b"Subject: re\r\n\r\nFine by me.\r\n\r\n-----Original Message-----\r\nFrom: Bob\r\n"
-    assert _preview(raw) == "Fine by me."
-
-
-def test_first_text_part_of_a_multipart_decoded() -> None:
-    raw = (
-        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
-        b"--b\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n"
-        b"--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
-        b"Content-Transfer-Encoding: quoted-printable\r\n\r\nCaf=E9 cr=E8me\r\n"
-        b"--b\r\nContent-Type: text/plain\r\n\r\nsecond part\r\n--b--\r\n"
-    )
-    assert _preview(raw) == "Café crème"
-
-
-def test_attachments_and_attached_messages_give_an_empty_preview() -> None:
-    raw = (
-        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
-        b"--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\nfile\r\n"
-        b"--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner text\r\n"
-        b"--b--\r\n"
-    )
-    assert _preview(raw) == ""
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(
+            (
+                b"MIME-Version: 1.0\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n"
+                b"<html><head><title>T</title><style>p {color: red}</style></head><body>"
+                b"<p>Hello&nbsp;<b>you</b> &amp; me</p><script>alert(1)</script>"
+                b"<blockquote>old text</blockquote><div>bye</div></body></html>\r\n"
+            ),
+            "Hello you & me bye",  # &nbsp; is whitespace too
+            id="html_is_stripped_and_quoted_blocks_dropped",
+        ),
+        pytest.param(
+            (
+                b"Subject: re\r\n\r\nSounds   good.\r\n\r\nOn Mon, Bob wrote:\r\n> earlier\r\n"
+                b"> text\r\nSee you.\r\n-- \r\nAlice\r\n"
+            ),
+            "Sounds good. See you.",
+            id="plain_text_quotes_attribution_and_signature_dropped",
+        ),
+        pytest.param(
+            b"Subject: re\r\n\r\nFine by me.\r\n\r\n-----Original Message-----\r\nFrom: Bob\r\n",
+            "Fine by me.",
+            id="outlook_original_message_dropped",
+        ),
+        pytest.param(
+            (
+                b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+                b"--b\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n"
+                b"--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+                b"Content-Transfer-Encoding: quoted-printable\r\n\r\nCaf=E9 cr=E8me\r\n"
+                b"--b\r\nContent-Type: text/plain\r\n\r\nsecond part\r\n--b--\r\n"
+            ),
+            "Café crème",
+            id="first_text_part_of_a_multipart_decoded",
+        ),
+        pytest.param(
+            (
+                b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+                b"--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment\r\n"
+                b"\r\nfile\r\n"
+                b"--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner text\r\n"
+                b"--b--\r\n"
+            ),
+            "",
+            id="attachments_and_attached_messages_give_an_empty_preview",
+        ),
+        pytest.param(
+            (
+                b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=x-unknown\r\n"
+                b"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8gd29ybGQ=\r\n"
+            ),
+            "hello world",
+            id="base64_body_and_unknown_charset",
+        ),
+    ],
+)
+def test_preview_of_hand_made_message(raw: bytes, expected: str) -> None:
+    """The preview algorithm on small messages: HTML stripped, quotes, attributions and
+    signatures dropped, the first text part decoded, attachments ignored."""
+    assert _preview(raw) == expected
 
 
 def test_long_and_huge_bodies_are_cut_to_the_limit() -> None:
     raw = b"Subject: big\r\n\r\n" + b"word " * 3_000_000
     preview = _preview(raw)
     assert len(preview) <= PREVIEW_MAX_CHARS and preview.startswith("word word")
-
-
-def test_base64_body_and_unknown_charset() -> None:
-    raw = (
-        b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=x-unknown\r\n"
-        b"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8gd29ybGQ=\r\n"
-    )
-    assert _preview(raw) == "hello world"
