@@ -12,7 +12,8 @@ import re
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -148,6 +149,19 @@ class InProcessServer:
     def with_limits(self, **changes: object) -> Limits:
         """Helper for tests: FAST_LIMITS with some fields replaced."""
         return replace(FAST_LIMITS, **changes)  # type: ignore[arg-type]
+
+
+@contextmanager
+def server_with_limits(data_dir: Path, **changes: object) -> Iterator[InProcessServer]:
+    """A started InProcessServer in `data_dir` whose limits are FAST_LIMITS with `changes`
+    (as `with_limits`); stopped when the block is left."""
+    server = InProcessServer(data_dir)
+    server.limits = server.with_limits(**changes)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 OPEN_CLIENTS: list[LineClient] = []

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import imapclient
 import pytest
-from tests.imap.harness import PASSWORD, USER, InProcessServer, LineClient, run_transcript
+from tests.imap.harness import (
+    PASSWORD,
+    USER,
+    InProcessServer,
+    LineClient,
+    run_transcript,
+    server_with_limits,
+)
 
 # RFC 3502 §7: the two messages of the example (line ends as on the wire).
 RFC_MESSAGE_1 = (
@@ -169,28 +176,20 @@ def test_a_failure_in_any_message_stores_none(
 
 def test_too_big_later_message_is_refused_before_upload(tmp_path: Path) -> None:
     """APPENDLIMIT (RFC 7889) holds per message; the refusal drops the whole command."""
-    server = InProcessServer(tmp_path)
-    server.limits = server.with_limits(max_message_size=100)
-    server.start()
-    try:
+    with server_with_limits(tmp_path, max_message_size=100) as server:
         client = _client(server)
         client.send_line("a2 APPEND INBOX {5}")
         assert client.read_line().startswith("+ ")
         client.send_line("first {101}")
         assert client.read_line() == "a2 NO [TOOBIG] Literal too large (limit 100 bytes)."
         assert _status(client) == "* STATUS INBOX (MESSAGES 0 UIDNEXT 1)"
-    finally:
-        server.stop()
 
 
 def test_command_size_limit_bounds_the_total(tmp_path: Path) -> None:
     """`max_command_size` bounds all literals of one command together: NO [LIMIT]."""
-    server = InProcessServer(tmp_path)
-    server.limits = server.with_limits(
-        max_message_size=1000, max_line_length=1000, max_command_size=2500
-    )
-    server.start()
-    try:
+    with server_with_limits(
+        tmp_path, max_message_size=1000, max_line_length=1000, max_command_size=2500
+    ) as server:
         client = _client(server)
         body = "x" * 900
         client.send(f"a2 APPEND INBOX {{900+}}\r\n{body} {{900+}}\r\n{body} {{900}}\r\n")
@@ -199,16 +198,11 @@ def test_command_size_limit_bounds_the_total(tmp_path: Path) -> None:
         # Two of them fit.
         client.send(f"a3 APPEND INBOX {{900+}}\r\n{body} {{900+}}\r\n{body}\r\n")
         assert client.read_until_tagged("a3")[-1].startswith("a3 OK [APPENDUID ")
-    finally:
-        server.stop()
 
 
 def test_message_count_limit(tmp_path: Path) -> None:
     """`max_append_messages` bounds one APPEND: NO [LIMIT], nothing stored."""
-    server = InProcessServer(tmp_path)
-    server.limits = server.with_limits(max_append_messages=2)
-    server.start()
-    try:
+    with server_with_limits(tmp_path, max_append_messages=2) as server:
         client = _client(server)
         client.send_line("a2 APPEND INBOX {1}")
         assert client.read_line().startswith("+ ")
@@ -223,8 +217,6 @@ def test_message_count_limit(tmp_path: Path) -> None:
         assert _status(client) == "* STATUS INBOX (MESSAGES 0 UIDNEXT 1)"
         client.send("a4 APPEND INBOX {1+}\r\na {1+}\r\nb\r\n")
         assert client.read_until_tagged("a4")[-1].startswith("a4 OK [APPENDUID ")
-    finally:
-        server.stop()
 
 
 def test_quota_is_checked_for_the_total(imap_server: InProcessServer) -> None:

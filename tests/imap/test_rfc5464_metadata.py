@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.imap.harness import USER, InProcessServer, LineClient, run_transcript
+from tests.imap.harness import USER, InProcessServer, LineClient, run_transcript, server_with_limits
 
 from tidings.config import ConfigError, load_config
 from tidings.imap.proto.grammar import CommandSyntaxError, parse_command
@@ -135,12 +135,12 @@ def test_binary_value_round_trips_as_literal8(imap_server: InProcessServer) -> N
 def test_rfc5464_section_4_3_maxsize_and_toomany(tmp_path_factory: pytest.TempPathFactory) -> None:
     """§4.3: NO [METADATA MAXSIZE n] for a value over the limit, NO [METADATA TOOMANY] when
     the entry limit or the account's total is reached; nothing of a refused command is set."""
-    server = InProcessServer(tmp_path_factory.mktemp("limits"))
-    server.limits = server.with_limits(
-        max_metadata_value_size=1024, max_metadata_entries=2, max_metadata_total_size=3000
-    )
-    server.start()
-    try:
+    with server_with_limits(
+        tmp_path_factory.mktemp("limits"),
+        max_metadata_value_size=1024,
+        max_metadata_entries=2,
+        max_metadata_total_size=3000,
+    ) as server:
         run_transcript(
             server,
             LOGIN
@@ -180,8 +180,6 @@ def test_rfc5464_section_4_3_maxsize_and_toomany(tmp_path_factory: pytest.TempPa
         assert client.read_until_tagged("h") == [
             "h NO [METADATA TOOMANY] Metadata storage limit reached."
         ]
-    finally:
-        server.stop()
 
 
 def test_errors_for_missing_mailboxes_and_bad_entries(imap_server: InProcessServer) -> None:

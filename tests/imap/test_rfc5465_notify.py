@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.imap.harness import USER, InProcessServer, LineClient, run_transcript
+from tests.imap.harness import USER, InProcessServer, LineClient, run_transcript, server_with_limits
 
 from tidings.imap.session.notify import publish_metadata_change
 from tidings.notify.api import ChangeNotice
@@ -380,11 +380,8 @@ def test_rfc5465_errors(imap_server: InProcessServer) -> None:
 @pytest.fixture
 def small_queue_server(tmp_path: Path) -> Iterator[InProcessServer]:
     """A server whose NOTIFY subscriptions hold notices for at most 3 mailboxes."""
-    server = InProcessServer(tmp_path)
-    server.limits = server.with_limits(notify_queue_size=3)
-    server.start()
-    yield server
-    server.stop()
+    with server_with_limits(tmp_path, notify_queue_size=3) as server:
+        yield server
 
 
 def test_rfc5465_5_8_overflow_says_notificationoverflow_and_stops(

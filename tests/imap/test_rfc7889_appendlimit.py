@@ -7,18 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.imap.harness import InProcessServer, LineClient
+from tests.imap.harness import InProcessServer, LineClient, server_with_limits
 
 LIMIT = 1000
 
 
 @pytest.fixture
 def small_server(tmp_path: Path) -> Iterator[InProcessServer]:
-    server = InProcessServer(tmp_path)
-    server.limits = server.with_limits(max_message_size=LIMIT)
-    server.start()
-    yield server
-    server.stop()
+    with server_with_limits(tmp_path, max_message_size=LIMIT) as server:
+        yield server
 
 
 def _client(server: InProcessServer) -> LineClient:

@@ -162,6 +162,12 @@ class Imap:
     def close(self) -> None:
         self.sock.close()
 
+    def __enter__(self) -> Imap:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def scram(
     imap: Imap,
