@@ -12,7 +12,7 @@ import re
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -260,6 +260,18 @@ def run_transcript(
     `{name}` (from `values`) are replaced. Lines matching `skip` (other extensions' codes)
     are passed over, in the script and in what the server sends. `connect` opens each
     connection (default: a fresh, not logged-in LineClient)."""
+    play_transcript(server, script, values, skip=skip, connect=connect)
+
+
+def play_transcript(
+    server: InProcessServer,
+    script: str,
+    values: Mapping[str, object],
+    *,
+    skip: re.Pattern[str] | None = None,
+    connect: Callable[[], LineClient] | None = None,
+) -> None:
+    """run_transcript with the `{name}` values as a mapping (for helpers that pass theirs on)."""
     clients: dict[str, LineClient] = {}
     try:
         for number, raw in enumerate(script.strip().splitlines(), 1):

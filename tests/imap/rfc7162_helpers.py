@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.imap.harness import InProcessServer, LineClient, run_transcript
+from tests.imap.harness import InProcessServer, LineClient, play_transcript
 
 # Untagged `* OK [CODE ...]` lines other extensions add to SELECT (RFC 8474 MAILBOXID);
 # these transcripts are about RFC 7162 and skip them.
@@ -16,7 +16,7 @@ def play(server: InProcessServer, script: str, **values: object) -> None:
     """harness.run_transcript (`C<n>:` sends, `S<n>:` expects, `…` matches anything),
     skipping untagged OK lines with a code of another extension. `{name}` is replaced by
     `values[name]` (e.g. a UIDVALIDITY learnt beforehand)."""
-    run_transcript(server, script, skip=_FOREIGN_CODES, **values)
+    play_transcript(server, script, values, skip=_FOREIGN_CODES)
 
 
 def fill(server: InProcessServer, count: int, mailbox: str = "INBOX") -> None:
