@@ -112,8 +112,9 @@ def seed_flags(index: int) -> str:
 
 # The seeded messages' INTERNALDATEs: one hour apart, in a zone east of UTC, so that a client
 # that keeps arrival dates (mbsync's CopyArrivalDate) shows whether the offset is honoured.
-SEED_EPOCH = datetime.datetime(2020, 1, 1, 9, 30, tzinfo=datetime.timezone(
-    datetime.timedelta(hours=2)))
+SEED_EPOCH = datetime.datetime(
+    2020, 1, 1, 9, 30, tzinfo=datetime.timezone(datetime.timedelta(hours=2))
+)
 
 
 def seed(client: imaplib.IMAP4, layout: dict[str, int], messages: list[bytes]) -> None:
@@ -255,9 +256,7 @@ def maildir_folders(root: Path) -> dict[str, Path]:
 
 def maildir_files(folder: Path) -> list[Path]:
     """The message files of one Maildir (cur/ and new/; tmp/ is work in progress)."""
-    return sorted(
-        [p for sub in ("cur", "new") for p in (folder / sub).iterdir() if p.is_file()]
-    )
+    return sorted([p for sub in ("cur", "new") for p in (folder / sub).iterdir() if p.is_file()])
 
 
 def file_letters(path: Path) -> str:
@@ -269,8 +268,9 @@ def file_letters(path: Path) -> str:
 def maildir_state(root: Path) -> State:
     """Every Maildir under root as (Message-ID, flags) lists."""
     return {
-        name: sorted((message_id(path.read_bytes()), file_letters(path)) for path in
-                     maildir_files(folder))
+        name: sorted(
+            (message_id(path.read_bytes()), file_letters(path)) for path in maildir_files(folder)
+        )
         for name, folder in maildir_folders(root).items()
     }
 

@@ -34,8 +34,9 @@ _RECEIVED = re.compile(rb"\AReceived: [^\n]*\n(?:[ \t][^\n]*\n)*")
 class Fetchmail:
     """One fetchmail configuration in a private home: rcfile, UID list, MDA and mail dir."""
 
-    def __init__(self, home: Path, server: TidingsServer, protocol: str, port: int,
-                 options: str) -> None:
+    def __init__(
+        self, home: Path, server: TidingsServer, protocol: str, port: int, options: str
+    ) -> None:
         self.binary = ensure_command("fetchmail", "fetchmail")
         self.home = home
         self.mail = home / "delivered"
@@ -61,9 +62,21 @@ class Fetchmail:
     def run(self) -> subprocess.CompletedProcess[str]:
         """One poll; exit 0 means mail was delivered, 1 means there was none (fetchmail(1))."""
         result = subprocess.run(
-            [self.binary, "-f", str(self.rcfile), "-i", str(self.home / "fetchids"),
-             "--pidfile", str(self.home / "fetchmail.pid"), "--nosyslog", "-v"],
-            capture_output=True, text=True, timeout=120, check=False,
+            [
+                self.binary,
+                "-f",
+                str(self.rcfile),
+                "-i",
+                str(self.home / "fetchids"),
+                "--pidfile",
+                str(self.home / "fetchmail.pid"),
+                "--nosyslog",
+                "-v",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
             env={**os.environ, "FETCHMAILHOME": str(self.home), "HOME": str(self.home)},
         )
         assert result.returncode in (0, 1), result.stdout + result.stderr
@@ -71,8 +84,9 @@ class Fetchmail:
 
     def delivered(self) -> list[bytes]:
         """The messages the MDA received, in order, without fetchmail's Received header."""
-        return [_RECEIVED.sub(b"", path.read_bytes(), count=1)
-                for path in sorted(self.mail.iterdir())]
+        return [
+            _RECEIVED.sub(b"", path.read_bytes(), count=1) for path in sorted(self.mail.iterdir())
+        ]
 
 
 def as_delivered(raw: bytes) -> bytes:
@@ -86,8 +100,9 @@ def filled(server: TidingsServer) -> TidingsServer:
     return server
 
 
-def test_fetchmail_pop3_keep_fetches_each_message_once(filled: TidingsServer,
-                                                        tmp_path: Path) -> None:
+def test_fetchmail_pop3_keep_fetches_each_message_once(
+    filled: TidingsServer, tmp_path: Path
+) -> None:
     fetchmail = Fetchmail(tmp_path, filled, "POP3", filled.pop3_port, "keep sslproto ''")
     first = fetchmail.run()
     assert first.returncode == 0, first.stdout + first.stderr
@@ -110,9 +125,7 @@ def test_fetchmail_pop3_without_keep_deletes(filled: TidingsServer, tmp_path: Pa
 
 
 def test_fetchmail_pop3s(filled: TidingsServer, tmp_path: Path) -> None:
-    fetchmail = Fetchmail(
-        tmp_path, filled, "POP3", filled.pop3s_port, "keep ssl no sslcertck"
-    )
+    fetchmail = Fetchmail(tmp_path, filled, "POP3", filled.pop3s_port, "keep ssl no sslcertck")
     result = fetchmail.run()
     assert result.returncode == 0, result.stdout + result.stderr
     assert fetchmail.delivered() == [as_delivered(raw) for raw in MESSAGES]

@@ -48,7 +48,10 @@ SyncState *
 
 def _sync(mbsync: str, config: Path) -> None:
     result = subprocess.run(
-        [mbsync, "-c", str(config), "-a"], capture_output=True, text=True, timeout=120,
+        [mbsync, "-c", str(config), "-a"],
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

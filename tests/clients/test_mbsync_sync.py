@@ -93,7 +93,10 @@ SyncState *
         """One `mbsync -a`; it must succeed. Returns its output."""
         result = subprocess.run(
             [self.binary, "-c", str(self.config), "-a"],
-            capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout + result.stderr
@@ -177,15 +180,20 @@ def test_local_changes_are_pushed(sync_endpoint: Endpoint, tmp_path: Path) -> No
         _replace(expected, "Projects", ident, None)
     for number in range(3):
         tag = f"laptop-{number}"
-        add_local_message(root, "INBOX", generated_message(tag, "written offline", b"\n"),
-                          f"170000000{number}.local.test")
+        add_local_message(
+            root,
+            "INBOX",
+            generated_message(tag, "written offline", b"\n"),
+            f"170000000{number}.local.test",
+        )
         expected["INBOX"].append((f"<{tag}@sync.test>", ""))
     add_local_message(root, "Projects/Alpha", big_message(), "1700000010.local.test")
     expected["Projects/Alpha"].append(("<big-local@sync.test>", ""))
     # CopyArrivalDate: the file's mtime becomes the uploaded message's INTERNALDATE.
     os.utime(root / "Projects/Alpha/new/1700000010.local.test", (ARRIVAL, ARRIVAL))
-    add_local_message(root, "Offline", generated_message("offline-folder", "new", b"\n"),
-                      "1700000020.local.test")
+    add_local_message(
+        root, "Offline", generated_message("offline-folder", "new", b"\n"), "1700000020.local.test"
+    )
     expected["Offline"] = [("<offline-folder@sync.test>", "")]
 
     mbsync.sync()
@@ -238,8 +246,15 @@ def test_scram_sha_256_login(server: TidingsServer, tmp_path: Path) -> None:
     """mbsync logs in with SCRAM-SHA-256 (RFC 7677) through Cyrus SASL, a client-side SCRAM
     written independently of ours, and syncs. (mbsync passes no channel binding to SASL, so
     it cannot use SCRAM-SHA-256-PLUS.)"""
-    endpoint = Endpoint("tidings", "localhost", server.imap_port, server.imaps_port,
-                        server.user, server.password, server.data_dir / "tls" / "cert.pem")
+    endpoint = Endpoint(
+        "tidings",
+        "localhost",
+        server.imap_port,
+        server.imaps_port,
+        server.user,
+        server.password,
+        server.data_dir / "tls" / "cert.pem",
+    )
     greeting = imaplib.IMAP4("127.0.0.1", server.imap_port, timeout=30)
     offered = "AUTH=SCRAM-SHA-256" in greeting.capabilities  # before login, where AUTH= is
     greeting.logout()
@@ -254,7 +269,10 @@ def test_scram_sha_256_login(server: TidingsServer, tmp_path: Path) -> None:
     mbsync = Mbsync(endpoint, tmp_path / "mbsync", auth_mechs="SCRAM-SHA-256")
     output = subprocess.run(
         [mbsync.binary, "-c", str(mbsync.config), "-a", "-D"],
-        capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
     )
     assert output.returncode == 0, output.stdout + output.stderr
     assert "AUTHENTICATE SCRAM-SHA-256" in output.stdout + output.stderr

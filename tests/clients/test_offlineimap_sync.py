@@ -43,8 +43,7 @@ pytestmark = pytest.mark.slow
 
 # A name with a space and a non-ASCII one (modified UTF-7 "Donn\u00e9es", RFC 3501 §5.1.3),
 # with a child, so quoting and the hierarchy go through both clients as well.
-LAYOUT = {"INBOX": 30, "Archive": 15, "Fresh Ideas": 5, "Donn&AOk-es": 5,
-          "Donn&AOk-es/Sub Dir": 5}
+LAYOUT = {"INBOX": 30, "Archive": 15, "Fresh Ideas": 5, "Donn&AOk-es": 5, "Donn&AOk-es/Sub Dir": 5}
 RUN_TIMEOUT = 180  # seconds for one offlineimap run
 
 
@@ -103,7 +102,10 @@ usecompression = {"yes" if _compresses(endpoint) else "no"}
         """One `offlineimap -o -u quiet`; it must succeed and report no error."""
         result = subprocess.run(
             [self.binary, "-c", str(self.config), "-o", "-u", "quiet"],
-            capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
         )
         output = result.stdout + result.stderr
         assert result.returncode == 0, output
@@ -156,14 +158,21 @@ def test_folders_and_moves(sync_endpoint: Endpoint, tmp_path: Path) -> None:
             assert client.append("FromServer", r"(\Seen)", None, raw)[0] == "OK"
     finally:
         client.logout()
-    expected["FromServer"] = [("<server-folder-0@sync.test>", "S"),
-                              ("<server-folder-1@sync.test>", "S")]
+    expected["FromServer"] = [
+        ("<server-folder-0@sync.test>", "S"),
+        ("<server-folder-1@sync.test>", "S"),
+    ]
     for number in range(2):
-        add_local_message(offlineimap.maildir, "FromLaptop",
-                          generated_message(f"local-folder-{number}", "made offline", b"\n"),
-                          f"170000000{number}.local.test")
-    expected["FromLaptop"] = [("<local-folder-0@sync.test>", ""),
-                              ("<local-folder-1@sync.test>", "")]
+        add_local_message(
+            offlineimap.maildir,
+            "FromLaptop",
+            generated_message(f"local-folder-{number}", "made offline", b"\n"),
+            f"170000000{number}.local.test",
+        )
+    expected["FromLaptop"] = [
+        ("<local-folder-0@sync.test>", ""),
+        ("<local-folder-1@sync.test>", ""),
+    ]
     offlineimap.sync()
     assert_same(server_state(sync_endpoint), maildir_state(offlineimap.maildir), expected)
 
@@ -191,8 +200,9 @@ def test_local_flags_and_deletions(sync_endpoint: Endpoint, tmp_path: Path) -> N
     toggles = ["F", "S", "R", "D"]
     for number, (ident, flags) in enumerate(list(expected["INBOX"])[:8]):
         letter = toggles[number % len(toggles)]
-        new_flags = "".join(sorted(flags.replace(letter, "") if letter in flags
-                                   else flags + letter))
+        new_flags = "".join(
+            sorted(flags.replace(letter, "") if letter in flags else flags + letter)
+        )
         set_maildir_flags(find_file(root, "INBOX", ident), new_flags)
         _take(expected, "INBOX", ident)
         expected["INBOX"].append((ident, new_flags))
@@ -205,8 +215,12 @@ def test_local_flags_and_deletions(sync_endpoint: Endpoint, tmp_path: Path) -> N
     ident, flags = _take(expected, "Fresh Ideas", expected["Fresh Ideas"][0][0])
     set_maildir_flags(find_file(root, "Fresh Ideas", ident), flags + "T")
     expected["Fresh Ideas"].append((ident, "".join(sorted(flags + "T"))))
-    add_local_message(root, "INBOX", generated_message("laptop", "written offline", b"\n"),
-                      "1700000000.local.test")
+    add_local_message(
+        root,
+        "INBOX",
+        generated_message("laptop", "written offline", b"\n"),
+        "1700000000.local.test",
+    )
     expected["INBOX"].append(("<laptop@sync.test>", ""))
 
     offlineimap.sync()

@@ -65,20 +65,28 @@ def test_mbsync_and_offlineimap_at_once(sync_endpoint: Endpoint, tmp_path: Path)
     finally:
         client.logout()
     _together(laptop.sync, desktop.sync)
-    expected_ids = {folder: {ident for ident, _ in messages}
-                    for folder, messages in server_state(sync_endpoint).items()}
+    expected_ids = {
+        folder: {ident for ident, _ in messages}
+        for folder, messages in server_state(sync_endpoint).items()
+    }
 
     for number in range(ROUNDS):
         for path in maildir_files(laptop.maildir / "INBOX")[number * 3 : number * 3 + 3]:
             flags = file_letters(path)
             set_maildir_flags(path, flags.replace("F", "") if "F" in flags else flags + "F")
-        add_local_message(laptop.maildir, "INBOX",
-                          generated_message(f"laptop-{number}", "offline", b"\n"),
-                          f"170000000{number}.laptop")
+        add_local_message(
+            laptop.maildir,
+            "INBOX",
+            generated_message(f"laptop-{number}", "offline", b"\n"),
+            f"170000000{number}.laptop",
+        )
         expected_ids["INBOX"].add(f"<laptop-{number}@sync.test>")
-        add_local_message(desktop.maildir, "Archive",
-                          generated_message(f"desktop-{number}", "offline", b"\n"),
-                          f"180000000{number}.desktop")
+        add_local_message(
+            desktop.maildir,
+            "Archive",
+            generated_message(f"desktop-{number}", "offline", b"\n"),
+            f"180000000{number}.desktop",
+        )
         expected_ids["Archive"].add(f"<desktop-{number}@sync.test>")
         victim = maildir_files(desktop.maildir / "Projects/Alpha")[0]
         expected_ids["Projects/Alpha"].discard(message_id(victim.read_bytes()))

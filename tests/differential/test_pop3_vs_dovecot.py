@@ -161,9 +161,7 @@ def comparable(exchange: Exchange) -> tuple[Any, ...]:
     body: Any = exchange.body
     if command == "CAPA":
         body = sorted(
-            _without_scram(line)
-            for line in exchange.body
-            if not line.startswith("IMPLEMENTATION")
+            _without_scram(line) for line in exchange.body if not line.startswith("IMPLEMENTATION")
         )
     elif command == "AUTH":
         body = [line for line in exchange.body if not _SCRAM.fullmatch(line)]
@@ -185,8 +183,9 @@ def p1_missing_argument(tidings: Exchange, dovecot: Exchange) -> bool:
 DEVIATION_RULES: dict[str, Rule] = {"P1": p1_missing_argument}
 
 
-def assert_same(scripts: dict[str, Script], tidings: Target, dovecot: Target,
-                tls: bool = False) -> None:
+def assert_same(
+    scripts: dict[str, Script], tidings: Target, dovecot: Target, tls: bool = False
+) -> None:
     """Run each script on both servers and compare exchange by exchange."""
     problems = []
     for name, script in scripts.items():
@@ -218,10 +217,12 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Target, 
     dovecot_server: DovecotServer | None = None
     try:
         dovecot_server = start_dovecot(base / "dovecot")
-        tidings = Target("tidings", tidings_server.pop3_port, tidings_server.pop3s_port,
-                         tidings_server.imap_port)
-        dovecot = Target("dovecot", dovecot_server.pop3_port, dovecot_server.pop3s_port,
-                         dovecot_server.imap_port)
+        tidings = Target(
+            "tidings", tidings_server.pop3_port, tidings_server.pop3s_port, tidings_server.imap_port
+        )
+        dovecot = Target(
+            "dovecot", dovecot_server.pop3_port, dovecot_server.pop3s_port, dovecot_server.imap_port
+        )
         for target in (tidings, dovecot):
             imap_append(target.imap_port, USER, PASSWORD, *MESSAGES)
         yield tidings, dovecot
@@ -246,8 +247,14 @@ def test_authorization_state_replies(servers: tuple[Target, Target]) -> None:
             "empty-line": ["", "AUTH", "QUIT"],
             "unknown-mechanism": ["AUTH X-UNKNOWN", "QUIT"],
             "user-without-name": ["USER", "QUIT"],
-            "wrong-password": [f"USER {USER}", "PASS wrong", f"PASS {PASSWORD}", *LOGIN,
-                               "STAT", "QUIT"],
+            "wrong-password": [
+                f"USER {USER}",
+                "PASS wrong",
+                f"PASS {PASSWORD}",
+                *LOGIN,
+                "STAT",
+                "QUIT",
+            ],
         },
         *servers,
     )
@@ -271,18 +278,67 @@ def test_transaction_state_replies(servers: tuple[Target, Target]) -> None:
     assert_same(
         {
             "read-only": [
-                *LOGIN, "STAT", "LIST", "LIST 1", "LIST 4", "LIST 9", "LIST 0", "LIST x",
-                "LIST 1 2", "UIDL", "UIDL 2", "UIDL 9", "UIDL 0",
-                "RETR 1", "RETR 2", "RETR 3", "RETR 4", "RETR 01", "RETR 9", "RETR",
-                "RETR +1", "RETR 4294967297",
-                "TOP 1 0", "TOP 3 1", "TOP 2 2", "TOP 4 3", "TOP 2 99999999999", "TOP 9 1",
-                "TOP 1 x", "TOP 1 -1", "TOP 1",
-                "NOOP", "NOOP extra", "STAT x", "CAPA", "USER x", "PASS y", "AUTH PLAIN",
-                "STLS", "FOO", "", "QUIT",
+                *LOGIN,
+                "STAT",
+                "LIST",
+                "LIST 1",
+                "LIST 4",
+                "LIST 9",
+                "LIST 0",
+                "LIST x",
+                "LIST 1 2",
+                "UIDL",
+                "UIDL 2",
+                "UIDL 9",
+                "UIDL 0",
+                "RETR 1",
+                "RETR 2",
+                "RETR 3",
+                "RETR 4",
+                "RETR 01",
+                "RETR 9",
+                "RETR",
+                "RETR +1",
+                "RETR 4294967297",
+                "TOP 1 0",
+                "TOP 3 1",
+                "TOP 2 2",
+                "TOP 4 3",
+                "TOP 2 99999999999",
+                "TOP 9 1",
+                "TOP 1 x",
+                "TOP 1 -1",
+                "TOP 1",
+                "NOOP",
+                "NOOP extra",
+                "STAT x",
+                "CAPA",
+                "USER x",
+                "PASS y",
+                "AUTH PLAIN",
+                "STLS",
+                "FOO",
+                "",
+                "QUIT",
             ],
             "dele-rset": [
-                *LOGIN, "DELE 1", "DELE 1", "RETR 1", "TOP 1 0", "LIST 1", "UIDL 1", "STAT",
-                "LIST", "UIDL", "DELE 9", "DELE", "RSET", "STAT", "LIST", "RSET", "QUIT",
+                *LOGIN,
+                "DELE 1",
+                "DELE 1",
+                "RETR 1",
+                "TOP 1 0",
+                "LIST 1",
+                "UIDL 1",
+                "STAT",
+                "LIST",
+                "UIDL",
+                "DELE 9",
+                "DELE",
+                "RSET",
+                "STAT",
+                "LIST",
+                "RSET",
+                "QUIT",
             ],
         },
         *servers,
@@ -290,8 +346,9 @@ def test_transaction_state_replies(servers: tuple[Target, Target]) -> None:
 
 
 def test_pop3s_replies(servers: tuple[Target, Target]) -> None:
-    assert_same({"pop3s": ["CAPA", "STLS", *LOGIN, "CAPA", "STAT", "RETR 3", "QUIT"]},
-                *servers, tls=True)
+    assert_same(
+        {"pop3s": ["CAPA", "STLS", *LOGIN, "CAPA", "STAT", "RETR 3", "QUIT"]}, *servers, tls=True
+    )
 
 
 def test_stls_replies(servers: tuple[Target, Target]) -> None:
@@ -418,6 +475,6 @@ def test_quit_applies_deletions_like_dovecot(servers: tuple[Target, Target]) -> 
 
 def test_deviation_rules_are_documented() -> None:
     text = (Path(__file__).parent / "DEVIATIONS.md").read_text()
-    section = text[text.index("# POP3"):] if "# POP3" in text else ""
+    section = text[text.index("# POP3") :] if "# POP3" in text else ""
     for name, rule in DEVIATION_RULES.items():
         assert f"{name} " in section and rule.__name__ in section, name

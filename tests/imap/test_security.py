@@ -58,7 +58,7 @@ def test_starttls_discards_plaintext_beyond_one_read(remote_server: InProcessSer
     driver's first read after STARTTLS must not be executed once TLS is up."""
     client = LineClient(remote_server.port)
     injected = "t2 NOOP\r\n" * 12_000  # ~100 KB, more than one 64 KiB read
-    client.send(f"t1 STARTTLS\r\n{injected}t9 LOGIN {USER} \"{PASSWORD}\"\r\n")
+    client.send(f't1 STARTTLS\r\n{injected}t9 LOGIN {USER} "{PASSWORD}"\r\n')
     assert client.read_line().startswith("t1 OK")
     import ssl  # noqa: PLC0415
 

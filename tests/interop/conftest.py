@@ -138,5 +138,3 @@ def mailbox(imap: ImapTarget) -> Iterator[str]:
     with contextlib.suppress(imaplib.IMAP4.error, OSError):
         cleanup.delete(name)
     safe_logout(cleanup)
-
-

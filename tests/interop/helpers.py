@@ -1,5 +1,4 @@
-"""Helpers shared by the interop tests: targets, message builders, a raw line client.
-"""
+"""Helpers shared by the interop tests: targets, message builders, a raw line client."""
 
 from __future__ import annotations
 
@@ -201,9 +200,11 @@ class ImapTarget:
 
     def imaplib_ssl(self) -> imaplib.IMAP4_SSL:
         """A connected stdlib client on the implicit-TLS port."""
-        return self.track(imaplib.IMAP4_SSL(
-            self.host, self.ssl_port, ssl_context=unverified_context(), timeout=TIMEOUT
-        ))
+        return self.track(
+            imaplib.IMAP4_SSL(
+                self.host, self.ssl_port, ssl_context=unverified_context(), timeout=TIMEOUT
+            )
+        )
 
     def login(self) -> imaplib.IMAP4:
         """A logged-in stdlib client."""
@@ -328,8 +329,9 @@ def parse_value(data: bytes, pos: int) -> tuple[Any, int]:
         return data[start : start + size], start + size
     end = pos
     depth = 0
-    while end < len(data) and (depth or data[end : end + 1] not in (b" ", b"(", b")", b"\r", b"\n")
-                               or end == pos):
+    while end < len(data) and (
+        depth or data[end : end + 1] not in (b" ", b"(", b")", b"\r", b"\n") or end == pos
+    ):
         if data[end : end + 1] == b"[":
             depth += 1
         elif data[end : end + 1] == b"]":
@@ -374,8 +376,9 @@ def fetch_responses(data: list[Any]) -> list[bytes]:
     return responses
 
 
-def fetch_items(conn: imaplib.IMAP4, message_set: str, items: str, *, uid: bool = False
-                ) -> dict[int, dict[str, Any]]:
+def fetch_items(
+    conn: imaplib.IMAP4, message_set: str, items: str, *, uid: bool = False
+) -> dict[int, dict[str, Any]]:
     """FETCH (or UID FETCH) with imaplib; returns {sequence number: {item: value}}."""
     if uid:
         typ, data = conn.uid("FETCH", message_set, items)
@@ -387,6 +390,4 @@ def fetch_items(conn: imaplib.IMAP4, message_set: str, items: str, *, uid: bool 
 
 def untagged_fetches(untagged: list[bytes]) -> dict[int, dict[str, Any]]:
     """The FETCH responses among a raw client's untagged lines."""
-    return dict(
-        parse_fetch(line) for line in untagged if re.match(rb"^\* \d+ FETCH ", line, re.I)
-    )
+    return dict(parse_fetch(line) for line in untagged if re.match(rb"^\* \d+ FETCH ", line, re.I))

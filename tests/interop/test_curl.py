@@ -18,9 +18,20 @@ def curl(imap: ImapTarget, url: str, *options: str) -> bytes:
     """Run curl against the target with its credentials; returns stdout (fails on error)."""
     assert CURL is not None
     result = subprocess.run(
-        [CURL, "--silent", "--show-error", "--max-time", "15",
-         "--user", f"{imap.user}:{imap.password}", *options, url],
-        capture_output=True, timeout=30, check=False,
+        [
+            CURL,
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "15",
+            "--user",
+            f"{imap.user}:{imap.password}",
+            *options,
+            url,
+        ],
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 0, (result.returncode, result.stderr.decode(errors="replace"))
     return result.stdout
@@ -94,8 +105,9 @@ def test_curl_custom_examine_inbox(imap: ImapTarget) -> None:
 
 
 def test_curl_search_url_rfc5092(imap: ImapTarget, mailbox: str) -> None:
-    append(imap, mailbox, make_message("hello one"), make_message("other"),
-           make_message("Hello two"))
+    append(
+        imap, mailbox, make_message("hello one"), make_message("other"), make_message("Hello two")
+    )
     output = curl(imap, f"{base(imap)}/{mailbox}?SUBJECT%20hello").decode()
     assert output.strip() == "* SEARCH 1 3", output
 
@@ -103,8 +115,9 @@ def test_curl_search_url_rfc5092(imap: ImapTarget, mailbox: str) -> None:
 def test_curl_wrong_password_fails_rfc5092(imap: ImapTarget) -> None:
     assert CURL is not None
     result = subprocess.run(
-        [CURL, "--silent", "--max-time", "15", "--user", f"{imap.user}:wrong",
-         base(imap) + "/"],
-        capture_output=True, timeout=30, check=False,
+        [CURL, "--silent", "--max-time", "15", "--user", f"{imap.user}:wrong", base(imap) + "/"],
+        capture_output=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 67, result  # CURLE_LOGIN_DENIED

@@ -29,14 +29,26 @@ LARGE = large_message(512 * 1024)
 MESSAGES = [PLAIN, BARE_LF, DOTS, LARGE]
 
 
-def curl(server: TidingsServer, url: str, *options: str, password: str | None = None,
-         expect: int = 0) -> bytes:
+def curl(
+    server: TidingsServer, url: str, *options: str, password: str | None = None, expect: int = 0
+) -> bytes:
     """Run curl with the account's credentials; returns stdout, checks the exit status."""
     assert CURL is not None
     result = subprocess.run(
-        [CURL, "--silent", "--show-error", "--max-time", "30",
-         "--user", f"{server.user}:{password or server.password}", *options, url],
-        capture_output=True, timeout=60, check=False,
+        [
+            CURL,
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "30",
+            "--user",
+            f"{server.user}:{password or server.password}",
+            *options,
+            url,
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == expect, (result.returncode, result.stderr.decode("replace"))
     return result.stdout
@@ -78,8 +90,14 @@ def test_curl_pop3_custom_uidl_and_top(filled: TidingsServer) -> None:
 
 
 def test_curl_pop3s_with_sasl_ir(filled: TidingsServer) -> None:
-    body = curl(filled, base(filled, "pop3s") + "/3", "--insecure", "--sasl-ir",
-                "--login-options", "AUTH=PLAIN")
+    body = curl(
+        filled,
+        base(filled, "pop3s") + "/3",
+        "--insecure",
+        "--sasl-ir",
+        "--login-options",
+        "AUTH=PLAIN",
+    )
     assert body == DOTS
 
 

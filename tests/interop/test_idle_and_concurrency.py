@@ -56,9 +56,7 @@ def read_until(raw: RawImap, pattern: bytes, deadline: float) -> tuple[list[byte
             return seen, time.monotonic()
 
 
-def test_idle_reports_exists_from_other_connection_rfc2177(
-    imap: ImapTarget, mailbox: str
-) -> None:
+def test_idle_reports_exists_from_other_connection_rfc2177(imap: ImapTarget, mailbox: str) -> None:
     watcher = imap.raw()
     watcher.command(f"SELECT {mailbox}")
     start_idle(watcher)
@@ -147,8 +145,10 @@ def test_imapclient_idle_sees_append_flags_and_expunge_rfc9051_7_4(
     expunge_latency = arrived - committed
 
     watcher.idle_done()
-    print(f"[{imap.name}] IDLE latency: EXISTS {exists_latency * 1000:.1f} ms, "
-          f"FETCH {flags_latency * 1000:.1f} ms, EXPUNGE {expunge_latency * 1000:.1f} ms")
+    print(
+        f"[{imap.name}] IDLE latency: EXISTS {exists_latency * 1000:.1f} ms, "
+        f"FETCH {flags_latency * 1000:.1f} ms, EXPUNGE {expunge_latency * 1000:.1f} ms"
+    )
     assert watcher.noop()[0]  # the session is still usable after DONE
     assert watcher.search(["ALL"]) == [2]  # imapclient searches UIDs by default
 
@@ -224,16 +224,19 @@ def expunge_uid_elsewhere(imap: ImapTarget, mailbox: str, uid: int) -> None:
     safe_logout(other)
 
 
-def test_no_expunge_during_fetch_store_search_rfc9051_7_5_1(
-    imap: ImapTarget, mailbox: str
-) -> None:
+def test_no_expunge_during_fetch_store_search_rfc9051_7_5_1(imap: ImapTarget, mailbox: str) -> None:
     fill(imap, mailbox, 5)
     session = imap.raw()
     session.command(f"SELECT {mailbox}")
     view = [1, 2, 3, 4, 5]
     expunge_uid_elsewhere(imap, mailbox, 3)
-    for command in ("FETCH 1:* (UID FLAGS)", "STORE 1 +FLAGS (\\Seen)", "SEARCH ALL",
-                    "FETCH 4:5 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])", "SEARCH UNSEEN"):
+    for command in (
+        "FETCH 1:* (UID FLAGS)",
+        "STORE 1 +FLAGS (\\Seen)",
+        "SEARCH ALL",
+        "FETCH 4:5 (UID BODY.PEEK[HEADER.FIELDS (SUBJECT)])",
+        "SEARCH UNSEEN",
+    ):
         untagged, tagged = session.command(command)
         assert b" OK" in tagged or b" NO" in tagged, (command, tagged)
         assert not any(b"EXPUNGE" in line for line in untagged), (command, untagged)
@@ -260,8 +263,11 @@ def test_uid_fetch_keeps_fetches_and_expunges_apart_rfc9051_7_5_1(
     expunge_uid_elsewhere(imap, mailbox, 2)
     untagged, tagged = session.command("UID FETCH 1:* (FLAGS)")
     assert b" OK" in tagged, tagged
-    kinds = [b"EXPUNGE" if b"EXPUNGE" in line else b"FETCH" for line in untagged
-             if b"EXPUNGE" in line or b"FETCH" in line]
+    kinds = [
+        b"EXPUNGE" if b"EXPUNGE" in line else b"FETCH"
+        for line in untagged
+        if b"EXPUNGE" in line or b"FETCH" in line
+    ]
     if b"EXPUNGE" in kinds:
         first_expunge = kinds.index(b"EXPUNGE")
         assert b"FETCH" not in kinds[first_expunge:], untagged

@@ -109,9 +109,7 @@ def test_examine_is_read_only_rfc9051_6_3_3(imap: ImapTarget, mailbox: str) -> N
     assert b"\\Flagged" not in b"".join(untagged), untagged
 
 
-def test_examine_with_imaplib_readonly_rfc9051_6_3_3(
-    client: imaplib.IMAP4, mailbox: str
-) -> None:
+def test_examine_with_imaplib_readonly_rfc9051_6_3_3(client: imaplib.IMAP4, mailbox: str) -> None:
     typ, data = client.select(mailbox, readonly=True)
     assert (typ, data) == ("OK", [b"0"])
     assert client.response("READ-ONLY")[1] != [None]
@@ -249,11 +247,13 @@ def test_rename_inbox_moves_messages_and_leaves_inbox_empty_rfc9051_6_3_6(
     request: pytest.FixtureRequest, fresh_imap: ImapTarget
 ) -> None:
     if fresh_imap.name == "dovecot":
-        request.applymarker(pytest.mark.xfail(
-            strict=True,
-            reason="Dovecot answers NO 'Renaming INBOX isn't supported'; RFC 9051 §6.3.6 "
-            "defines it and the Tidings issue requires it",
-        ))
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="Dovecot answers NO 'Renaming INBOX isn't supported'; RFC 9051 §6.3.6 "
+                "defines it and the Tidings issue requires it",
+            )
+        )
     append(fresh_imap, "INBOX", 2)
     conn = fresh_imap.login()
     target = unique_name("old-inbox")
@@ -268,9 +268,7 @@ def test_rename_inbox_moves_messages_and_leaves_inbox_empty_rfc9051_6_3_6(
 # --- SUBSCRIBE / LSUB / LIST ----------------------------------------------------------------
 
 
-def test_subscribe_unsubscribe_and_lsub_rfc3501_6_3_9(
-    imap: ImapTarget, mailbox: str
-) -> None:
+def test_subscribe_unsubscribe_and_lsub_rfc3501_6_3_9(imap: ImapTarget, mailbox: str) -> None:
     raw = imap.raw()
     _, tagged = raw.command(f"SUBSCRIBE {mailbox}")
     assert b" OK" in tagged, tagged
@@ -306,8 +304,7 @@ def test_list_star_and_percent_wildcards_rfc9051_6_3_9(imap: ImapTarget) -> None
     assert set(listing(raw, f'LIST "" "{top}/*"')) == {f"{top}/a", f"{top}/a/deep", f"{top}/b"}
     assert set(listing(raw, f'LIST "" "{top}/%"')) == {f"{top}/a", f"{top}/b"}
     assert set(listing(raw, f'LIST "{top}/" "%"')) == {f"{top}/a", f"{top}/b"}
-    assert set(listing(raw, f'LIST "" "{top}*"')) == {
-        top, f"{top}/a", f"{top}/a/deep", f"{top}/b"}
+    assert set(listing(raw, f'LIST "" "{top}*"')) == {top, f"{top}/a", f"{top}/a/deep", f"{top}/b"}
     assert set(listing(raw, f'LIST "" "{top}%"')) == {top}
     everything = listing(raw, 'LIST "" "*"')
     assert {"INBOX", top, f"{top}/a/deep"} <= set(everything)
@@ -371,7 +368,8 @@ def test_list_return_status_rfc5819(imap: ImapTarget, mailbox: str) -> None:
     append(imap, mailbox, 1)
     raw = imap.raw()
     untagged, tagged = raw.command(
-        f'LIST "" "{mailbox}" RETURN (CHILDREN SPECIAL-USE STATUS (MESSAGES UNSEEN))')
+        f'LIST "" "{mailbox}" RETURN (CHILDREN SPECIAL-USE STATUS (MESSAGES UNSEEN))'
+    )
     assert b" OK" in tagged, tagged
     assert any(LIST_LINE.match(line) for line in untagged), untagged
     assert status_lines(untagged)[mailbox] == {"MESSAGES": 4, "UNSEEN": 1}, untagged
@@ -382,8 +380,13 @@ def test_list_return_status_rfc5819(imap: ImapTarget, mailbox: str) -> None:
 
 def test_special_use_attributes_on_default_mailboxes_rfc6154_2(imap: ImapTarget) -> None:
     raw = imap.raw()
-    expected = {"Drafts": "\\drafts", "Sent": "\\sent", "Junk": "\\junk",
-                "Trash": "\\trash", "Archive": "\\archive"}
+    expected = {
+        "Drafts": "\\drafts",
+        "Sent": "\\sent",
+        "Junk": "\\junk",
+        "Trash": "\\trash",
+        "Archive": "\\archive",
+    }
     found = listing(raw, 'LIST "" "*" RETURN (SPECIAL-USE)')
     for name, attribute in expected.items():
         assert name in found and attribute in found[name], (name, found)
@@ -445,8 +448,7 @@ def test_status_rfc3501_items_rfc9051_6_3_11(imap: ImapTarget, mailbox: str) -> 
     append(imap, mailbox, 2, flags="(\\Seen)")
     append(imap, mailbox, 1)
     raw = imap.raw()
-    untagged, tagged = raw.command(
-        f"STATUS {mailbox} (MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT)")
+    untagged, tagged = raw.command(f"STATUS {mailbox} (MESSAGES UIDNEXT UIDVALIDITY UNSEEN RECENT)")
     assert b" OK" in tagged, tagged
     items = status_lines(untagged)[mailbox]
     assert items["MESSAGES"] == 3 and items["UIDNEXT"] == 4 and items["UNSEEN"] == 1, items

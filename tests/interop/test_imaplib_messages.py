@@ -30,8 +30,13 @@ def internaldate(text: bytes) -> datetime.datetime:
     return datetime.datetime.strptime(text.decode(), "%d-%b-%Y %H:%M:%S %z")
 
 
-def append_one(conn: imaplib.IMAP4, mailbox: str, message: bytes, flags: str | None = None,
-               date: str | None = None) -> int:
+def append_one(
+    conn: imaplib.IMAP4,
+    mailbox: str,
+    message: bytes,
+    flags: str | None = None,
+    date: str | None = None,
+) -> int:
     """APPEND and return the new UID from APPENDUID."""
     typ, data = conn.append(mailbox, flags, date, message)
     assert typ == "OK", data
@@ -106,31 +111,38 @@ def test_append_with_utf8_header_bytes_is_stored_rfc6532(
 # --- FETCH ----------------------------------------------------------------------------------
 
 
-def test_fetch_flags_internaldate_size_uid_rfc9051_6_4_5(
-    imap: ImapTarget, mailbox: str
-) -> None:
+def test_fetch_flags_internaldate_size_uid_rfc9051_6_4_5(imap: ImapTarget, mailbox: str) -> None:
     message = make_message()
     conn = seeded(imap, mailbox, message)
     items = fetch_items(conn, "1", "(FLAGS INTERNALDATE RFC822.SIZE UID)")[1]
     assert items["FLAGS"] == [] or items["FLAGS"] == ["\\Recent"], items
     # date-day-fixed = (SP DIGIT) / 2DIGIT (RFC 9051 §9): " 2-Dec-2026" is as valid as "02-".
-    assert re.fullmatch(rb"(?:\d\d| \d)-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d [+-]\d{4}",
-                        items["INTERNALDATE"]), items
+    assert re.fullmatch(
+        rb"(?:\d\d| \d)-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d [+-]\d{4}", items["INTERNALDATE"]
+    ), items
     assert items["RFC822.SIZE"] == len(message) and items["UID"] == 1, items
 
 
 def test_fetch_envelope_rfc9051_7_5_2(imap: ImapTarget, mailbox: str) -> None:
-    conn = seeded(imap, mailbox, make_message(
-        "hello there", to="Alice <alice@example.test>, bob@example.test",
-        extra="Cc: \"Dee, D.\" <dee@example.test>\r\nIn-Reply-To: <parent@example.test>\r\n"))
+    conn = seeded(
+        imap,
+        mailbox,
+        make_message(
+            "hello there",
+            to="Alice <alice@example.test>, bob@example.test",
+            extra='Cc: "Dee, D." <dee@example.test>\r\nIn-Reply-To: <parent@example.test>\r\n',
+        ),
+    )
     envelope = fetch_items(conn, "1", "(ENVELOPE)")[1]["ENVELOPE"]
     date, subject, sender, from_sender, reply_to, to, cc, bcc, in_reply_to, message_id = envelope
     assert date == b"Mon, 07 Feb 1994 21:52:25 -0800"
     assert subject == b"hello there"
     assert sender == [[b"Carol Sender", None, b"carol", b"example.test"]]
     assert from_sender == sender and reply_to == sender  # defaulted from From (§7.5.2)
-    assert to == [[b"Alice", None, b"alice", b"example.test"],
-                  [None, None, b"bob", b"example.test"]]
+    assert to == [
+        [b"Alice", None, b"alice", b"example.test"],
+        [None, None, b"bob", b"example.test"],
+    ]
     assert cc == [[b"Dee, D.", None, b"dee", b"example.test"]]
     assert bcc is None
     assert in_reply_to == b"<parent@example.test>"
@@ -162,12 +174,13 @@ def test_fetch_body_is_bodystructure_without_extensions_rfc9051_7_5_2(
 def test_fetch_body_sections_rfc9051_6_4_5(imap: ImapTarget, mailbox: str) -> None:
     conn = seeded(imap, mailbox, MULTIPART)
     items = fetch_items(
-        conn, "1", "(BODY.PEEK[1] BODY.PEEK[2] BODY.PEEK[1.MIME] BODY.PEEK[HEADER])")[1]
+        conn, "1", "(BODY.PEEK[1] BODY.PEEK[2] BODY.PEEK[1.MIME] BODY.PEEK[HEADER])"
+    )[1]
     assert items["BODY[1]"] == b"SGVsbG8sIGJpbmFyeSB3b3JsZC4="
     assert items["BODY[2]"] == b"<p>second part</p>"
     assert items["BODY[1.MIME]"] == (
-        b"Content-Type: text/plain; charset=us-ascii\r\n"
-        b"Content-Transfer-Encoding: base64\r\n\r\n")
+        b"Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    )
     assert items["BODY[HEADER]"] == MULTIPART.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
 
 
@@ -254,9 +267,18 @@ def test_fetch_macros_all_fast_full_rfc3501_6_4_5(imap: ImapTarget, mailbox: str
     conn = seeded(imap, mailbox, make_message())
     assert set(fetch_items(conn, "1", "FAST")[1]) == {"FLAGS", "INTERNALDATE", "RFC822.SIZE"}
     assert set(fetch_items(conn, "1", "ALL")[1]) == {
-        "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE"}
+        "FLAGS",
+        "INTERNALDATE",
+        "RFC822.SIZE",
+        "ENVELOPE",
+    }
     assert set(fetch_items(conn, "1", "FULL")[1]) == {
-        "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODY"}
+        "FLAGS",
+        "INTERNALDATE",
+        "RFC822.SIZE",
+        "ENVELOPE",
+        "BODY",
+    }
 
 
 def test_fetch_sequence_sets_with_star_rfc9051_9(imap: ImapTarget, mailbox: str) -> None:
@@ -273,17 +295,13 @@ def test_uid_fetch_includes_uid_item_rfc9051_6_4_9(imap: ImapTarget, mailbox: st
     assert items == {2: {"UID": 2, "FLAGS": items[2]["FLAGS"]}}, items
 
 
-def test_uid_fetch_of_missing_uid_is_empty_ok_rfc9051_6_4_9(
-    imap: ImapTarget, mailbox: str
-) -> None:
+def test_uid_fetch_of_missing_uid_is_empty_ok_rfc9051_6_4_9(imap: ImapTarget, mailbox: str) -> None:
     conn = seeded(imap, mailbox, make_message())
     typ, data = conn.uid("FETCH", "99", "(FLAGS)")
     assert typ == "OK" and data == [None], data
 
 
-def test_fetch_out_of_range_sequence_is_bad_rfc9051_6_4_5(
-    imap: ImapTarget, mailbox: str
-) -> None:
+def test_fetch_out_of_range_sequence_is_bad_rfc9051_6_4_5(imap: ImapTarget, mailbox: str) -> None:
     conn = seeded(imap, mailbox, make_message())
     with pytest.raises(imaplib.IMAP4.error):
         conn.fetch("5", "(FLAGS)")
@@ -324,9 +342,7 @@ def test_store_silent_sends_no_fetch_rfc9051_6_4_6(imap: ImapTarget, mailbox: st
     assert "\\Flagged" in untagged_fetches(untagged)[1]["FLAGS"]
 
 
-def test_imaplib_store_silent_returns_nothing_rfc9051_6_4_6(
-    imap: ImapTarget, mailbox: str
-) -> None:
+def test_imaplib_store_silent_returns_nothing_rfc9051_6_4_6(imap: ImapTarget, mailbox: str) -> None:
     conn = seeded(imap, mailbox, make_message())
     typ, data = conn.store("1", "-FLAGS.SILENT", "(\\Seen)")
     assert typ == "OK" and data == [None], data
@@ -466,9 +482,7 @@ def test_expunge_removes_deleted_and_reports_sequence_numbers_rfc9051_6_4_3(
     assert uids == [1, 3]
 
 
-def test_uid_expunge_only_removes_listed_uids_rfc4315_2_1(
-    imap: ImapTarget, mailbox: str
-) -> None:
+def test_uid_expunge_only_removes_listed_uids_rfc4315_2_1(imap: ImapTarget, mailbox: str) -> None:
     conn = seeded(imap, mailbox, *(make_message(f"m{i}") for i in range(3)))
     conn.store("1:3", "+FLAGS.SILENT", "(\\Deleted)")
     typ, data = conn.uid("EXPUNGE", "2")

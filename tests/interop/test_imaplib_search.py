@@ -22,19 +22,43 @@ from .helpers import (
 # 3 Grüße: UTF-8 subject (RFC 2047), large body, sent 2022-06-01, received 2022-06-01, unseen
 # 4 gamma: sent 2023-01-01, received 2023-01-01, \Deleted, unseen, X-Custom header
 CORPUS = [
-    (make_message("alpha report", body="the quick brown fox\r\n",
-                  date="Sat, 01 Feb 2020 09:00:00 +0000"),
-     "(\\Flagged \\Seen)", '"01-Feb-2020 10:00:00 +0000"'),
-    (make_message("beta news", body="a lazy dog sleeps\r\n",
-                  sender="Dave <dave@example.test>", to="Bob <bob@example.test>",
-                  date="Mon, 15 Mar 2021 12:00:00 +0000"),
-     "(\\Seen $Work)", '"15-Mar-2021 12:00:00 +0000"'),
-    (make_message("=?UTF-8?Q?Gr=C3=BC=C3=9Fe_aus_K=C3=B6ln?=", body="x" * 3000 + "\r\n",
-                  date="Wed, 01 Jun 2022 12:00:00 +0000"),
-     None, '"01-Jun-2022 12:00:00 +0000"'),
-    (make_message("gamma", body="plain\r\n", date="Sun, 01 Jan 2023 12:00:00 +0000",
-                  extra="X-Custom: marker-value\r\n"),
-     "(\\Deleted)", '"01-Jan-2023 12:00:00 +0000"'),
+    (
+        make_message(
+            "alpha report", body="the quick brown fox\r\n", date="Sat, 01 Feb 2020 09:00:00 +0000"
+        ),
+        "(\\Flagged \\Seen)",
+        '"01-Feb-2020 10:00:00 +0000"',
+    ),
+    (
+        make_message(
+            "beta news",
+            body="a lazy dog sleeps\r\n",
+            sender="Dave <dave@example.test>",
+            to="Bob <bob@example.test>",
+            date="Mon, 15 Mar 2021 12:00:00 +0000",
+        ),
+        "(\\Seen $Work)",
+        '"15-Mar-2021 12:00:00 +0000"',
+    ),
+    (
+        make_message(
+            "=?UTF-8?Q?Gr=C3=BC=C3=9Fe_aus_K=C3=B6ln?=",
+            body="x" * 3000 + "\r\n",
+            date="Wed, 01 Jun 2022 12:00:00 +0000",
+        ),
+        None,
+        '"01-Jun-2022 12:00:00 +0000"',
+    ),
+    (
+        make_message(
+            "gamma",
+            body="plain\r\n",
+            date="Sun, 01 Jan 2023 12:00:00 +0000",
+            extra="X-Custom: marker-value\r\n",
+        ),
+        "(\\Deleted)",
+        '"01-Jan-2023 12:00:00 +0000"',
+    ),
 ]
 
 
@@ -210,9 +234,7 @@ def test_esearch_empty_return_means_all_rfc4731_3_1(imap: ImapTarget, mailbox: s
 
 
 @pytest.mark.usefixtures("searchable")
-def test_esearch_no_match_has_count_zero_only_rfc4731_3_1(
-    imap: ImapTarget, mailbox: str
-) -> None:
+def test_esearch_no_match_has_count_zero_only_rfc4731_3_1(imap: ImapTarget, mailbox: str) -> None:
     items = esearch(imap, mailbox, "SEARCH RETURN (MIN MAX COUNT) SUBJECT nothing-matches")
     assert items == {"COUNT": "0"}, items
 

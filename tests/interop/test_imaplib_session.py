@@ -45,9 +45,23 @@ def test_capability_before_login_offers_tls_and_sasl_rfc9051_6_1_1(imap: ImapTar
 def test_capability_after_login_lists_the_extensions_rfc9051_6_1_1(imap: ImapTarget) -> None:
     conn = imap.login()
     caps = capabilities(conn)
-    for needed in ("IMAP4REV1", "IDLE", "UIDPLUS", "MOVE", "ID", "UNSELECT", "ENABLE",
-                   "NAMESPACE", "LITERAL+", "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS",
-                   "ESEARCH", "BINARY", "SASL-IR"):
+    for needed in (
+        "IMAP4REV1",
+        "IDLE",
+        "UIDPLUS",
+        "MOVE",
+        "ID",
+        "UNSELECT",
+        "ENABLE",
+        "NAMESPACE",
+        "LITERAL+",
+        "SPECIAL-USE",
+        "LIST-EXTENDED",
+        "LIST-STATUS",
+        "ESEARCH",
+        "BINARY",
+        "SASL-IR",
+    ):
         assert needed in caps, (needed, caps)
     assert "STARTTLS" not in caps or imap.name == "dovecot", caps
     safe_logout(conn)
@@ -247,8 +261,14 @@ def test_unknown_command_is_bad_rfc9051_7_1_5(imap: ImapTarget) -> None:
 
 def test_bad_syntax_is_bad_rfc9051_7_1_5(imap: ImapTarget) -> None:
     raw = imap.raw()
-    for line in ("SELECT", "FETCH", "STORE 1 +FLAGS", "STATUS INBOX", "LOGIN",
-                 'CREATE "unterminated'):
+    for line in (
+        "SELECT",
+        "FETCH",
+        "STORE 1 +FLAGS",
+        "STATUS INBOX",
+        "LOGIN",
+        'CREATE "unterminated',
+    ):
         _, tagged = raw.command(line)
         assert b" BAD " in tagged, (line, tagged)
     raw.close()

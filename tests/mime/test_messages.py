@@ -42,7 +42,7 @@ NESTED = (
     b"\r\n"
     b"From: carol@example.org\r\n"
     b"Subject: inner\r\n"
-    b"Content-Type: multipart/alternative; boundary=\"inner\"\r\n"
+    b'Content-Type: multipart/alternative; boundary="inner"\r\n'
     b"\r\n"
     b"--inner\r\n"
     b"\r\n"
@@ -56,7 +56,7 @@ NESTED = (
     b"Content-Type: application/octet-stream\r\n"
     b"Content-Disposition: attachment;\r\n"
     b" filename*0*=utf-8''%E2%82%AC%20rates;\r\n"
-    b" filename*1=\".txt\"\r\n"
+    b' filename*1=".txt"\r\n'
     b"Content-Transfer-Encoding: base64\r\n"
     b"\r\n"
     b"aGVsbG8=\r\n"
@@ -130,7 +130,8 @@ def test_rfc3501_example_body() -> None:
         b"--b\r\nContent-Type: TEXT/PLAIN; CHARSET=US-ASCII; NAME=cc.diff\r\n"
         b"Content-ID: <960723163407.20117h@cac.washington.edu>\r\n"
         b"Content-Description: Compiler diff\r\nContent-Transfer-Encoding: BASE64\r\n\r\n"
-        + b"y" * 4554 + b"\r\n--b--\r\n"
+        + b"y" * 4554
+        + b"\r\n--b--\r\n"
     )
     facts = parse_message(raw)
     first = facts.body.children[0]
@@ -190,7 +191,7 @@ def test_header_fields_not_and_folding() -> None:
 def test_addresses_dovecot_style() -> None:
     raw = (
         b"From: bbb@ddd.com (John X. Doe)\r\n"
-        b"To: \"Quoted, Name\" <q@x.org>, broken, <@route:r@y.org>\r\n"
+        b'To: "Quoted, Name" <q@x.org>, broken, <@route:r@y.org>\r\n'
         b"Cc: =?utf-8?q?J=C3=B6rg?= <j@z.org>\r\n\r\n"
     )
     env = parse_message(raw).envelope
@@ -215,11 +216,11 @@ def test_unknown_transfer_encoding() -> None:
 
 
 def test_8bit_and_literals() -> None:
-    raw = "Subject: caf\u00e9 \"quoted\"\r\nDate: Tue, 1 Jan 2030 00:00:00 +0000\r\n\r\n".encode()
+    raw = 'Subject: caf\u00e9 "quoted"\r\nDate: Tue, 1 Jan 2030 00:00:00 +0000\r\n\r\n'.encode()
     facts = parse_message(raw)
     assert facts.sent_date == datetime(2030, 1, 1, tzinfo=UTC)
     envelope = encode_envelope(facts.envelope)
-    assert b"{14}\r\ncaf\xc3\xa9 \"quoted\"" in envelope
+    assert b'{14}\r\ncaf\xc3\xa9 "quoted"' in envelope
     assert MessageFacts.from_json(facts.to_json()) == facts
 
 
@@ -235,9 +236,25 @@ SECTIONS = [
 ]
 
 MIME_ALPHABET = st.sampled_from(
-    [b"--b\r\n", b"--b--\r\n", b"\r\n", b"\n", b"Content-Type: multipart/mixed; boundary=b\r\n",
-     b"Content-Type: message/rfc822\r\n", b"MIME-Version: 1.0\r\n", b" folded\r\n", b"x: y\r\n",
-     b"=?utf-8?b?w6k=?=", b"\x00", b"\xff", b"(", b'"', b"<a@b>", b"From: ", b"text\r\n"]
+    [
+        b"--b\r\n",
+        b"--b--\r\n",
+        b"\r\n",
+        b"\n",
+        b"Content-Type: multipart/mixed; boundary=b\r\n",
+        b"Content-Type: message/rfc822\r\n",
+        b"MIME-Version: 1.0\r\n",
+        b" folded\r\n",
+        b"x: y\r\n",
+        b"=?utf-8?b?w6k=?=",
+        b"\x00",
+        b"\xff",
+        b"(",
+        b'"',
+        b"<a@b>",
+        b"From: ",
+        b"text\r\n",
+    ]
 )
 
 

@@ -44,9 +44,13 @@ def candidate(raw: bytes = RAW, **changes: object) -> tuple[SearchCandidate, lis
         return raw, parse_message(raw)
 
     fields: dict[str, object] = dict(
-        seq=3, uid=30, flags=frozenset({"\\Seen", "$Work"}), recent=True,
+        seq=3,
+        uid=30,
+        flags=frozenset({"\\Seen", "$Work"}),
+        recent=True,
         internaldate=datetime(2020, 3, 2, 1, 0, tzinfo=timezone(timedelta(hours=2))),
-        size=len(raw), load=load,
+        size=len(raw),
+        load=load,
     )
     fields.update(changes)
     return SearchCandidate(**fields), calls  # type: ignore[arg-type]

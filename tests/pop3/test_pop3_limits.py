@@ -151,9 +151,7 @@ def test_plaintext_refused_off_loopback_until_tls(make_harness: HarnessFactory) 
     assert "USER" not in capabilities
     # The harness's accounts have no SCRAM secrets, so SCRAM is not offered either.
     assert not any(cap.startswith("SASL") for cap in capabilities)
-    refused = (
-        "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."
-    )
+    refused = "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."
     assert line.command(f"USER {USER}") == refused
     assert line.command(f"PASS {PASSWORD}") == refused
     assert line.command(f"AUTH PLAIN {plain_token()}") == refused
@@ -233,11 +231,13 @@ def test_rfc2449_6_6_pipelining(make_harness: HarnessFactory) -> None:
             [f"AUTH PLAIN {plain_token(authzid='bob@example.test')}"],
             "-ERR [AUTH] Authentication failed: authorization identity not permitted.",
         ),
-        (["AUTH PLAIN =" ], "-ERR [AUTH] Authentication failed: malformed PLAIN message."),
+        (["AUTH PLAIN ="], "-ERR [AUTH] Authentication failed: malformed PLAIN message."),
         (["AUTH PLAIN", "*"], "-ERR Authentication aborted by client."),
         (["AUTH PLAIN", "not base64!"], "-ERR [AUTH] Invalid base64 data in response."),
-        (["AUTH LOGIN", base64.b64encode(USER.encode()).decode(), "*"],
-         "-ERR Authentication aborted by client."),
+        (
+            ["AUTH LOGIN", base64.b64encode(USER.encode()).decode(), "*"],
+            "-ERR Authentication aborted by client.",
+        ),
     ],
 )
 def test_rfc5034_sasl_failures(

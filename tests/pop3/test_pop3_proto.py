@@ -134,9 +134,7 @@ def test_malformed_commands_give_a_reason(line: bytes, reason: str) -> None:
 
 def test_rfc2449_6_6_pipelined_commands_come_out_in_order() -> None:
     data = b"USER a\r\nPASS b\r\nSTAT\r\nLIST\r\nRETR 1\r\nQUIT\r\n"
-    assert feed_both(data) == [
-        c.User("a"), c.Pass("b"), c.Stat(), c.List(), c.Retr(1), c.Quit()
-    ]
+    assert feed_both(data) == [c.User("a"), c.Pass("b"), c.Stat(), c.List(), c.Retr(1), c.Quit()]
 
 
 def test_line_limit_reports_once_and_discards_the_rest() -> None:

@@ -207,7 +207,9 @@ def test_retr_sets_seen_at_quit_top_and_rset_do_not(three: Inbox) -> None:
         assert imap_uids_and_flags(three.imap_port, three.user, three.password)[first] == b""
         pop.quit()
     assert imap_uids_and_flags(three.imap_port, three.user, three.password) == {
-        first: b"\\Seen", second: b"", third: b"\\Seen",
+        first: b"\\Seen",
+        second: b"",
+        third: b"\\Seen",
     }
     with pop3_session(three) as pop:
         pop.retr(2)

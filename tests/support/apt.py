@@ -47,12 +47,17 @@ def _ensure(what: str, package: str, present: Callable[[], bool]) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one apt-get at a time, across test processes
         if not present():
             if not _apt_state["updated"]:
-                subprocess.run(["apt-get", "update"], env=env, check=False,
-                               capture_output=True, timeout=600)
+                subprocess.run(
+                    ["apt-get", "update"], env=env, check=False, capture_output=True, timeout=600
+                )
                 _apt_state["updated"] = True
             result = subprocess.run(
                 ["apt-get", "install", "-y", "--no-install-recommends", package],
-                env=env, capture_output=True, text=True, timeout=900, check=False,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
             )
             if result.returncode != 0:
                 raise RuntimeError(f"apt-get install {package} failed: {result.stderr[-2000:]}")

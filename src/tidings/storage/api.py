@@ -153,7 +153,7 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class ChangeLog:
-    """"Changes since modseq N" with what a reader needs to trust them (RFC 7162 §3.2.5.2).
+    """ "Changes since modseq N" with what a reader needs to trust them (RFC 7162 §3.2.5.2).
 
     The log keeps every change above `floor` (older rows are pruned after the retention).
     When N was below the floor, `current` holds the mailbox's messages as they are now, so
@@ -381,9 +381,7 @@ class MailStore(Protocol):
         """The facts of the existing messages among `uids` (absent: expunged), at once."""
         ...
 
-    async def object_ids(
-        self, mailbox_id: int, uids: Sequence[int]
-    ) -> dict[int, MessageObjectIds]:
+    async def object_ids(self, mailbox_id: int, uids: Sequence[int]) -> dict[int, MessageObjectIds]:
         """RFC 8474 EMAILID/THREADID of the existing messages among `uids`."""
         ...
 

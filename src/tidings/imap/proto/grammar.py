@@ -408,6 +408,4 @@ _COMMANDS: dict[str, _Parse] = {
     "GETMETADATA": lambda cursor, tag, name, uid: parse_getmetadata(cursor, tag),  # RFC 5464
     "SETMETADATA": lambda cursor, tag, name, uid: parse_setmetadata(cursor, tag),
 }
-_UID_COMMANDS = frozenset(
-    {"COPY", "MOVE", "FETCH", "SEARCH", "STORE", "EXPUNGE", "SORT", "THREAD"}
-)
+_UID_COMMANDS = frozenset({"COPY", "MOVE", "FETCH", "SEARCH", "STORE", "EXPUNGE", "SORT", "THREAD"})

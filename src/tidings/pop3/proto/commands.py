@@ -176,4 +176,3 @@ class Top(Command):
 
     def arguments(self) -> tuple[str, ...]:
         return (str(self.message), str(self.lines))
-

@@ -60,9 +60,7 @@ async def auth(session: Pop3Session, command: c.Auth) -> None:
     if command.mechanism is None:
         await session.io.send(r.multiline(r.ok(), sasl_mechanisms(session)))
         return
-    mechanism = start_mechanism(
-        command.mechanism, channel_bindings=session.io.channel_bindings()
-    )
+    mechanism = start_mechanism(command.mechanism, channel_bindings=session.io.channel_bindings())
     if mechanism is None:
         raise CommandFailed("Unsupported authentication mechanism.", ResponseCode.AUTH)
     if mechanism.name in PLAINTEXT_MECHANISMS:
@@ -142,9 +140,7 @@ def _decode(initial_response: str) -> bytes:
 
 
 async def _verify(session: Pop3Session, username: str, password: str) -> None:
-    account = await session.context.authenticator.verify(
-        username, password, session.io.peer_host
-    )
+    account = await session.context.authenticator.verify(username, password, session.io.peer_host)
     if account is None:
         await _failed(session, "Authentication failed.")
         return
