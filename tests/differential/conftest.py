@@ -6,9 +6,11 @@ fails the tests. They are skipped only when TIDINGS_SKIP_DOVECOT=1 is set.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,6 +41,20 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DovecotServer]
     server = _start(tmp_path_factory, "dovecot")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def target_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """The server under test, one per module: Tidings (`shared_server`), or a second Dovecot
+    when TIDINGS_DIFF_TARGET=dovecot (which checks the differential harness itself)."""
+    if os.environ.get("TIDINGS_DIFF_TARGET", "tidings") == "dovecot":
+        server = _start(tmp_path_factory, "dovecot-target")
+        yield server
+        server.stop()
+    else:
+        yield request.getfixturevalue("shared_server")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

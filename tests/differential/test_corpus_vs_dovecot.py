@@ -43,7 +43,6 @@ from tests.differential.raw_imap import (
     search_numbers,
 )
 from tests.support.corpus import corpus_dir, corpus_files
-from tests.support.dovecot import start_dovecot
 
 pytestmark = pytest.mark.dovecot
 
@@ -505,20 +504,6 @@ def summary_lines(result: Comparison) -> list[str]:
     if result.report_path:
         lines.append(f"  full report: {result.report_path}")
     return lines
-
-
-@pytest.fixture(scope="module")
-def target_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Any]:
-    """The server under test: Tidings (`shared_server`), or a second Dovecot when
-    TIDINGS_DIFF_TARGET=dovecot."""
-    if os.environ.get("TIDINGS_DIFF_TARGET", "tidings") == "dovecot":
-        server = start_dovecot(tmp_path_factory.mktemp("dovecot-target"))
-        yield server
-        server.stop()
-    else:
-        yield request.getfixturevalue("shared_server")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ harness: everything must then be identical).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +20,6 @@ import pytest
 from tests.differential.raw_imap import Reply
 from tests.differential.test_corpus_vs_dovecot import CORPUS, Mailbox, load
 from tests.support.corpus import corpus_dir
-from tests.support.dovecot import start_dovecot
 
 pytestmark = pytest.mark.dovecot
 
@@ -75,19 +73,6 @@ COMMANDS = (
     + [f"THREAD {args}" for args in THREADS]
     + [f"UID THREAD {args}" for args in UID_THREADS]
 )
-
-
-@pytest.fixture(scope="module")
-def target_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Any]:
-    """Tidings (`shared_server`), or a second Dovecot when TIDINGS_DIFF_TARGET=dovecot."""
-    if os.environ.get("TIDINGS_DIFF_TARGET", "tidings") == "dovecot":
-        server = start_dovecot(tmp_path_factory.mktemp("dovecot-sort-target"))
-        yield server
-        server.stop()
-    else:
-        yield request.getfixturevalue("shared_server")
 
 
 @pytest.fixture(scope="module")
