@@ -370,10 +370,13 @@ def _make_traversable(base_dir: Path) -> None:
         os.chmod(directory, mode | stat.S_IXOTH | stat.S_IXGRP)
 
 
-def start_dovecot(base_dir: Path, auth_mechanisms: str = "plain login") -> DovecotServer:
+def start_dovecot(
+    base_dir: Path, auth_mechanisms: str = "plain login", extra_config: str = ""
+) -> DovecotServer:
     """Write a self-contained config into `base_dir`, start Dovecot in the foreground as our
     child, and return once the IMAP port sends its `* OK` greeting. `auth_mechanisms` is
-    Dovecot's setting of that name (e.g. "plain login scram-sha-256")."""
+    Dovecot's setting of that name (e.g. "plain login scram-sha-256"); `extra_config` is
+    appended to the generated config (e.g. a trimmed `imap_capability`)."""
     ensure_dovecot_installed()
     base_dir = Path(base_dir).resolve()
     base_dir.mkdir(parents=True, exist_ok=True)
@@ -403,7 +406,7 @@ def start_dovecot(base_dir: Path, auth_mechanisms: str = "plain login") -> Dovec
         path.mkdir(exist_ok=True)
         if path.name != "mail":
             os.chown(path, mail_uid, mail_gid)
-    config.write_text(_config(base_dir, ports, mail_uid, mail_gid, auth_mechanisms))
+    config.write_text(_config(base_dir, ports, mail_uid, mail_gid, auth_mechanisms) + extra_config)
     log = open(base_dir / "master.out", "ab")  # noqa: SIM115 - handed to the process
     process = subprocess.Popen(
         [str(DOVECOT_BINARY), "-F", "-c", str(config)],
