@@ -1,0 +1,1 @@
+"""`tidings watch`: an IMAP client that reports mailbox changes as events."""
