@@ -124,8 +124,13 @@ class WatcherProcess:
         )
 
     def wait_exit(self, timeout: float = 20.0) -> int:
-        """Wait for the process to end on its own; its exit status."""
-        status = self.process.wait(timeout=timeout)
+        """Wait for the process to end on its own; its exit status (AssertionError, after
+        killing it, if it is still running after `timeout`)."""
+        try:
+            status = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"still running after {timeout} s\n{self.describe()}") from None
         for thread in self._threads:
             thread.join(timeout=5)
         return status
@@ -134,11 +139,7 @@ class WatcherProcess:
         """SIGTERM, wait; the exit status (killed if it does not end in `timeout`)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.wait_exit(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise
+        return self.wait_exit(timeout)
 
     def kill(self) -> None:
         """SIGKILL, no chance to persist anything."""

@@ -305,11 +305,9 @@ def test_once_reports_what_is_new_and_exits(tidings: TidingsServer, tmp_path: Pa
 
 
 def test_notify_one_connection_for_inbox_and_junk(tidings: TidingsServer, tmp_path: Path) -> None:
-    url = f"imap://{USER_IN_URL}@127.0.0.1:{tidings.imap_port}"
+    url = f"imap://{USER_IN_URL}@127.0.0.1:{tidings.imap_port}/INBOX"
     args = [url, "--ca-file", str(cert_of(tidings)), "--password-env", PASSWORD_ENV]
-    with start(
-        args, tmp_path, "--mode", "auto", "--mailbox", "INBOX", "--mailbox", "Junk"
-    ) as watcher:
+    with start(args, tmp_path, "--mode", "auto", "--mailbox", "Junk") as watcher:
         status = watcher.wait_for_stderr("tidings watch:", timeout=5)
         assert "NOTIFY" in status, status
         assert "INBOX" in status and "Junk" in status
@@ -336,11 +334,9 @@ def test_notify_one_connection_for_inbox_and_junk(tidings: TidingsServer, tmp_pa
 def test_notify_reports_created_and_renamed_watched_mailboxes(
     tidings: TidingsServer, tmp_path: Path
 ) -> None:
-    url = f"imap://{USER_IN_URL}@127.0.0.1:{tidings.imap_port}"
+    url = f"imap://{USER_IN_URL}@127.0.0.1:{tidings.imap_port}/INBOX"
     args = [url, "--ca-file", str(cert_of(tidings)), "--password-env", PASSWORD_ENV]
-    with start(
-        args, tmp_path, "--mode", "notify", "--mailbox", "INBOX", "--mailbox", "Tickets*"
-    ) as watcher:
+    with start(args, tmp_path, "--mode", "notify", "--mailbox", "Tickets*") as watcher:
         with imaplib.IMAP4("127.0.0.1", tidings.imap_port, timeout=10) as imap:
             imap.login(TEST_USER, TEST_PASSWORD)
             assert imap.create("Tickets-new")[0] == "OK"
