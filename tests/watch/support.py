@@ -131,9 +131,15 @@ class WatcherProcess:
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(f"still running after {timeout} s\n{self.describe()}") from None
+        self._join()
+        return status
+
+    def _join(self) -> None:
         for thread in self._threads:
             thread.join(timeout=5)
-        return status
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
 
     def stop(self, timeout: float = 20.0) -> int:
         """SIGTERM, wait; the exit status (killed if it does not end in `timeout`)."""
@@ -146,8 +152,7 @@ class WatcherProcess:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(timeout=20)
-        for thread in self._threads:
-            thread.join(timeout=5)
+        self._join()
 
     def __enter__(self) -> WatcherProcess:
         return self
