@@ -111,6 +111,7 @@ _ACCOUNT_KEYS = frozenset(
         "connect_timeout", "include", "filter",
     }
 )  # fmt: skip
+_PASSWORD_KEYS = ("password_command", "password_env", "password_file")
 _TOP_KEYS = frozenset({"state", "backoff_base", "backoff_max", "defaults", "account", "sink"})
 _SINK_KEYS = {
     "stdout": frozenset({"type", "events"}),
@@ -198,7 +199,12 @@ def _watch_config(table: Mapping[str, Any], base: Path) -> WatchConfig:
     accounts = []
     for index, raw in enumerate(raw_accounts):
         where = f"account[{index}]"
-        merged = {**defaults, **_table(where, raw)}
+        account = _table(where, raw)
+        inherited = dict(defaults)
+        if any(key in account for key in _PASSWORD_KEYS):
+            # The account's own password source replaces the default one (not a conflict).
+            inherited = {k: v for k, v in inherited.items() if k not in _PASSWORD_KEYS}
+        merged = {**inherited, **account}
         if isinstance(merged.get("name"), str):
             where = f"account {merged['name']!r}"
         accounts.append(build_account(merged, where=where, base=base))
@@ -318,7 +324,7 @@ def is_loopback(host: str) -> bool:
 
 
 def _password(where: str, raw: Mapping[str, Any], base: Path | None) -> PasswordSource | None:
-    given = [k for k in ("password_command", "password_env", "password_file") if k in raw]
+    given = [k for k in _PASSWORD_KEYS if k in raw]
     if len(given) > 1:
         raise ConfigError(f"{where}: {given[1]}: set only one of {', '.join(given)}")
     if not given:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +82,8 @@ async def _run(command: str, *, limit: float) -> str:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            # Its own process group, so a timeout kills the whole pipeline, not just the shell.
+            start_new_session=True,
         )
     except OSError as exc:
         raise ConfigError(f"password command {command!r} could not start: {exc}") from None
@@ -88,7 +91,7 @@ async def _run(command: str, *, limit: float) -> str:
         out, err = await asyncio.wait_for(process.communicate(), limit)
     except TimeoutError:
         with contextlib.suppress(ProcessLookupError):
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
         await process.wait()
         raise ConfigError(f"password command {command!r} timed out after {limit:g} s") from None
     detail = _first_line(err.decode("utf-8", "replace")).strip()
