@@ -213,6 +213,10 @@ def test_bad_account_keys(tmp_path: Path, extra: str, message: str) -> None:
         ('[[account]]\nhost = "h"\npassword_command = "x"\n', "account\\[0\\]: user: required"),
         ('[[account]]\nuser = "u"\npassword_command = "x"\n', "account\\[0\\]: host: required"),
         ('[[account]]\nhost = "h"\nuser = "u"\n', "no password source"),
+        (
+            '[[account]]\nhost = "h"\nuser = "u"\ntoken_command = "t"\n',
+            'no password source: .* \\(or auth = "xoauth2"',
+        ),
         (MINIMAL + "\nstatus = 1\n", "status: unknown key"),
         ("[defaults]\nname = 'x'\n" + MINIMAL, "defaults.name: unknown key"),
         (MINIMAL + '[[sink]]\ntype = "pager"\n', r"sink\[0\]: type: must be one of"),

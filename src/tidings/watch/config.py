@@ -21,8 +21,10 @@ configuration file; `~` is expanded.
     insecure = false          # true: do not verify the certificate (testing only)
     user = "me@example.com"   # required
     password_command = "pass show mail"  # or password_env = "VAR", or password_file = "path"
-    auth = "auto"             # "auto", "login", "plain", "xoauth2", "oauthbearer"
-    token_command = "oauth2-token me"    # OAuth 2 access token, for xoauth2 / oauthbearer
+    auth = "auto"             # "auto" (a password: AUTHENTICATE PLAIN or LOGIN), "login",
+                              # "plain", "xoauth2", "oauthbearer"
+    token_command = "oauth2-token me"    # OAuth 2 access token for xoauth2 / oauthbearer;
+                              # those need no password source
     mailboxes = ["INBOX", "\\Junk", "Lists/*"]  # names, LIST patterns (* %), special-use
     mode = "auto"             # "auto" (NOTIFY, else IDLE, else polling), "notify", "idle", "poll"
     poll_interval = 60        # seconds between polls (poll mode, and mailboxes IDLE can't cover)
@@ -275,12 +277,11 @@ def build_account(raw: Mapping[str, Any], *, where: str, base: Path | None = Non
         token = PasswordSource(command=_string(f"{where}: token_command", token_command))
     if auth in OAUTH_METHODS and token is None:
         raise ConfigError(f'{where}: auth = "{auth}" needs token_command')
-    if password is None and token is None:
+    if password is None and auth not in OAUTH_METHODS:
         raise ConfigError(
             f"{where}: no password source: set password_command, password_env or password_file"
+            + (' (or auth = "xoauth2" / "oauthbearer" for token_command)' if token else "")
         )
-    if password is None and auth in ("login", "plain"):
-        raise ConfigError(f'{where}: auth = "{auth}" needs a password source')
     mailboxes = _string_list(f"{where}: mailboxes", raw.get("mailboxes", ["INBOX"]))
     if not mailboxes:
         raise ConfigError(f"{where}: mailboxes: must name at least one mailbox")
