@@ -90,6 +90,8 @@ __all__ = [
     "build_account",
     "default_state_path",
     "load_config",
+    "parse_command",
+    "parse_webhook_url",
 ]
 
 AUTH_METHODS = ("auto", "login", "plain", "xoauth2", "oauthbearer")
@@ -367,7 +369,7 @@ def _sink(raw: Mapping[str, Any], where: str, base: Path) -> SinkConfig:
         if "concurrency" in raw:
             options["concurrency"] = _count(f"{where}: concurrency", raw["concurrency"], 1)
     if kind == "webhook":
-        options["url"] = _webhook_url(f"{where}: url", raw.get("url"))
+        options["url"] = parse_webhook_url(f"{where}: url", raw.get("url"))
         options["secret"] = _webhook_secret(where, raw, base)
     if "timeout" in raw:
         options["timeout"] = _positive(f"{where}: timeout", raw["timeout"])
@@ -392,7 +394,8 @@ def parse_command(where: str, value: Any) -> list[str]:
     return words
 
 
-def _webhook_url(where: str, value: Any) -> str:
+def parse_webhook_url(where: str, value: Any) -> str:
+    """A webhook URL: http:// or https:// with a host (ConfigError naming `where` if not)."""
     url = _string(where, value, required=True)
     try:
         parts = urlsplit(url)
