@@ -614,6 +614,51 @@ def print_demo_box(settings: Config, password: str) -> None:
     print("\n".join(lines), flush=True)
 
 
+@app.command()
+def watch(  # noqa: PLR0917 - typer maps each parameter to a flag
+    url: Annotated[str | None, typer.Argument(help="imaps://USER@HOST[:PORT]/MAILBOX")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="A watch TOML file.")] = None,
+    password_command: Annotated[str | None, typer.Option("--password-command")] = None,
+    password_env: Annotated[str | None, typer.Option("--password-env")] = None,
+    password_file: Annotated[str | None, typer.Option("--password-file")] = None,
+    token_command: Annotated[str | None, typer.Option("--token-command")] = None,
+    auth: Annotated[str | None, typer.Option("--auth")] = None,
+    mailbox: Annotated[list[str] | None, typer.Option("--mailbox")] = None,
+    exec_command: Annotated[str | None, typer.Option("--exec")] = None,
+    webhook: Annotated[str | None, typer.Option("--webhook")] = None,
+    webhook_secret_env: Annotated[str | None, typer.Option("--webhook-secret-env")] = None,
+    no_stdout: Annotated[bool, typer.Option("--no-stdout")] = False,
+    desktop: Annotated[bool, typer.Option("--desktop")] = False,
+    state: Annotated[Path | None, typer.Option("--state")] = None,
+    insecure: Annotated[bool, typer.Option("--insecure")] = False,
+    ca_file: Annotated[str | None, typer.Option("--ca-file")] = None,
+    fingerprint: Annotated[str | None, typer.Option("--fingerprint")] = None,
+    once: Annotated[bool, typer.Option("--once")] = False,
+    since: Annotated[str | None, typer.Option("--since", metavar="YYYY-MM-DD")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+    mode: Annotated[str | None, typer.Option("--mode", help="auto, notify, idle or poll.")] = None,
+    poll_interval: Annotated[float | None, typer.Option("--poll-interval")] = None,
+    idle_restart: Annotated[float | None, typer.Option("--idle-restart")] = None,
+    noop_timeout: Annotated[float | None, typer.Option("--noop-timeout")] = None,
+    include: Annotated[list[str] | None, typer.Option("--include")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose")] = False,
+) -> None:
+    """Watch mailboxes and report new mail, flag changes and expunges as JSON events."""
+    from tidings.watch.cli_support import WatchOptions, watch_command  # noqa: PLC0415
+
+    options = WatchOptions(
+        url=url, config=config, password_command=password_command,
+        password_env=password_env, password_file=password_file, token_command=token_command,
+        auth=auth, mailboxes=tuple(mailbox or ()), exec_command=exec_command,
+        webhook=webhook, webhook_secret_env=webhook_secret_env, no_stdout=no_stdout,
+        desktop=desktop, state=state, insecure=insecure, ca_file=ca_file,
+        fingerprint=fingerprint, once=once, since=since, dry_run=dry_run, mode=mode,
+        poll_interval=poll_interval, idle_restart=idle_restart, noop_timeout=noop_timeout,
+        include=tuple(include or ()), verbose=verbose,
+    )  # fmt: skip
+    raise typer.Exit(code=watch_command(options))
+
+
 def main() -> None:
     """Entry point of `tidings` and `python -m tidings`."""
     app()
