@@ -16,6 +16,7 @@ from tidings.imap.proto.client_responses import (
     Fetch,
     Flags,
     ListItem,
+    NeedData,
     Other,
     Response,
     ResponseError,
@@ -58,19 +59,18 @@ def parse_all(chunks: list[bytes]) -> list[Response]:
     for chunk in chunks:
         parser.feed(chunk)
         while (response := parser.next_response()) is not NEED_DATA:
-            assert not isinstance(response, type(NEED_DATA))
+            assert not isinstance(response, NeedData)
             out.append(response)
     return out
 
 
 def test_transcript_parses() -> None:
     responses = parse_all([TRANSCRIPT])
-    assert responses[0] == Condition(
-        "OK",
-        responses[0].code,
-        "ready",  # type: ignore[union-attr]
-    )
-    assert responses[0].code.name == "CAPABILITY"  # type: ignore[union-attr]
+    greeting = responses[0]
+    assert isinstance(greeting, Condition)
+    assert (greeting.status, greeting.text) == ("OK", "ready")
+    assert greeting.code is not None and greeting.code.name == "CAPABILITY"
+    assert greeting.code.arguments == "IMAP4rev1 IDLE LITERAL+"
     assert responses[1] == Exists(4)
     assert responses[2] == Expunge(2)
     assert responses[3] == Flags(("\\Answered", "\\Seen", "$Junk"))
