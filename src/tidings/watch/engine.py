@@ -14,6 +14,7 @@ from tidings.watch.dispatcher import Dispatcher
 from tidings.watch.errors import ConfigError
 from tidings.watch.events import Sink
 from tidings.watch.runner import AccountRunner, FatalError
+from tidings.watch.sinks.retry import SinkGaveUp
 from tidings.watch.state import WatchState
 
 log = logging.getLogger("tidings.watch")
@@ -26,7 +27,8 @@ def error_line(message: str) -> None:
 
 async def run_watch(config: WatchConfig, sinks: Sequence[Sink]) -> int:
     """Watch every account of `config` until SIGTERM/SIGINT (or one pass with `once`);
-    the exit status: 0, or 2 for a configuration problem on the first connection."""
+    the exit status: 0, 2 for a configuration problem on the first connection, or 1
+    when a sink gave up on a state event (its `max_attempts` ran out)."""
     try:
         state = WatchState.open(config.state_path)
     except ConfigError as exc:
@@ -64,14 +66,19 @@ async def run_watch(config: WatchConfig, sinks: Sequence[Sink]) -> int:
                 break
             for task in done & pending:
                 pending.discard(task)
-                exc = task.exception()
-                if isinstance(exc, FatalError):
-                    error_line(str(exc))
+                failure = task.exception()
+                if isinstance(failure, FatalError):
+                    error_line(str(failure))
                     status = 2
                     pending.clear()
                     break
-                if exc is not None:
-                    raise exc
+                if isinstance(failure, SinkGaveUp):
+                    error_line(str(failure))
+                    status = 1
+                    pending.clear()
+                    break
+                if failure is not None:
+                    raise failure
     finally:
         for task in [*tasks, stopper]:
             task.cancel()

@@ -93,7 +93,7 @@ class MailboxSync:
                 await self._report_since(uidvalidity)
                 return
             self.stored = start
-            await self.emit(self._noop_event(), start)
+            await self.emit(None, start)
             return
         if old_uids:
             # Selected before on this connection: compare with the cache (polling mode).
@@ -106,14 +106,10 @@ class MailboxSync:
                         self._flags_event(_flags_only(uid, self.flags[uid]), old_flags[uid]), None
                     )
             await self.fetch_new()
-            await self._flag_changes(None, highest, old_flags)
+            await self._flag_changes(None, highest, old_flags, stored.last_uid)
             return
         await self.fetch_new()
-        await self._flag_changes(stored.highestmodseq, highest, old_flags)
-
-    def _noop_event(self) -> None:
-        """No event: the dispatcher stores the state after the events before it."""
-        return None
+        await self._flag_changes(stored.highestmodseq, highest, old_flags, stored.last_uid)
 
     async def _report_since(self, uidvalidity: int) -> None:
         assert self.since is not None
@@ -151,22 +147,27 @@ class MailboxSync:
             self.stored = new_state
 
     async def _flag_changes(
-        self, since: int | None, highest: int | None, old_flags: dict[int, tuple[str, ...]]
+        self,
+        since: int | None,
+        highest: int | None,
+        old_flags: dict[int, tuple[str, ...]],
+        reported: int,
     ) -> None:
+        """Flag changes (RFC 7162) of the messages reported before this sync (UID <= reported)."""
         assert self.stored is not None
         if since is None or highest is None or highest <= since:
             if highest is not None and highest != self.stored.highestmodseq:
                 self.stored = MailboxState(self.stored.uidvalidity, self.stored.last_uid, highest)
-                await self.emit(self._noop_event(), self.stored)
+                await self.emit(None, self.stored)
             return
         # RFC 7162 §3.1.4: CHANGEDSINCE returns the messages whose mod-sequence is above it.
         changed = await self._fetch("1:*", f"(UID FLAGS) (CHANGEDSINCE {since})")
         for item in sorted(changed, key=lambda f: f.uid or 0):
-            if item.uid is None or item.uid > self.stored.last_uid:
+            if item.uid is None or item.uid > reported:
                 continue
             await self.emit(self._flags_event(item, old_flags.get(item.uid)), None)
         self.stored = MailboxState(self.stored.uidvalidity, self.stored.last_uid, highest)
-        await self.emit(self._noop_event(), self.stored)
+        await self.emit(None, self.stored)
 
     async def _fetch(self, uid_set: str, items: str) -> list[Fetch]:
         result = await self.client.command("UID", "FETCH", uid_set.encode(), items.encode())
@@ -196,11 +197,11 @@ class MailboxSync:
                 await self.emit(self._event("expunge", uids=sorted(gone)), None)
             return False
         if isinstance(response, Fetch) and response.flags is not None:
-            uid = response.uid
-            if uid is None and 0 < response.seq <= len(self.uids):
+            uid = response.uid or 0
+            if not uid and 0 < response.seq <= len(self.uids):
                 uid = self.uids[response.seq - 1]
-            if uid is None:
-                return False
+            if not uid or self.stored is None or uid > self.stored.last_uid:
+                return False  # not reported yet: the `new` event will carry its flags
             old = self.flags.get(uid)
             if old is not None and set(old) == set(response.flags):
                 return False

@@ -132,15 +132,17 @@ class AccountRunner:
         self.succeeded = True
         self._was_connected = True
         log.info("%s: connected, %s via %s", self.account.key, ", ".join(mailboxes), word)
-        await self._event(
-            None, "connected", server=self.account.endpoint.host, mechanism=word,
-            mailboxes=list(mailboxes),
-        )  # fmt: skip
+        fields = {"server": self.account.endpoint.host, "mechanism": word}
+        self._pending = len(mailboxes)
+        self._announce_fields = {**fields, "mailboxes": list(mailboxes)}
+        # `connected` goes out once every mailbox is synced and watched: a message delivered
+        # after it cannot be taken for an old one.
         if self.once:
             for name in mailboxes:
                 sync = self._sync(client, name)
                 await sync.select()
                 await _unselect(client)
+            await self._ready()
             await client.logout()
             return
         if mechanism == "notify":
@@ -152,6 +154,16 @@ class AccountRunner:
                     group.create_task(self._idle(conn, name))
         else:
             await self._poll(client, mailboxes)
+
+    _pending = 0
+    _announce_fields: dict[str, object] | None = None
+
+    async def _ready(self, count: int | None = None) -> None:
+        """One mailbox (or `count`) is watched; the last one announces `connected`."""
+        self._pending -= self._pending if count is None else count
+        if self._pending <= 0 and self._announce_fields is not None:
+            fields, self._announce_fields = self._announce_fields, None
+            await self._event(None, "connected", **fields)
 
     def _mechanism(self, caps: frozenset[str]) -> str:
         mode = self.account.mode
@@ -183,9 +195,13 @@ class AccountRunner:
         sync = self._sync(client, name)
         await sync.select()
         loop = asyncio.get_running_loop()
+        announce = True
         while True:
             fetch = False
             async with client.idle() as idle:
+                if announce:
+                    announce = False
+                    await self._ready(1)
                 deadline = loop.time() + account.idle_restart
                 while (remaining := deadline - loop.time()) > 0:
                     response = await idle.next(remaining)
@@ -222,6 +238,7 @@ class AccountRunner:
                     await sync.select()
                     await _unselect(client)
                     last[name] = status
+            await self._ready()
             await asyncio.sleep(self.account.poll_interval)
 
     async def _notify(self, client: ImapClient, mailboxes: Sequence[str]) -> None:
@@ -234,6 +251,7 @@ class AccountRunner:
         syncs = {name: self._sync(client, name) for name in mailboxes}
         for name in mailboxes:
             await self._notify_sync(client, syncs[name])
+        await self._ready()
         keepalive = min(self.account.idle_restart, 300.0)
         while True:
             response = await client.next_unsolicited(keepalive)
