@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.watch.support import WebhookReceiver
+
 from tidings.watch.events import Event
 from tidings.watch.sinks import (
     ExecSink,
@@ -133,9 +134,11 @@ def test_exec_sink_timeout_kills_the_process_group(tmp_path: Path) -> None:
     pid = int(child_pid.read_text())
     deadline = time.monotonic() + 5
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        status = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(
-            f"/proc/{pid}/stat"
-        ).exists() else "X"
+        status = (
+            Path(f"/proc/{pid}/stat").read_text().split()[2]
+            if Path(f"/proc/{pid}/stat").exists()
+            else "X"
+        )
         if status == "Z":
             break
         time.sleep(0.05)

@@ -192,7 +192,9 @@ def test_idle_is_reissued_every_idle_restart_seconds(
 ) -> None:
     proxy = FreezableProxy(tidings.imap_port)
     try:
-        with start(starttls_args(tidings, proxy.port), tmp_path, "--idle-restart", "1") as watcher:
+        with start(
+            starttls_args(tidings, proxy.port), tmp_path, "--mode", "idle", "--idle-restart", "1"
+        ) as watcher:
             # Through TLS the proxy cannot read IDLE/DONE, but it sees each client write: an
             # idle client writes nothing; one cycle per second is DONE + IDLE (two writes).
             since = time.monotonic()
@@ -374,7 +376,8 @@ def dovecot_args(dovecot: object, tmp_path: Path) -> list[str]:
 def test_idle_against_dovecot(tmp_path: Path) -> None:
     dovecot = start_watch_dovecot(tmp_path / "dovecot")
     try:
-        with start(dovecot_args(dovecot, tmp_path), tmp_path) as watcher:
+        # Dovecot offers NOTIFY too; this test is about IDLE.
+        with start(dovecot_args(dovecot, tmp_path), tmp_path, "--mode", "idle") as watcher:
             status = watcher.wait_for_stderr("tidings watch:", timeout=5)
             assert "IDLE" in status, status
             subject = unique_subject("dovecot-idle")
@@ -383,6 +386,33 @@ def test_idle_against_dovecot(tmp_path: Path) -> None:
             arrived = next(t for t, e in watcher.timed_events("new") if e is event)
             assert arrived - delivered < MAX_LATENCY + 1.0
             assert event["mailbox"] == "INBOX"
+            assert watcher.stop() == 0
+    finally:
+        dovecot.stop()
+
+
+@pytest.mark.dovecot
+def test_notify_against_dovecot(tmp_path: Path) -> None:
+    dovecot = start_watch_dovecot(tmp_path / "dovecot")
+    try:
+        with start(
+            dovecot_args(dovecot, tmp_path), tmp_path, "--mailbox", "Tickets*"
+        ) as watcher:
+            status = watcher.wait_for_stderr("tidings watch:", timeout=5)
+            assert "NOTIFY" in status, status
+            subject = unique_subject("dovecot-notify")
+            deliver_lmtp(dovecot.lmtp_port, TEST_USER, subject)
+            assert watcher.wait_for(subject_is(subject), timeout=10)[0]["mailbox"] == "INBOX"
+            with imaplib.IMAP4("127.0.0.1", dovecot.imap_port, timeout=10) as imap:
+                imap.login(TEST_USER, TEST_PASSWORD)
+                assert imap.create("Tickets")[0] == "OK"
+                message = b"From: x@example.test\r\nSubject: dovecot ticket\r\n\r\nhi\r\n"
+                assert imap.append("Tickets", None, None, message)[0] == "OK"
+                imap.logout()
+            event = watcher.wait_for(subject_is("dovecot ticket"), timeout=10)[0]
+            assert event["mailbox"] == "Tickets"
+            time.sleep(1.0)
+            assert len(news(watcher, subject)) == 1
             assert watcher.stop() == 0
     finally:
         dovecot.stop()

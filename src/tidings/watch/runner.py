@@ -18,7 +18,7 @@ from tidings.imap.client import (
     ImapClient,
     ImapError,
 )
-from tidings.imap.proto.client_responses import ListItem, Status, encode_mailbox
+from tidings.imap.proto.client_responses import Condition, ListItem, Status, encode_mailbox
 from tidings.watch.config import AccountConfig
 from tidings.watch.dispatcher import Dispatcher
 from tidings.watch.errors import ConfigError
@@ -122,16 +122,19 @@ class AccountRunner:
     async def _session(self) -> None:
         self._was_connected = False
         client = await self._connect()
-        mailboxes = await resolve_mailboxes(client, self.account.mailboxes)
         mechanism = self._mechanism(client.capabilities)
+        mailboxes = await resolve_mailboxes(
+            client, self.account.mailboxes, patterns_may_be_empty=mechanism == "notify"
+        )
         word = MECHANISM_WORDS[mechanism]
+        listed = (
+            ", ".join(mailboxes) or f"no mailbox yet matching {', '.join(self.account.mailboxes)}"
+        )
         if not self.succeeded:
-            self.status_line(
-                f"tidings watch: {self.account.key}: {', '.join(mailboxes)} via {word}"
-            )
+            self.status_line(f"tidings watch: {self.account.key}: {listed} via {word}")
         self.succeeded = True
         self._was_connected = True
-        log.info("%s: connected, %s via %s", self.account.key, ", ".join(mailboxes), word)
+        log.info("%s: connected, %s via %s", self.account.key, listed, word)
         fields = {"server": self.account.endpoint.host, "mechanism": word}
         self._pending = len(mailboxes)
         self._announce_fields = {**fields, "mailboxes": list(mailboxes)}
@@ -175,8 +178,11 @@ class AccountRunner:
             return "idle"
         return "poll"
 
-    def _sync(self, client: ImapClient, name: str) -> MailboxSync:
+    def _sync(self, client: ImapClient, name: str, *, from_start: bool = False) -> MailboxSync:
         stored = self.state.get(self.account.key, name) if self.state is not None else None
+        since = self.since
+        if from_start and stored is None:
+            since = date(1970, 1, 1)  # a mailbox created while watching: all of it is new
         key, filters = self.account.key, self.account.filters
 
         async def emit(event: Event | None, new_state: MailboxState | None) -> None:
@@ -184,7 +190,7 @@ class AccountRunner:
 
         return MailboxSync(
             client=client, account=key, mailbox=name, emit=emit,
-            include=self.account.include, stored=stored, since=self.since,
+            include=self.account.include, stored=stored, since=since,
         )  # fmt: skip
 
     async def _idle(self, client: ImapClient | None, name: str) -> None:
@@ -242,37 +248,30 @@ class AccountRunner:
             await asyncio.sleep(self.account.poll_interval)
 
     async def _notify(self, client: ImapClient, mailboxes: Sequence[str]) -> None:
-        """RFC 5465 NOTIFY: one connection, STATUS events for every watched mailbox."""
-        names = b" ".join(encode_mailbox(name) for name in mailboxes)
-        # RFC 5465 §5.1: an event group per filter; MessageNew needs MessageExpunge.
-        events = b"(MessageNew MessageExpunge FlagChange)"
-        groups = b"(mailboxes (" + names + b") " + events + b") (personal (MailboxName))"
-        await client.command("NOTIFY", b"SET STATUS " + groups)
-        syncs = {name: self._sync(client, name) for name in mailboxes}
+        """RFC 5465 NOTIFY: one connection, STATUS events for every watched mailbox, and
+        mailbox names for the whole personal namespace, so that a mailbox created (or renamed)
+        later that the account's names or patterns match is watched from its first message."""
+        watch = NotifyWatch(self, client)
         for name in mailboxes:
-            await self._notify_sync(client, syncs[name])
+            watch.add(name, self._sync(client, name))
+        client.forward_during_command = forward_notify_events
+        await watch.set_notify()
+        for name in mailboxes:
+            await watch.sync(name)
         await self._ready()
         keepalive = min(self.account.idle_restart, 300.0)
         while True:
             response = await client.next_unsolicited(keepalive)
             if response is None:
                 await client.command("NOOP", timeout=self.account.noop_timeout)
-                continue
-            if isinstance(response, Status) and response.mailbox in syncs:
-                await self._notify_sync(client, syncs[response.mailbox])
+            elif isinstance(response, Status):
+                await watch.on_status(response)
             elif isinstance(response, ListItem):
                 await self._mailbox_event(response)
-
-    async def _notify_sync(self, client: ImapClient, sync: MailboxSync) -> None:
-        for _ in range(10):
-            await sync.select()
-            await _unselect(client)
-            # STATUS after leaving the mailbox closes the race with a delivery during the sync.
-            result = await client.command("STATUS", encode_mailbox(sync.mailbox), b"(UIDNEXT)")
-            status = next((u.items for u in result.untagged if isinstance(u, Status)), {})
-            last = sync.stored.last_uid if sync.stored is not None else 0
-            if status.get("UIDNEXT", 0) - 1 <= last:
-                return
+                await watch.on_mailbox_change(response)
+            elif isinstance(response, Condition) and _code(response) == "NOTIFICATIONOVERFLOW":
+                # RFC 5465 §5.8: NOTIFY is off; a new connection starts again from the state.
+                raise ImapError("the server ended NOTIFY (NOTIFICATIONOVERFLOW)")
 
     async def _mailbox_event(self, item: ListItem) -> None:
         attributes = {a.lower() for a in item.attributes}
@@ -287,15 +286,134 @@ class AccountRunner:
         )
 
 
+def forward_notify_events(command: str, response: object) -> bool:
+    """NOTIFY events that arrive during another command are news too (RFC 5465 §5): a STATUS
+    is (our own STATUS answers are recognised as unchanged later), a LIST unless we asked."""
+    if isinstance(response, Status):
+        return True
+    return isinstance(response, ListItem) and command not in ("LIST", "LSUB")
+
+
+def _moved_since_select(sync: MailboxSync, status: dict[str, int]) -> bool:
+    """Whether a STATUS taken after the sync shows changes the sync did not see: new
+    messages, a different count (an expunge) or a higher HIGHESTMODSEQ (flags)."""
+    stored = sync.stored
+    last = stored.last_uid if stored is not None else 0
+    if status.get("UIDNEXT", 0) - 1 > last:
+        return True
+    if "MESSAGES" in status and status["MESSAGES"] != len(sync.uids):
+        return True
+    modseq = stored.highestmodseq if stored is not None else None
+    return "HIGHESTMODSEQ" in status and modseq is not None and status["HIGHESTMODSEQ"] > modseq
+
+
+def _code(condition: Condition) -> str:
+    return condition.code.name.upper() if condition.code is not None else ""
+
+
+class NotifyWatch:
+    """The mailboxes one NOTIFY connection watches, and what each last looked like."""
+
+    def __init__(self, runner: AccountRunner, client: ImapClient) -> None:
+        self.runner = runner
+        self.client = client
+        self.syncs: dict[str, MailboxSync] = {}
+        self.seen: dict[str, dict[str, int]] = {}
+        self._status_items = b"(UIDNEXT MESSAGES UIDVALIDITY)"
+        if {"CONDSTORE", "QRESYNC"} & client.capabilities:
+            self._status_items = b"(UIDNEXT MESSAGES UIDVALIDITY HIGHESTMODSEQ)"
+
+    def add(self, name: str, sync: MailboxSync) -> None:
+        """Watch `name` with `sync`."""
+        self.syncs[name] = sync
+
+    async def set_notify(self) -> None:
+        """NOTIFY SET for the current mailbox set (RFC 5465 §3)."""
+        # §5.1: MessageNew needs MessageExpunge; FlagChange for the flags events.
+        events = b"(MessageNew MessageExpunge FlagChange)"
+        groups = b"(personal (MailboxName))"
+        if self.syncs:
+            names = b" ".join(encode_mailbox(name) for name in self.syncs)
+            groups = b"(mailboxes (" + names + b") " + events + b") " + groups
+        await self.client.command("NOTIFY", b"SET STATUS " + groups)
+
+    async def sync(self, name: str) -> None:
+        """Report what is new in `name`, then STATUS it (after leaving it, which closes the
+        race with a delivery during the sync) until nothing more arrived."""
+        sync = self.syncs[name]
+        for _ in range(10):
+            await sync.select()
+            await _unselect(self.client)
+            result = await self.client.command("STATUS", encode_mailbox(name), self._status_items)
+            status = next(
+                (u.items for u in result.untagged if isinstance(u, Status) and u.mailbox == name),
+                {},
+            )
+            self.seen[name] = dict(status)
+            if not _moved_since_select(sync, status):
+                return
+
+    async def on_status(self, status: Status) -> None:
+        """A STATUS event: sync the mailbox unless it says nothing new."""
+        if status.mailbox not in self.syncs:
+            return
+        seen = self.seen.get(status.mailbox, {})
+        if status.items and all(seen.get(k) == v for k, v in status.items.items()):
+            return  # our own STATUS, or a change already synced
+        await self.sync(status.mailbox)
+
+    async def on_mailbox_change(self, item: ListItem) -> None:
+        """RFC 5465 §5.4 MailboxName: follow renames, drop deleted mailboxes, and watch new
+        ones the account's names or patterns match."""
+        attributes = {a.lower() for a in item.attributes}
+        state, key = self.runner.state, self.runner.account.key
+        if "\\nonexistent" in attributes:
+            if self.syncs.pop(item.mailbox, None) is not None:
+                self.seen.pop(item.mailbox, None)
+                if state is not None:
+                    state.remove(key, item.mailbox)
+                await self.set_notify()
+            return
+        old = item.old_name
+        if old is not None and old in self.syncs:
+            self.syncs.pop(old)
+            self.seen.pop(old, None)
+            stored = state.get(key, old) if state is not None else None
+            if state is not None:
+                if stored is not None:
+                    state.set(key, item.mailbox, stored)
+                state.remove(key, old)
+            self.syncs[item.mailbox] = self.runner._sync(self.client, item.mailbox)
+        elif item.mailbox not in self.syncs and wanted_by(
+            self.runner.account.mailboxes, item.mailbox, item.delimiter
+        ):
+            # A new mailbox: every message in it is new (its first UID included).
+            self.syncs[item.mailbox] = self.runner._sync(self.client, item.mailbox, from_start=True)
+        else:
+            return
+        await self.set_notify()
+        try:
+            await self.sync(item.mailbox)
+        except CommandFailed as exc:
+            # Renamed or deleted again before we looked: its own MailboxName event follows.
+            log.info("%s: %s went away: %s", key, item.mailbox, _describe(exc))
+            self.syncs.pop(item.mailbox, None)
+            self.seen.pop(item.mailbox, None)
+            await self.set_notify()
+
+
 async def _unselect(client: ImapClient) -> None:
     """UNSELECT (RFC 3691) or CLOSE: leave the mailbox (EXAMINE made CLOSE expunge-free)."""
     name = "UNSELECT" if "UNSELECT" in client.capabilities else "CLOSE"
     await client.command(name)
 
 
-async def resolve_mailboxes(client: ImapClient, wanted: Sequence[str]) -> list[str]:
+async def resolve_mailboxes(
+    client: ImapClient, wanted: Sequence[str], *, patterns_may_be_empty: bool = False
+) -> list[str]:
     """Names, patterns (`*`, `%`) and special-use names (RFC 6154 `\\Junk`) to mailbox names;
-    ConfigError for one that matches nothing."""
+    ConfigError for a name that matches nothing (and for a pattern, unless
+    `patterns_may_be_empty`: with NOTIFY, mailboxes created later are watched)."""
     if "SPECIAL-USE" in client.capabilities:
         result = await client.command("LIST", b'""', b'"*"', b"RETURN", b"(SPECIAL-USE)")
     else:
@@ -307,23 +425,35 @@ async def resolve_mailboxes(client: ImapClient, wanted: Sequence[str]) -> list[s
     ]  # fmt: skip
     found: list[str] = []
     for want in wanted:
-        if want.startswith("\\"):
-            matches = [
-                i.mailbox for i in selectable if want.lower() in {a.lower() for a in i.attributes}
-            ]
-        elif "*" in want or "%" in want:
-            matches = [
-                i.mailbox for i in selectable if _pattern(want, i.delimiter).fullmatch(i.mailbox)
-            ]
-        else:
-            canon = want.upper() if want.upper() == "INBOX" else want
-            matches = [i.mailbox for i in selectable if _canon(i.mailbox) == canon][:1]
-        if not matches:
+        matches = [i.mailbox for i in selectable if _matches(want, i.mailbox, i.delimiter, i)]
+        if not _is_pattern(want):
+            matches = matches[:1]
+        if not matches and not (patterns_may_be_empty and _is_pattern(want)):
             raise ConfigError(f"unknown mailbox {want!r} on {client_host(client)}")
         for name in matches:
             if name not in found:
                 found.append(name)
+    if not found and not patterns_may_be_empty:
+        raise ConfigError(f"no mailbox on {client_host(client)} matches {', '.join(wanted)}")
     return found
+
+
+def wanted_by(wanted: Sequence[str], name: str, delimiter: str | None) -> bool:
+    """Whether a mailbox `name` (just created or renamed) is one the account watches (names
+    and patterns; special-use attributes are not known for it yet)."""
+    return any(_matches(want, name, delimiter, None) for want in wanted)
+
+
+def _is_pattern(want: str) -> bool:
+    return "*" in want or "%" in want
+
+
+def _matches(want: str, name: str, delimiter: str | None, item: ListItem | None) -> bool:
+    if want.startswith("\\"):
+        return item is not None and want.lower() in {a.lower() for a in item.attributes}
+    if _is_pattern(want):
+        return _pattern(want, delimiter).fullmatch(name) is not None
+    return _canon(name) == (want.upper() if want.upper() == "INBOX" else want)
 
 
 def _canon(name: str) -> str:

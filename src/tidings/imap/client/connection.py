@@ -9,6 +9,7 @@ import socket
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -100,6 +101,10 @@ class ImapClient:
         self._writer = writer
         self._parser = ResponseParser()
         self._unsolicited: deque[Untagged] = deque()
+        self.forward_during_command: Callable[[str, Untagged], bool] | None = None
+        """Untagged responses during a command that are also news (RFC 5465 §5: NOTIFY
+        events may come at any time): a copy goes to next_unsolicited when this says so."""
+        self._current_command = ""
         self._counter = 0
         self._lost: str | None = None
         self._lock = asyncio.Lock()
@@ -263,6 +268,7 @@ class ImapClient:
         responder: list[bytes] | None,
     ) -> CommandResult:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        self._current_command = name.upper()
         tag = self._next_tag()
         pieces: list[bytes] = [f"{tag} {name}".encode("ascii")]
         literal_plus = "LITERAL+" in self.capabilities or "LITERAL-" in self.capabilities
@@ -293,7 +299,7 @@ class ImapClient:
             if isinstance(response, Tagged):
                 self._check_tagged(response, tag)
                 raise CommandFailed(response)
-            untagged.append(response)
+            self._keep(response, untagged)
 
     async def _finish(
         self,
@@ -319,7 +325,13 @@ class ImapClient:
                 self.capabilities = response.names
             elif isinstance(response, Enabled):
                 self.enabled = self.enabled | response.names
-            untagged.append(response)
+            self._keep(response, untagged)
+
+    def _keep(self, response: Untagged, untagged: list[Untagged]) -> None:
+        untagged.append(response)
+        forward = self.forward_during_command
+        if forward is not None and forward(self._current_command, response):
+            self._unsolicited.append(response)
 
     def _check_tagged(self, response: Tagged, tag: str) -> None:
         if response.tag != tag:

@@ -31,6 +31,7 @@ class ExecSink:
     def __init__(
         self,
         command: Sequence[str],
+        *,
         concurrency: int = 4,
         timeout: float = 60.0,
         kinds: Iterable[str] | None = None,

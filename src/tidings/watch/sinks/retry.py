@@ -37,8 +37,8 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """The pause after failed attempt number `attempt` (1-based): full-range jitter in
         the upper half, so many watchers do not retry in step."""
-        ceiling = min(self.cap, self.base * 2 ** (attempt - 1))
-        return ceiling * random.uniform(0.5, 1.0)
+        ceiling = min(self.cap, self.base * 2.0 ** (attempt - 1))
+        return float(ceiling * random.uniform(0.5, 1.0))
 
 
 async def deliver_with_retry(
@@ -61,7 +61,5 @@ async def deliver_with_retry(
                     f"{attempt} attempts: {exc}"
                 ) from None
             pause = policy.delay(attempt)
-            log.warning(
-                "%s: %s (attempt %d); retrying in %.1fs", sink_name, exc, attempt, pause
-            )
+            log.warning("%s: %s (attempt %d); retrying in %.1fs", sink_name, exc, attempt, pause)
             await asyncio.sleep(pause)

@@ -40,6 +40,7 @@ class WebhookSink:
     def __init__(
         self,
         url: str,
+        *,
         secret: str | None = None,
         timeout: float = 10.0,
         kinds: Iterable[str] | None = None,
