@@ -395,9 +395,7 @@ def test_idle_against_dovecot(tmp_path: Path) -> None:
 def test_notify_against_dovecot(tmp_path: Path) -> None:
     dovecot = start_watch_dovecot(tmp_path / "dovecot")
     try:
-        with start(
-            dovecot_args(dovecot, tmp_path), tmp_path, "--mailbox", "Tickets*"
-        ) as watcher:
+        with start(dovecot_args(dovecot, tmp_path), tmp_path, "--mailbox", "Tickets*") as watcher:
             status = watcher.wait_for_stderr("tidings watch:", timeout=5)
             assert "NOTIFY" in status, status
             subject = unique_subject("dovecot-notify")
