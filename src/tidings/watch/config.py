@@ -69,7 +69,7 @@ import os
 import re
 import shlex
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -326,14 +326,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _password(where: str, raw: Mapping[str, Any], base: Path | None) -> PasswordSource | None:
-    given = [k for k in _PASSWORD_KEYS if k in raw]
+def _one_of(where: str, raw: Mapping[str, Any], keys: Iterable[str]) -> tuple[str, str] | None:
+    """The one key of `keys` that `raw` sets, with its string value (None: none of them)."""
+    given = [k for k in keys if k in raw]
     if len(given) > 1:
         raise ConfigError(f"{where}: {given[1]}: set only one of {', '.join(given)}")
     if not given:
         return None
-    key = given[0]
-    value = _string(f"{where}: {key}", raw[key])
+    return given[0], _string(f"{where}: {given[0]}", raw[given[0]])
+
+
+def _password(where: str, raw: Mapping[str, Any], base: Path | None) -> PasswordSource | None:
+    chosen = _one_of(where, raw, _PASSWORD_KEYS)
+    if chosen is None:
+        return None
+    key, value = chosen
     if key == "password_command":
         return PasswordSource(command=value)
     if key == "password_env":
@@ -408,13 +415,10 @@ def parse_webhook_url(where: str, value: Any) -> str:
 
 
 def _webhook_secret(where: str, raw: Mapping[str, Any], base: Path) -> str | None:
-    given = [k for k in ("secret", "secret_env", "secret_file") if k in raw]
-    if len(given) > 1:
-        raise ConfigError(f"{where}: {given[1]}: set only one of {', '.join(given)}")
-    if not given:
+    chosen = _one_of(where, raw, ("secret", "secret_env", "secret_file"))
+    if chosen is None:
         return None
-    key = given[0]
-    value = _string(f"{where}: {key}", raw[key])
+    key, value = chosen
     if key == "secret":
         return value
     if key == "secret_env":
