@@ -33,11 +33,6 @@ _NAMED_ZONES = {
 }  # fmt: skip
 
 
-def is_from_line(line: bytes) -> bool:
-    """True if `line` starts with "From " (the separator, when it follows an empty line)."""
-    return line.startswith(b"From ")
-
-
 def parse_from_date(line: bytes) -> datetime | None:
     """The date of a "From " line as an aware datetime, or None if it has no readable date."""
     match = _DATE_RE.search(line.rstrip(b"\r\n"), 5)

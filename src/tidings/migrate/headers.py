@@ -66,6 +66,26 @@ def header_end(lines: Sequence[bytes]) -> int:
     return len(lines)
 
 
+def header_length(data: bytes) -> int:
+    """The length of the header section of `data`: up to the empty line that ends it.
+
+    The whole of `data` when it has no empty line (a message without a body separator).
+    """
+    if data.startswith(_BLANK):
+        return 0
+    ends = [found + 1 for found in (data.find(b"\n\n"), data.find(b"\n\r\n")) if found >= 0]
+    return min(ends, default=len(data))
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """`data` as lines split at LF only, each keeping its line ending (lone CRs stay inside)."""
+    lines = [line + b"\n" for line in data.split(b"\n")]
+    last = lines.pop()  # what follows the final LF: nothing, or an unterminated last line
+    if last != b"\n":
+        lines.append(last[:-1])
+    return lines
+
+
 def iter_fields(lines: Sequence[bytes], end: int) -> Iterator[Field]:
     """The header fields among lines [0, end), each with its continuation lines."""
     index = 0

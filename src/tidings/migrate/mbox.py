@@ -24,8 +24,8 @@ separated by an empty line. Reading:
 - A message is never refused: one cut off mid-header at the end of the file, one without a
   header/body separator, one full of 8-bit bytes, all come out byte for byte.
 
-The file is read a line at a time (a line longer than `_PIECE` in pieces), and memory holds
-one message at a time: a multi-gigabyte file costs its largest message, not its size.
+The file is read a chunk at a time, and memory holds one message (and a chunk) at a time:
+a multi-gigabyte file costs its largest message, not its size.
 
 Writing produces mboxrd: a `From MAILER-DAEMON <date>` line, the message with LF endings and
 its `^>*From ` lines quoted, and an empty line. The flags go in `Status: RO` (\\Seen),
@@ -41,17 +41,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from tidings.migrate.fromline import format_from_line, is_from_line, parse_from_date
+from tidings.migrate.fromline import format_from_line, parse_from_date
 from tidings.migrate.gmail import gmail_state, split_labels
 from tidings.migrate.headers import (
     FLAG_FIELDS,
-    header_end,
     header_flags,
+    header_length,
     iter_fields,
+    split_lines,
     strip_fields,
 )
 from tidings.migrate.source import (
@@ -69,13 +70,14 @@ from tidings.migrate.source import (
 
 MboxEvent = SourceMessage | ImportProblem
 
-# Lines are handed on in pieces of at most this many bytes, so a file with no line breaks
-# at all still reads in bounded memory per line; 64 KiB is 65 times the longest line
-# RFC 5322 §2.1.1 allows.
+# The driver reads this much at a time; a line longer than _PIECE with no line break is
+# handed on in pieces, so that even a file with no line breaks reads in bounded memory.
+# 64 KiB is 65 times the longest line RFC 5322 §2.1.1 allows.
+_CHUNK = 1024 * 1024
 _PIECE = 64 * 1024
 _BLANK = (b"\n", b"\r\n")
-_QUOTED_FROM_RE = re.compile(rb">+From ")
-_TO_QUOTE_RE = re.compile(rb">*From ")
+# mboxrd: every line matching this is quoted with one more ">" when written.
+_SPECIAL_RE = re.compile(rb"^>*From ", re.MULTILINE)
 _X_STATUS_LETTERS = ((ANSWERED, "A"), (FLAGGED, "F"), (DRAFT, "T"), (DELETED, "D"))
 _NOTHING: tuple[MboxEvent, ...] = ()
 
@@ -83,8 +85,9 @@ _NOTHING: tuple[MboxEvent, ...] = ()
 class MboxParser:
     """The mbox reader as a pure object: `feed()` bytes, get the messages they complete.
 
-    Bytes may come in chunks of any size; `close()` at the end of the file returns the last
-    message. `source` names the file in ImportProblems. See the module docstring.
+    Bytes may come in chunks of any size, down to one at a time, with the same result;
+    `close()` at the end of the file returns the last message. `source` names the file in
+    ImportProblems. See the module docstring.
     """
 
     def __init__(
@@ -97,40 +100,34 @@ class MboxParser:
         strip_status_headers: bool = False,
     ) -> None:
         self._source = source
-        self._mailbox = mailbox
-        self._mozilla = map_mozilla_status
-        self._gmail = gmail_labels
-        self._strip = strip_status_headers
-        self._tail = b""  # the start of a line whose end has not come yet
+        self._options = _Options(mailbox, map_mozilla_status, gmail_labels, strip_status_headers)
+        self._tail = b""  # bytes after the last line break fed, kept for the next feed
         self._ready: list[MboxEvent] = []
-        self._lines: list[bytes] = []  # the current message, without its From line
+        self._parts: list[bytes] = []  # the current message so far, unquoted
         self._from_line: bytes | None = None
-        self._started = False  # a message (or text before the first From line) has begun
-        self._at_line_start = True
-        self._after_blank = True  # the file start counts as an empty line before it
-        self._line_number = 0
-        self._message_line = 1  # where the current message starts, for ImportProblems
+        self._at_line_start = True  # the next byte starts a line
+        self._after_blank = True  # the last line was empty; the file start counts as one
+        self._in_from_line = False  # inside a From line longer than a piece: skip the rest
+        self._lines_seen = 0  # line breaks consumed, for ImportProblem positions
+        self._message_line = 1
 
     def feed(self, data: bytes) -> Sequence[MboxEvent]:
         """The messages (and problems) completed by `data`, the next bytes of the file."""
-        if self._tail:
-            data = self._tail + data
-            self._tail = b""
-        start = 0
-        while (newline := data.find(b"\n", start)) >= 0:
-            self._line(data[start : newline + 1])
-            start = newline + 1
-        rest = data[start:]
-        if len(rest) >= _PIECE:
-            self._line(rest)
-        else:
-            self._tail = rest
+        buffer = self._tail + data if self._tail else data
+        cut = buffer.rfind(b"\n") + 1
+        if cut == 0:
+            if len(buffer) < _PIECE:
+                self._tail = buffer
+                return _NOTHING
+            cut = len(buffer)  # a piece of an over-long line
+        self._tail = buffer[cut:]
+        self._region(buffer[:cut])
         return self._drain()
 
     def close(self) -> Sequence[MboxEvent]:
         """The last message (and problems): the file has ended."""
         if self._tail:
-            self._line(self._tail)
+            self._region(self._tail)
             self._tail = b""
         self._finish()
         return self._drain()
@@ -141,77 +138,136 @@ class MboxParser:
         ready, self._ready = self._ready, []
         return ready
 
-    def _line(self, piece: bytes) -> None:
-        """One line, or one piece of a long line (only the first piece is at a line start)."""
-        if self._at_line_start:
-            self._line_number += 1
-            if self._after_blank and is_from_line(piece):
-                self._finish()
-                self._from_line = piece
-                self._started = True
-                self._message_line = self._line_number
-                self._after_blank = False
-                self._at_line_start = piece.endswith(b"\n")
+    def _region(self, region: bytes) -> None:
+        """Whole lines (or a piece of one long line, or the file's unterminated end)."""
+        start = 0
+        if self._in_from_line:
+            start = region.find(b"\n") + 1
+            if start == 0:
                 return
-            if piece[:1] == b">" and _QUOTED_FROM_RE.match(piece):
-                piece = piece[1:]
-            self._after_blank = piece in _BLANK
-        else:
-            self._after_blank = False
-        if not self._started:
-            self._started = True
-            self._message_line = self._line_number
-        self._lines.append(piece)
-        self._at_line_start = piece.endswith(b"\n")
+            self._in_from_line, self._at_line_start = False, True
+        counted, lines = start, self._lines_seen + region.count(b"\n", 0, start)
+        for at in _special_lines(region, start):
+            if at == 0 and not self._at_line_start:
+                continue  # the middle of a line that began in an earlier region
+            if region[at] == 0x3E:  # ">": mboxrd quoting; one ">" comes off
+                self._parts.append(region[start:at])
+                start = at + 1
+            elif self._blank_before(region, at):
+                self._parts.append(region[start:at])
+                self._finish()
+                lines += region.count(b"\n", counted, at)
+                counted = at
+                start = self._begin(region, at, lines + 1)
+        self._parts.append(region[start:])
+        self._lines_seen = lines + region.count(b"\n", counted)
+        self._after_blank = self._blank_before(region, len(region))
+        self._at_line_start = region.endswith(b"\n")
+
+    def _blank_before(self, region: bytes, at: int) -> bool:
+        """True if the line that ends at offset `at` (a line start) is empty."""
+        if at == 0:
+            return self._after_blank and self._at_line_start
+        if region[at - 1] != 0x0A:
+            return False
+        begin = region.rfind(b"\n", 0, at - 1) + 1
+        if begin == 0 and not self._at_line_start:
+            return False  # a line that began in an earlier region, so not empty
+        return region[begin:at] in _BLANK
+
+    def _begin(self, region: bytes, at: int, line_number: int) -> int:
+        """Start a message at the From line at `at`; the offset after that line."""
+        end = region.find(b"\n", at) + 1
+        if end == 0:
+            self._in_from_line = True  # over-long: the date is in this piece or nowhere
+            end = len(region)
+        self._from_line = region[at:end]
+        self._message_line = line_number
+        return end
 
     def _finish(self) -> None:
         """Hand on the message collected so far, if any."""
-        if not self._started:
+        data, from_line = b"".join(self._parts), self._from_line
+        self._parts, self._from_line = [], None
+        if from_line is None and not data:
             return
-        lines, from_line = self._lines, self._from_line
-        self._lines, self._from_line, self._started = [], None, False
-        if lines and lines[-1] in _BLANK:
-            lines.pop()  # the separator before the next From line, or at the end of the file
+        # The empty line before the next From line, or at the end of the file.
+        if data in _BLANK:
+            data = b""
+        elif data.endswith(b"\n\n"):
+            data = data[:-1]
+        elif data.endswith(b"\n\r\n"):
+            data = data[:-2]
         where = f"{self._source}:{self._message_line}"
         if from_line is None:
-            if not any(line not in _BLANK for line in lines):
+            if not data.strip(b"\r\n"):
                 self._ready.append(ImportProblem(where, "empty lines before the first From line"))
                 return
-            self._ready.append(
-                ImportProblem(where, "text before the first From line, read as one message")
-            )
-        self._ready.extend(self._message(lines, from_line, where))
+            reason = "text before the first From line, read as one message"
+            self._ready.append(ImportProblem(where, reason))
+        self._ready.extend(_message(data, from_line, where, self._options))
 
-    def _message(self, lines: list[bytes], from_line: bytes | None, where: str) -> list[MboxEvent]:
-        fields = list(iter_fields(lines, header_end(lines)))
-        found = header_flags(fields, mozilla=self._mozilla)
-        out: list[MboxEvent] = [
-            ImportProblem(where, f"keyword {word!r} is not an IMAP atom; dropped")
-            for word in found.bad_keywords
+
+def _special_lines(region: bytes, start: int) -> Iterator[int]:
+    """The offsets of the lines of `region` from `start` on that match `^>*From `.
+
+    The only lines the reader looks at one by one: separators, and lines to unquote. The
+    rest of a message is copied in bulk. `bytes.find` for "From " skips through the text
+    many times faster than a regular expression anchored at every line start would.
+    """
+    found = region.find(b"From ", start)
+    while found >= 0:
+        at = found
+        while at > 0 and region[at - 1] == 0x3E:  # ">"
+            at -= 1
+        if at == 0 or region[at - 1] == 0x0A:
+            yield at
+        found = region.find(b"From ", found + 5)
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    mailbox: str
+    mozilla: bool
+    gmail: bool
+    strip: bool
+
+
+def _message(
+    data: bytes, from_line: bytes | None, where: str, options: _Options
+) -> list[MboxEvent]:
+    """The SourceMessage for one message's unquoted bytes, after any problems it has."""
+    end = header_length(data)
+    header = split_lines(data[:end])
+    fields = list(iter_fields(header, len(header)))
+    found = header_flags(fields, mozilla=options.mozilla)
+    out: list[MboxEvent] = [
+        ImportProblem(where, f"keyword {word!r} is not an IMAP atom; dropped")
+        for word in found.bad_keywords
+    ]
+    flags, mailbox = set(found.flags), options.mailbox
+    labels: tuple[str, ...] = ()
+    if options.gmail:
+        names = [
+            label
+            for field in fields
+            if field.name == b"x-gmail-labels"
+            for label in split_labels(field.value)
         ]
-        flags, mailbox = set(found.flags), self._mailbox
-        labels: tuple[str, ...] = ()
-        if self._gmail:
-            names = [
-                label
-                for field in fields
-                if field.name == b"x-gmail-labels"
-                for label in split_labels(field.value)
-            ]
-            state = gmail_state(names)
-            flags.discard(SEEN)  # Gmail's read state is the "Unread" label
-            flags |= state.flags
-            mailbox, labels = state.mailboxes[0], state.mailboxes
-        internaldate = None
-        if from_line is not None:
-            internaldate = parse_from_date(from_line)
-            if internaldate is None:
-                out.append(ImportProblem(where, "From line without a readable date"))
-        if self._strip:
-            lines = strip_fields(lines, FLAG_FIELDS)
-        raw = to_crlf(b"".join(lines))
-        out.append(SourceMessage(raw, frozenset(flags), internaldate, mailbox, None, labels))
-        return out
+        state = gmail_state(names)
+        flags.discard(SEEN)  # Gmail's read state is the "Unread" label
+        flags |= state.flags
+        mailbox, labels = state.mailboxes[0], state.mailboxes
+    internaldate = None
+    if from_line is not None:
+        internaldate = parse_from_date(from_line)
+        if internaldate is None:
+            out.append(ImportProblem(where, "From line without a readable date"))
+    if options.strip:
+        data = b"".join(strip_fields(header, FLAG_FIELDS)) + data[end:]
+    raw = to_crlf(data)
+    out.append(SourceMessage(raw, frozenset(flags), internaldate, mailbox, None, labels))
+    return out
 
 
 def read_mbox(
@@ -237,24 +293,22 @@ def read_mbox(
         strip_status_headers=strip_status_headers,
     )
     with open(path, "rb") as file:
-        for piece in iter(partial(file.readline, _PIECE), b""):
-            if events := parser.feed(piece):
-                yield from events
+        while chunk := file.read(_CHUNK):
+            yield from parser.feed(chunk)
     yield from parser.close()
 
 
 def encode_mbox_message(message: SourceMessage) -> bytes:
     """One mboxrd entry for `message`: From line, quoted LF lines, empty line."""
     data = to_lf(message.raw)
-    # Every line gets its LF back; a last line without one gains it (mbox holds lines).
-    lines = [line + b"\n" for line in data.split(b"\n")]
-    if data.endswith(b"\n") or not data:
-        lines.pop()  # what split() leaves after the final LF
-    lines = strip_fields(lines, FLAG_FIELDS)
-    end = header_end(lines)
-    lines[end:end] = _flag_fields(message.flags)
-    quoted = (b">" + line if _TO_QUOTE_RE.match(line) else line for line in lines)
-    return b"".join((format_from_line(message.internaldate), *quoted, b"\n"))
+    if data and not data.endswith(b"\n"):
+        data += b"\n"  # mbox holds lines: a last line without a break gains one
+    end = header_length(data)
+    header = strip_fields(split_lines(data[:end]), FLAG_FIELDS)
+    header.extend(_flag_fields(message.flags))
+    entry = b"".join((*header, data[end:]))
+    quoted = _SPECIAL_RE.sub(rb">\g<0>", entry)
+    return b"".join((format_from_line(message.internaldate), quoted, b"\n"))
 
 
 def _flag_fields(flags: frozenset[str]) -> list[bytes]:
