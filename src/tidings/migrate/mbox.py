@@ -78,6 +78,7 @@ _PIECE = 64 * 1024
 _BLANK = (b"\n", b"\r\n")
 # mboxrd: every line matching this is quoted with one more ">" when written.
 _SPECIAL_RE = re.compile(rb"^>*From ", re.MULTILINE)
+_AFTER_LF_RE = re.compile(rb"\n>*From ")
 _X_STATUS_LETTERS = ((ANSWERED, "A"), (FLAGGED, "F"), (DRAFT, "T"), (DELETED, "D"))
 _NOTHING: tuple[MboxEvent, ...] = ()
 
@@ -209,20 +210,18 @@ class MboxParser:
 
 
 def _special_lines(region: bytes, start: int) -> Iterator[int]:
-    """The offsets of the lines of `region` from `start` on that match `^>*From `.
+    """The offsets of the lines of `region` from `start` (a line start) matching `^>*From `.
 
     The only lines the reader looks at one by one: separators, and lines to unquote. The
-    rest of a message is copied in bulk. `bytes.find` for "From " skips through the text
-    many times faster than a regular expression anchored at every line start would.
+    rest of a message is copied in bulk. A pattern that begins with a literal LF runs in
+    the regular expression engine's fast scan, several times faster than `^` with
+    re.MULTILINE, which tries every byte, or a `bytes.find` for "From " that stops in the
+    middle of lines too.
     """
-    found = region.find(b"From ", start)
-    while found >= 0:
-        at = found
-        while at > 0 and region[at - 1] == 0x3E:  # ">"
-            at -= 1
-        if at == 0 or region[at - 1] == 0x0A:
-            yield at
-        found = region.find(b"From ", found + 5)
+    if _SPECIAL_RE.match(region, start):
+        yield start
+    for match in _AFTER_LF_RE.finditer(region, start):
+        yield match.start() + 1
 
 
 @dataclass(frozen=True, slots=True)
