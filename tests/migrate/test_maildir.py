@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.migrate.helpers import split
 from tests.support.corpus import corpus_files
 
@@ -249,3 +252,35 @@ def test_more_than_26_keywords(tmp_path: Path) -> None:
     (message,) = read_maildir(tmp_path)
     assert isinstance(message, SourceMessage)
     assert len(message.flags) == 26
+
+
+_line = st.binary(max_size=30).map(lambda b: b.replace(b"\n", b"").replace(b"\r", b""))
+_raw = st.lists(_line, max_size=8).map(lambda lines: b"".join(line + b"\r\n" for line in lines))
+# Keywords from a pool smaller than the 26 letters a folder has.
+_flags = st.frozensets(
+    st.sampled_from(["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft", "$Forwarded"])
+    | st.sampled_from(["$Junk", "$NonJunk", "work", "a_b", "$label1", "x" * 40])
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(_raw, _flags, st.booleans()), max_size=5))
+def test_any_messages_round_trip_through_maildir(
+    items: list[tuple[bytes, frozenset[str], bool]],
+) -> None:
+    originals = [
+        SourceMessage(raw, flags, WHEN, "INBOX", index + 1 if has_uid else None)
+        for index, (raw, flags, has_uid) in enumerate(items)
+    ]
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        assert write_maildir(root, "Sub/folder", originals) == []
+        messages, problems = split(read_maildir(root))
+    assert problems == []
+    assert all(m.mailbox == "Sub/folder" for m in messages)
+    # Listed messages come in UID order, the others by file name: compare as multisets.
+    assert sorted(map(_facts, messages)) == sorted(map(_facts, originals))
+
+
+def _facts(message: SourceMessage) -> tuple[bytes, list[str], int, datetime | None]:
+    return message.raw, sorted(message.flags), message.uid or 0, message.internaldate

@@ -216,3 +216,10 @@ def test_feeding_one_byte_at_a_time_gives_the_same_events() -> None:
 @given(st.lists(st.integers(min_value=0, max_value=40), max_size=30))
 def test_feeding_in_any_chunks_gives_the_same_events(sizes: list[int]) -> None:
     assert _parse(SAMPLE, sizes) == _parse(SAMPLE, [])
+
+
+def test_line_after_an_over_long_from_line_is_not_after_an_empty_line() -> None:
+    parser = MboxParser("m")
+    events = [*parser.feed(b"From " + b"y" * 70_000), *parser.feed(b"\nFrom z\n\n")]
+    events.extend(parser.close())
+    assert [e.raw for e in events if isinstance(e, SourceMessage)] == [b"From z\r\n"]

@@ -274,6 +274,8 @@ def write_maildir(
     carry UIDs, a dovecot-uidlist lists them, so that Dovecot keeps them: with the folder's
     existing UIDVALIDITY if it has a uidlist, else `uidvalidity`, else the current time. A
     UID already used, or below an existing uidlist's next UID, is dropped with a problem.
+    ValueError if `folder` has no Maildir++ directory name (`folder_path`); OSError if the
+    disk refuses a write, since a half-written export is worth stopping for.
     """
     path = folder_path(root, folder)
     for directory in {root, path}:

@@ -76,9 +76,10 @@ MboxEvent = SourceMessage | ImportProblem
 _CHUNK = 1024 * 1024
 _PIECE = 64 * 1024
 _BLANK = (b"\n", b"\r\n")
-# mboxrd: every line matching this is quoted with one more ">" when written.
-_SPECIAL_RE = re.compile(rb"^>*From ", re.MULTILINE)
-_AFTER_LF_RE = re.compile(rb"\n>*From ")
+# mboxrd: every line matching `^>*From ` is quoted with one more ">" when written, and the
+# reader takes one off every line matching `^>+From `; both look for the lines with these.
+_FROM_RE = re.compile(rb">*From ")
+_LF_FROM_RE = re.compile(rb"\n(>*From )")
 _X_STATUS_LETTERS = ((ANSWERED, "A"), (FLAGGED, "F"), (DRAFT, "T"), (DELETED, "D"))
 _NOTHING: tuple[MboxEvent, ...] = ()
 
@@ -141,14 +142,18 @@ class MboxParser:
 
     def _region(self, region: bytes) -> None:
         """Whole lines (or a piece of one long line, or the file's unterminated end)."""
-        start = 0
         if self._in_from_line:
-            start = region.find(b"\n") + 1
-            if start == 0:
+            skip = region.find(b"\n") + 1
+            if skip == 0:
                 return
-            self._in_from_line, self._at_line_start = False, True
-        counted, lines = start, self._lines_seen + region.count(b"\n", 0, start)
-        for at in _special_lines(region, start):
+            region = region[skip:]
+            self._lines_seen += 1
+            self._in_from_line, self._at_line_start, self._after_blank = False, True, False
+            if not region:
+                return
+        start = counted = 0
+        lines = self._lines_seen
+        for at in _special_lines(region):
             if at == 0 and not self._at_line_start:
                 continue  # the middle of a line that began in an earlier region
             if region[at] == 0x3E:  # ">": mboxrd quoting; one ">" comes off
@@ -209,8 +214,8 @@ class MboxParser:
         self._ready.extend(_message(data, from_line, where, self._options))
 
 
-def _special_lines(region: bytes, start: int) -> Iterator[int]:
-    """The offsets of the lines of `region` from `start` (a line start) matching `^>*From `.
+def _special_lines(region: bytes) -> Iterator[int]:
+    """The offsets of the lines of `region` that match `^>*From `.
 
     The only lines the reader looks at one by one: separators, and lines to unquote. The
     rest of a message is copied in bulk. A pattern that begins with a literal LF runs in
@@ -218,9 +223,9 @@ def _special_lines(region: bytes, start: int) -> Iterator[int]:
     re.MULTILINE, which tries every byte, or a `bytes.find` for "From " that stops in the
     middle of lines too.
     """
-    if _SPECIAL_RE.match(region, start):
-        yield start
-    for match in _AFTER_LF_RE.finditer(region, start):
+    if _FROM_RE.match(region):
+        yield 0
+    for match in _LF_FROM_RE.finditer(region):
         yield match.start() + 1
 
 
@@ -305,9 +310,9 @@ def encode_mbox_message(message: SourceMessage) -> bytes:
     end = header_length(data)
     header = strip_fields(split_lines(data[:end]), FLAG_FIELDS)
     header.extend(_flag_fields(message.flags))
-    entry = b"".join((*header, data[end:]))
-    quoted = _SPECIAL_RE.sub(rb">\g<0>", entry)
-    return b"".join((format_from_line(message.internaldate), quoted, b"\n"))
+    entry = _LF_FROM_RE.sub(rb"\n>\1", b"".join((*header, data[end:])))
+    first = b">" if _FROM_RE.match(entry) else b""
+    return b"".join((format_from_line(message.internaldate), first, entry, b"\n"))
 
 
 def _flag_fields(flags: frozenset[str]) -> list[bytes]:
