@@ -52,11 +52,11 @@ def put(path: Path, data: bytes, mtime: datetime = WHEN) -> Path:
     ],
 )  # fmt: skip
 def test_info_flags(name: str, flags: set[str]) -> None:
-    assert parse_info(name, {0: "$Junk", 2: "work"}) == (flags, [])
+    assert parse_info(name, {0: "$Junk", 2: "work"}) == (frozenset(flags), [])
 
 
 def test_info_letters_without_keyword() -> None:
-    assert parse_info("x:2,Sbd", {0: "a", 3: "not an atom"}) == ({"\\Seen"}, ["b", "d"])
+    assert parse_info("x:2,Sbd", {0: "a", 3: "not an atom"}) == (frozenset({"\\Seen"}), ["b", "d"])
 
 
 def test_maildir_plus_plus_folders(tmp_path: Path) -> None:
