@@ -6,6 +6,7 @@ import smtplib
 import stat
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from tests.conftest import TidingsServer
@@ -28,6 +29,10 @@ def test_unix_socket(reconfigure: Reconfigure) -> None:
     with tempfile.TemporaryDirectory(prefix="tidings-lmtp-") as directory:
         socket_path = Path(directory) / "lmtp.sock"
         server = reconfigure(listen={"lmtp_socket": str(socket_path)})
+        # The fixture waits for the TCP ports; the socket may be bound a moment later.
+        deadline = time.monotonic() + TIMEOUT
+        while not socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert stat.S_ISSOCK(socket_path.stat().st_mode)
         subject = unique_subject()
         message = make_message(subject)

@@ -19,6 +19,9 @@ from tidings.watch.state import WatchState
 
 log = logging.getLogger("tidings.watch")
 
+SHUTDOWN_GRACE = 5.0
+"""Seconds the runners get to end after SIGTERM/SIGINT before the watcher exits anyway."""
+
 
 def error_line(message: str) -> None:
     """The one line a configuration problem prints on stderr."""
@@ -82,9 +85,11 @@ async def run_watch(config: WatchConfig, sinks: Sequence[Sink]) -> int:
     finally:
         for task in [*tasks, stopper]:
             task.cancel()
-        await asyncio.gather(*tasks, stopper, return_exceptions=True)
         for runner in runners:
-            runner.close()
+            runner.close()  # dropping the connections first: nothing waits on a server
+        _, stuck = await asyncio.wait([*tasks, stopper], timeout=SHUTDOWN_GRACE)
+        for task in stuck:
+            log.warning("%s did not stop within %.0f s", task.get_name(), SHUTDOWN_GRACE)
         for sig in installed:
             loop.remove_signal_handler(sig)
         await dispatcher.close()

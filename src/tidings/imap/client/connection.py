@@ -121,15 +121,15 @@ class ImapClient:
         """Connect, read the greeting, do STARTTLS if asked, and learn the capabilities."""
         context = make_context(endpoint) if endpoint.tls in ("implicit", "starttls") else None
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # that races the inner result, and a watcher told to stop would never stop.
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(
                     endpoint.host,
                     endpoint.port,
                     ssl=context if endpoint.tls == "implicit" else None,
                     server_hostname=endpoint.host if endpoint.tls == "implicit" else None,
-                ),
-                timeout,
-            )
+                )
         except ssl.SSLCertVerificationError as error:
             raise CertificateProblem(f"certificate verification failed: {error}") from None
         except (TimeoutError, OSError, ssl.SSLError) as error:
@@ -172,10 +172,8 @@ class ImapClient:
         if self._parser.has_buffered():
             raise ConnectionLost("data injected before TLS negotiation")
         try:
-            await asyncio.wait_for(
-                self._writer.start_tls(context, server_hostname=self.endpoint.host),
-                self.timeout,
-            )
+            async with asyncio.timeout(self.timeout):
+                await self._writer.start_tls(context, server_hostname=self.endpoint.host)
         except ssl.SSLCertVerificationError as error:
             raise CertificateProblem(f"certificate verification failed: {error}") from None
         except (TimeoutError, OSError, ssl.SSLError) as error:
@@ -217,7 +215,8 @@ class ImapClient:
             if remaining <= 0:
                 raise self._lose("timed out waiting for the server")
             try:
-                data = await asyncio.wait_for(self._reader.read(65536), remaining)
+                async with asyncio.timeout(remaining):
+                    data = await self._reader.read(65536)
             except TimeoutError:
                 raise self._lose("timed out waiting for the server") from None
             except (OSError, ssl.SSLError) as error:
@@ -236,7 +235,8 @@ class ImapClient:
             raise ConnectionLost(self._lost)
         try:
             self._writer.write(data)
-            await asyncio.wait_for(self._writer.drain(), max(0.0, deadline - time.monotonic()))
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await self._writer.drain()
         except TimeoutError:
             raise self._lose("timed out sending to the server") from None
         except (OSError, ssl.SSLError) as error:
@@ -421,7 +421,8 @@ class ImapClient:
             if remaining <= 0:
                 raise _Quiet
             try:
-                data = await asyncio.wait_for(self._reader.read(65536), remaining)
+                async with asyncio.timeout(remaining):
+                    data = await self._reader.read(65536)
             except TimeoutError:
                 raise _Quiet from None
             except (OSError, ssl.SSLError) as error:
@@ -462,11 +463,12 @@ class ImapClient:
         self.close()
 
     def close(self) -> None:
-        """Drop the connection at once."""
+        """Drop the connection at once: abort, not close, so that a TLS connection does not
+        wait for the peer's close_notify (the socket is released on the next loop turn,
+        even when the loop ends right after)."""
         if self._lost is None:
             self._lost = "connection closed"
-        if not self._writer.is_closing():
-            self._writer.close()
+        self._writer.transport.abort()
 
 
 class _Quiet(Exception):
@@ -514,7 +516,11 @@ class IdleContext:
     ) -> None:
         client = self._client
         try:
-            if client._lost is None:
+            if exc_type is not None:
+                # Cancelled (shutting down) or failed inside: the connection is not in a
+                # known state, and waiting for the server's OK could hold a stop up.
+                client.close()
+            elif client._lost is None:
                 deadline = time.monotonic() + self._done_timeout
                 await client._write(b"DONE\r\n", deadline)
                 # What arrives between DONE and the tagged OK is kept for next_unsolicited.

@@ -95,8 +95,14 @@ class NotifyWatch:
         self._fetched_upto = 0
 
     @classmethod
-    async def start(cls, session: ImapSession, command: Notify) -> NotifyWatch:
-        """Subscribe, take the first snapshot, and send the STATUS of §3.1 if asked."""
+    async def start(
+        cls, session: ImapSession, command: Notify, previous: NotifyWatch | None = None
+    ) -> NotifyWatch:
+        """Subscribe, take the first snapshot, and send the STATUS of §3.1 if asked.
+
+        A NOTIFY SET that replaces `previous` starts from the mailbox list the client was
+        last told about, not from the store's: a CREATE or RENAME by another client that
+        raced the new SET (committed, its notice not yet seen) is still reported."""
         assert command.groups is not None
         groups = [
             _Group(group.filter, group.events, _decode_names(session, group))
@@ -106,7 +112,12 @@ class NotifyWatch:
         limit = session.context.limits.notify_queue_size
         watch = cls(command, groups, session.context.hub.subscribe(session.account or "", limit))
         try:
-            await watch._load_list(session)
+            if previous is not None:
+                watch._mailboxes = dict(previous._mailboxes)
+                watch._subscriptions = set(previous._subscriptions)
+                await watch._sync_list(session)
+            else:
+                await watch._load_list(session)
             for info in watch._mailboxes.values():
                 if watch._status_events(session, info):
                     await watch._report_status(session, info, send=command.status)

@@ -18,10 +18,14 @@ async def notify(session: ImapSession, command: Notify) -> None:
         # of all events supported by the server."
         names = " ".join(command.unsupported)
         raise CommandFailed(f"Unsupported NOTIFY event {names}.", badevent_code())
+    if session.notify is not None:
+        # What the old settings still owe the client goes out first (§3: events are sent
+        # whenever the server can); the new watch then diffs from what was last reported.
+        await session.notify.deliver(session, expunge_allowed=True)
     watch = None
     if command.groups is not None:
         # §3.1: the initial STATUS responses (with STATUS) come before the tagged OK.
-        watch = await NotifyWatch.start(session, command)
+        watch = await NotifyWatch.start(session, command, previous=session.notify)
     session.stop_notify()
     session.notify = watch
     # §3.1: "a successful NOTIFY SET command implies an implicit NOOP command".
