@@ -1,4 +1,4 @@
-"""The command line: `tidings serve`, `tidings deliver` and `tidings user ...`.
+"""The command line: `tidings serve`, `deliver`, `user ...`, `import ...`, `export`, `watch`.
 
 Exit status 0 on success; 1 with a one-line message on stderr for an expected failure ("user
 exists", "no such user", a bad config key); 2 for a usage error (click's convention).
@@ -51,6 +51,11 @@ user_app = typer.Typer(
     no_args_is_help=True, help="Manage accounts (addresses, passwords, quotas, junk routing)."
 )
 app.add_typer(user_app, name="user")
+import_app = typer.Typer(
+    no_args_is_help=True,
+    help="Bring mail in: mbox files, Maildirs, or any IMAP server (see README, Moving in).",
+)
+app.add_typer(import_app, name="import")
 
 DATA_HELP = "Data directory (env TIDINGS_DATA; default ./tidings-data)."
 CONFIG_HELP = "TOML config file (env TIDINGS_CONFIG)."
@@ -612,6 +617,192 @@ def print_demo_box(settings: Config, password: str) -> None:
     border = "+" + "-" * (width + 2) + "+"
     lines = [border, *(f"| {line.ljust(width)} |" for line in facts), border, "", *examples, ""]
     print("\n".join(lines), flush=True)
+
+
+# ---------------------------------------------------------------------- import / export
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Read and count everything; store nothing.")
+]
+BatchOption = Annotated[
+    int, typer.Option("--batch", metavar="N", help="Messages per transaction.", min=1)
+]
+
+
+@import_app.command("mbox")
+@store_options
+def import_mbox_command(  # noqa: PLR0917 - typer maps each parameter to a flag
+    ctx: typer.Context,
+    address: AddressArgument,
+    files: Annotated[list[Path], typer.Argument(help="mbox files (mboxo or mboxrd).")],
+    mailbox: Annotated[str, typer.Option("--mailbox", metavar="NAME")] = "INBOX",
+    gmail_labels: Annotated[
+        bool,
+        typer.Option("--gmail-labels", help="File by Google Takeout's X-Gmail-Labels."),
+    ] = False,
+    keep_flag_headers: Annotated[
+        bool,
+        typer.Option(
+            "--keep-flag-headers",
+            help="Keep Status, X-Status and X-Keywords in the messages (they are read "
+            "as flags either way).",
+        ),
+    ] = False,
+    no_mozilla_status: Annotated[
+        bool, typer.Option("--no-mozilla-status", help="Ignore X-Mozilla-Status flags.")
+    ] = False,
+    dry_run: DryRunOption = False,
+    batch: BatchOption = 500,
+) -> None:
+    """Import mbox files (Thunderbird, mutt, Google Takeout, Dovecot) into one account."""
+    from tidings.migrate.commands import import_mbox, mbox_size  # noqa: PLC0415
+
+    settings = _resolve_config(ctx)
+    account = validate_address(address)
+    missing = [str(path) for path in files if not path.exists()]
+    if missing:
+        fail(f"no such file: {', '.join(missing)}")
+    _run_import(
+        settings,
+        account,
+        lambda importer: import_mbox(
+            importer,
+            files,
+            mailbox=mailbox,
+            gmail_labels=gmail_labels,
+            mozilla_status=not no_mozilla_status,
+            strip_flag_headers=not keep_flag_headers,
+        ),
+        total=mbox_size(files),
+        dry_run=dry_run,
+        batch=batch,
+    )
+
+
+@import_app.command("maildir")
+@store_options
+def import_maildir_command(
+    ctx: typer.Context,
+    address: AddressArgument,
+    directory: Annotated[Path, typer.Argument(help="A Maildir (or Maildir++ tree) root.")],
+    dry_run: DryRunOption = False,
+    batch: BatchOption = 500,
+) -> None:
+    """Import a Maildir++ tree (Dovecot, mbsync, Courier): every folder, flags from the
+    file names, Dovecot's UIDs and UIDVALIDITY kept."""
+    from tidings.migrate.commands import import_maildir, maildir_size  # noqa: PLC0415
+
+    settings = _resolve_config(ctx)
+    account = validate_address(address)
+    if not directory.is_dir():
+        fail(f"not a directory: {directory}")
+    _run_import(
+        settings,
+        account,
+        lambda importer: import_maildir(importer, directory),
+        total=maildir_size(directory),
+        dry_run=dry_run,
+        batch=batch,
+    )
+
+
+def _run_import(
+    settings: Config,
+    address: str,
+    work: Callable[[Any], Awaitable[Any]],
+    *,
+    total: int | None,
+    dry_run: bool,
+    batch: int,
+) -> None:
+    """Open the account (a running server's IDLE clients hear of every batch), run `work`
+    with an Importer behind a progress bar, print the summary; exit 1 if it stopped."""
+    import time  # noqa: PLC0415
+
+    from tidings.core.errors import MailError, MailErrorKind  # noqa: PLC0415
+    from tidings.migrate.importer import Importer, ImportStopped  # noqa: PLC0415
+    from tidings.migrate.progress import ImportBar, summary_lines  # noqa: PLC0415
+
+    async def run() -> list[str]:
+        async with _open_store(settings, notify=not dry_run) as backend:
+            store = await backend.mail_store(address)
+            started = time.monotonic()
+            with ImportBar(total) as bar:
+                importer = Importer(store, dry_run=dry_run, batch_messages=batch, progress=bar)
+                try:
+                    summary = await work(importer)
+                except ImportStopped as stop:
+                    lines = summary_lines(
+                        importer.summary, time.monotonic() - started, dry_run=dry_run
+                    )
+                    raise _Stopped(str(stop), lines) from None
+            return summary_lines(summary, time.monotonic() - started, dry_run=dry_run)
+
+    try:
+        lines = asyncio.run(run())
+    except _Stopped as stopped:
+        for line in stopped.lines:
+            typer.echo(line)
+        fail(stopped.reason)
+    except MailError as error:
+        fail("no such user" if error.kind is MailErrorKind.NOTFOUND else error.reason)
+    except OSError as error:
+        fail(f"cannot open the data directory {settings.data_dir}: {error}")
+    for line in lines:
+        typer.echo(line)
+
+
+class _Stopped(Exception):
+    def __init__(self, reason: str, lines: list[str]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.lines = lines
+
+
+class ExportFormat(enum.StrEnum):
+    """What `tidings export --format` writes."""
+
+    MBOX = "mbox"
+    MAILDIR = "maildir"
+
+
+@app.command("export")
+@store_options
+def export_command(
+    ctx: typer.Context,
+    address: AddressArgument,
+    directory: Annotated[Path, typer.Argument(help="Where to write (created if missing).")],
+    output_format: Annotated[
+        ExportFormat, typer.Option("--format", help="mbox: a file per mailbox; maildir: Maildir++.")
+    ] = ExportFormat.MBOX,
+    mailbox: Annotated[
+        list[str] | None, typer.Option("--mailbox", metavar="NAME", help="Only these (repeat).")
+    ] = None,
+) -> None:
+    """Export an account's mail with its flags (and, to Maildir, its UIDs)."""
+    from tidings.migrate.commands import export_maildir, export_mbox  # noqa: PLC0415
+
+    settings = _resolve_config(ctx)
+    account = validate_address(address)
+    chosen = tuple(mailbox or ())
+    writer = export_mbox if output_format is ExportFormat.MBOX else export_maildir
+
+    async def run(backend: Backend) -> Any:
+        from tidings.core.errors import MailError, MailErrorKind  # noqa: PLC0415
+
+        store = await backend.mail_store(account)
+        try:
+            return await writer(store, directory, chosen)
+        except MailError as error:
+            if error.kind is MailErrorKind.NOTFOUND:
+                fail(f"no such mailbox: {', '.join(chosen)}")
+            raise
+        except OSError as error:
+            fail(f"cannot write to {directory}: {error}")
+
+    summary = _with_backend(settings, run)
+    typer.echo(f"exported {summary.messages} messages ({summary.octets} bytes) to {directory}")
+    for problem in summary.problems:
+        typer.echo(f"  {problem.where}: {problem.reason}")
 
 
 @app.command()

@@ -84,3 +84,61 @@ def test_append_many_of_nothing_is_refused(harness: Harness) -> None:
     with pytest.raises(MailError) as caught:
         harness.run(store.append_many("INBOX", []))
     assert caught.value.kind is MailErrorKind.CANNOT
+
+
+def test_append_many_keeps_given_uids_and_moves_uidnext_past_them(harness: Harness) -> None:
+    store = harness.store()
+    harness.run(store.create_mailbox("Imported"))
+    batch = [NewMessage(message("a"), uid=7), NewMessage(message("b"), uid=9)]
+    result = harness.run(store.append_many("Imported", batch))
+    assert result.uids == (7, 9)
+    info = harness.run(store.get_mailbox("Imported"))
+    assert info.uidnext == 10
+    snapshot = harness.run(store.open_mailbox("Imported", False))
+    assert [meta.uid for meta in snapshot.messages] == [7, 9]
+    assert harness.run(store.read_message(info.id, 9)) == batch[1].raw
+    # A later ordinary APPEND continues after the given UIDs.
+    assert harness.run(store.append("Imported", message("c"))).uid == 10
+
+
+@pytest.mark.parametrize(
+    "uids",
+    [(3, None), (5, 4), (2, 2)],
+    ids=["some-missing", "descending", "repeated"],
+)
+def test_append_many_refuses_malformed_given_uids(
+    harness: Harness, uids: tuple[int | None, int | None]
+) -> None:
+    store = harness.store()
+    batch = [NewMessage(message(str(i)), uid=uid) for i, uid in enumerate(uids)]
+    with pytest.raises(MailError) as caught:
+        harness.run(store.append_many("INBOX", batch))
+    assert caught.value.kind is MailErrorKind.CANNOT
+    assert _count(harness, store) == 0
+
+
+def test_append_many_refuses_given_uids_below_uidnext(harness: Harness) -> None:
+    store = harness.store()
+    harness.run(store.append_many("INBOX", [NewMessage(message("a"), uid=5)]))
+    with pytest.raises(MailError) as caught:
+        harness.run(store.append_many("INBOX", [NewMessage(message("b"), uid=5)]))
+    assert caught.value.kind is MailErrorKind.CANNOT
+    assert "UIDNEXT 6" in caught.value.reason
+    assert _count(harness, store) == 1
+
+
+def test_set_uidvalidity_only_while_the_mailbox_was_never_used(harness: Harness) -> None:
+    store = harness.store()
+    harness.run(store.create_mailbox("Fresh"))
+    info = harness.run(store.set_uidvalidity("Fresh", 1234567))
+    assert info.uidvalidity == 1234567
+    assert harness.run(store.status("Fresh")).uidvalidity == 1234567
+    assert harness.run(store.set_uidvalidity("Fresh", 1234567)).uidvalidity == 1234567
+    harness.run(store.append("Fresh", message("x")))
+    with pytest.raises(MailError) as caught:
+        harness.run(store.set_uidvalidity("Fresh", 7654321))
+    assert caught.value.kind is MailErrorKind.CANNOT
+    assert harness.run(store.get_mailbox("Fresh")).uidvalidity == 1234567
+    with pytest.raises(MailError) as missing:
+        harness.run(store.set_uidvalidity("Nope", 1))
+    assert missing.value.kind is MailErrorKind.NOTFOUND

@@ -195,11 +195,14 @@ class AppendResult:
 @dataclass(frozen=True, slots=True)
 class NewMessage:
     """One message for `MailStore.append_many` (RFC 3502 MULTIAPPEND): the raw bytes, the
-    flags to set and the internal date (None: now)."""
+    flags to set and the internal date (None: now). `uid` is for imports that keep the
+    source's UIDs (so synced clients do not download again): given for all messages of a
+    batch or for none, ascending, and at or above the mailbox's UIDNEXT."""
 
     raw: bytes
     flags: tuple[str, ...] = ()
     internaldate: datetime | None = None
+    uid: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +339,13 @@ class MailStore(Protocol):
         OVERQUOTA if the message would take the account over either quota limit (checked
         inside the same transaction as the insert, so concurrent deliveries stay exact);
         TOOBIG above the backend's size limit."""
+        ...
+
+    async def set_uidvalidity(self, name: str, uidvalidity: int) -> MailboxInfo:
+        """Give mailbox `name`, which has never held a message (UIDNEXT 1), the UIDVALIDITY
+        of the mailbox it is imported from; CANNOT once it has been used, NOTFOUND if it
+        does not exist. (RFC 9051 §2.3.1.1: the pair UIDVALIDITY, UID must never name two
+        messages; a never-used mailbox has handed out no UID under either value.)"""
         ...
 
     async def append_many(self, name: str, messages: Sequence[NewMessage]) -> AppendManyResult:

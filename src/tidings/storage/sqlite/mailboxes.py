@@ -16,6 +16,7 @@ from tidings.storage.sqlite.flags import DELETED, SEEN
 from tidings.storage.sqlite.objectids import mailbox_objectid
 from tidings.storage.sqlite.records import (
     MAILBOX_COLUMNS,
+    MAX_UID,
     MailboxRow,
     Owner,
     copy_rows,
@@ -89,6 +90,23 @@ def insert_mailbox(
         (account_id, name, uidvalidity, special_use),
     ).fetchone()
     return MailboxRow(*row)
+
+
+def set_uidvalidity(txn: WriteTxn, owner: Owner, name: str, uidvalidity: int) -> MailboxInfo:
+    """Set the UIDVALIDITY of a mailbox that has never held a message (an import keeping
+    the source's, RFC 9051 §2.3.1.1); CANNOT once it has handed out a UID."""
+    conn = txn.conn
+    if not 0 < uidvalidity <= MAX_UID:
+        raise MailError(MailErrorKind.CANNOT, f"UIDVALIDITY {uidvalidity} is out of range")
+    row = mailbox_by_name(conn, owner.id, names.normalize(name))
+    if row.uidvalidity != uidvalidity:
+        if row.uidnext != 1:
+            raise MailError(
+                MailErrorKind.CANNOT,
+                f"{row.name} has held messages: its UIDVALIDITY cannot change",
+            )
+        conn.execute("UPDATE mailboxes SET uidvalidity = ? WHERE id = ?", (uidvalidity, row.id))
+    return get_mailbox(conn, owner, name)
 
 
 def _exists(conn: sqlite3.Connection, owner: Owner, name: str) -> bool:

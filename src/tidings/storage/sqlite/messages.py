@@ -130,15 +130,30 @@ PreparedAppend = tuple[blobs.PreparedMessage, Iterable[str], datetime]
 
 
 def append_many(
-    txn: WriteTxn, owner: Owner, name: str, items: Sequence[PreparedAppend]
+    txn: WriteTxn,
+    owner: Owner,
+    name: str,
+    items: Sequence[PreparedAppend],
+    *,
+    uids: Sequence[int] | None = None,
 ) -> AppendManyResult:
     """Store prepared (message, flags, internaldate) items in `name`, all or none (RFC 3502
-    §3): one quota check for the total, consecutive UIDs in order, one shared modseq."""
+    §3): one quota check for the total, consecutive UIDs in order, one shared modseq.
+    With `uids` (ascending, one per item: an import keeping the source's), those UIDs are
+    used instead; CANNOT if the first is below the mailbox's UIDNEXT."""
     conn = txn.conn
     row = mailbox_by_name(conn, owner.id, names.normalize(name))
     ensure_room(conn, owner, sum(message.size for message, _, _ in items), len(items))
-    first_uid, modseq = allocate(conn, row.id, len(items))
-    uids = tuple(range(first_uid, first_uid + len(items)))
+    if uids is None:
+        first_uid, modseq = allocate(conn, row.id, len(items))
+        uids = tuple(range(first_uid, first_uid + len(items)))
+    else:
+        uids = tuple(uids)
+        if uids[0] < row.uidnext:
+            raise MailError(
+                MailErrorKind.CANNOT, f"UID {uids[0]} is below the mailbox's UIDNEXT {row.uidnext}"
+            )
+        first_uid, modseq = allocate(conn, row.id, uids[-1] - row.uidnext + 1)
     for uid, item in zip(uids, items, strict=True):
         _insert_message(conn, row, uid, modseq, item)
     txn.notify(owner.address, row.id, modseq)

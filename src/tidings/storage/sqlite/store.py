@@ -3,7 +3,9 @@ threads. Each method is one transaction; see `mailboxes` and `messages` for the 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import itertools
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -176,11 +178,24 @@ class SqliteMailStore:
         limit = self._max_message_size
         if limit is not None and any(len(new.raw) > limit for new in messages):
             raise MailError(MailErrorKind.TOOBIG, "Message is larger than the size limit")
-        prepared = []
-        for new in messages:
-            parsed = await self._db.compute(blobs.prepare, new.raw)
-            prepared.append((parsed, new.flags, _internaldate(new.internaldate)))
-        return await self._db.write(store_many, self._owner, name, prepared)
+        given = [new.uid for new in messages if new.uid is not None]
+        if given and (
+            len(given) != len(messages) or any(b <= a for a, b in itertools.pairwise(given))
+        ):
+            raise MailError(MailErrorKind.CANNOT, "Given UIDs must cover the batch, ascending")
+        # Hashing, parsing and compressing run side by side on the pool (zlib and hashlib
+        # release the GIL): a batch of an import uses every core.
+        parsed = await asyncio.gather(*(self._db.compute(blobs.prepare, m.raw) for m in messages))
+        prepared = [
+            (one, new.flags, _internaldate(new.internaldate))
+            for one, new in zip(parsed, messages, strict=True)
+        ]
+        uids = tuple(given) if given else None
+        return await self._db.write(store_many, self._owner, name, prepared, uids=uids)
+
+    async def set_uidvalidity(self, name: str, uidvalidity: int) -> MailboxInfo:
+        """The imported UIDVALIDITY for a never-used mailbox (see MailStore)."""
+        return await self._db.write(mailboxes.set_uidvalidity, self._owner, name, uidvalidity)
 
     async def store_flags(
         self, mailbox_id: int, uids: Sequence[int], operation: FlagOperation, flags: Iterable[str]
