@@ -155,6 +155,9 @@ class Fetch:
     envelope: Envelope | None
     bodystructure: object | None
     sections: dict[str, bytes | None]
+    labels: tuple[str, ...] | None = None
+    """Gmail's X-GM-LABELS (developers.google.com/gmail/imap/imap-extensions), decoded
+    like mailbox names; system labels keep their backslash (`\\Inbox`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -572,6 +575,7 @@ class _Reader:
         uid = modseq = size = None
         flags: tuple[str, ...] | None = None
         internaldate = None
+        labels: tuple[str, ...] | None = None
         envelope = None
         bodystructure: object | None = None
         sections: dict[str, bytes | None] = {}
@@ -606,13 +610,32 @@ class _Reader:
                 internaldate = self.string().decode("ascii", "replace")
             elif name == "ENVELOPE":
                 envelope = self.envelope()
+            elif name == "X-GM-LABELS":
+                labels = self.label_list()
             elif name in ("BODYSTRUCTURE", "BODY") and self.peek() == 0x28:
                 bodystructure = self.skip_value()
             elif name.startswith(("BODY[", "BINARY[", "RFC822")) or name == "BODY":
                 sections[name] = self.nstring()
             else:
                 self.skip_value()
-        return Fetch(seq, uid, flags, modseq, size, internaldate, envelope, bodystructure, sections)
+        return Fetch(
+            seq, uid, flags, modseq, size, internaldate, envelope, bodystructure, sections, labels
+        )
+
+    def label_list(self) -> tuple[str, ...]:
+        """`(label ...)`: each an astring (`\\Inbox` as an atom, user labels quoted when
+        they hold spaces), a mailbox name in modified UTF-7."""
+        self.expect(b"(")
+        labels: list[str] = []
+        while not self.maybe(b")"):
+            if labels:
+                self.sp()
+            if self.peek() in (0x22, 0x7B, 0x7E):
+                raw = self.string()
+            else:
+                raw = self.atom(b"\\]").encode("utf-8")
+            labels.append(_decode_mailbox(raw))
+        return tuple(labels)
 
     def envelope(self) -> Envelope:
         self.expect(b"(")
