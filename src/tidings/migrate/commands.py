@@ -20,11 +20,6 @@ EXPORT_BATCH = 1000
 """Messages read from the store per step of an export (bounds its memory)."""
 
 
-def source_octets(message: SourceMessage) -> int:
-    """About the octets `message` took in a file with LF line endings (for progress)."""
-    return len(message.raw) - message.raw.count(b"\r\n")
-
-
 # ---------------------------------------------------------------------- import
 def mbox_size(files: Sequence[Path]) -> int:
     """The total size of the mbox `files` that exist (what a quota check can expect)."""

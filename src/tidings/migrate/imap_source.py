@@ -54,7 +54,7 @@ from tidings.migrate.importer import Importer, ImportStopped, ImportSummary
 from tidings.migrate.source import ImportProblem, SourceMessage
 from tidings.watch.config import AccountConfig
 from tidings.watch.errors import ConfigError
-from tidings.watch.runner import wanted_by
+from tidings.watch.runner import log_in, wanted_by
 
 __all__ = [
     "DROPPED",
@@ -206,14 +206,7 @@ async def connect_source(account: AccountConfig) -> ImapClient:
     except ImapError as error:
         raise ImportStopped(f"{account.key}: {error}; nothing was imported") from None
     try:
-        if account.auth in ("xoauth2", "oauthbearer"):
-            assert account.token is not None
-            token = await account.token.read()
-            await client.authenticate_oauth(account.auth.upper(), account.user, token)
-        else:
-            if account.password is None:
-                raise ConfigError("no password source")
-            await client.login(account.user, await account.password.read())
+        await log_in(client, account)
     except (ImapError, ConfigError) as error:
         client.close()
         raise ImportStopped(f"{account.key}: {error}; nothing was imported") from None

@@ -108,15 +108,10 @@ class AccountRunner:
         account = self.account
         client = await ImapClient.connect(account.endpoint, timeout=account.connect_timeout)
         self._clients.append(client)
-        if account.auth in ("xoauth2", "oauthbearer"):
-            assert account.token is not None
-            token = await account.token.read()
-            await client.authenticate_oauth(account.auth.upper(), account.user, token)
-        else:
-            if account.password is None:
-                raise ConfigError(f"{account.key}: no password source")
-            password = await account.password.read()
-            await client.login(account.user, password)
+        try:
+            await log_in(client, account)
+        except ConfigError as error:
+            raise ConfigError(f"{account.key}: {error}") from None
         return client
 
     async def _session(self) -> None:
@@ -284,6 +279,19 @@ class AccountRunner:
         await self._event(
             item.mailbox, "mailbox", change=change, name=item.mailbox, old_name=item.old_name
         )
+
+
+async def log_in(client: ImapClient, account: AccountConfig) -> None:
+    """Authenticate as `account` says: XOAUTH2/OAUTHBEARER with a token from its command, else
+    LOGIN with the password from its source (ConfigError if it has none)."""
+    if account.auth in ("xoauth2", "oauthbearer"):
+        assert account.token is not None
+        token = await account.token.read()
+        await client.authenticate_oauth(account.auth.upper(), account.user, token)
+        return
+    if account.password is None:
+        raise ConfigError("no password source")
+    await client.login(account.user, await account.password.read())
 
 
 def forward_notify_events(command: str, response: object) -> bool:
