@@ -705,6 +705,92 @@ def import_maildir_command(
     )
 
 
+@import_app.command("imap")
+@store_options
+def import_imap_command(  # noqa: PLR0917 - typer maps each parameter to a flag
+    ctx: typer.Context,
+    address: AddressArgument,
+    url: Annotated[
+        str,
+        typer.Argument(
+            help="imaps://USER@HOST[:PORT] (imap:// for STARTTLS); a /FOLDER "
+            "path imports that folder only."
+        ),
+    ],
+    password_command: Annotated[str | None, typer.Option("--password-command")] = None,
+    password_env: Annotated[str | None, typer.Option("--password-env")] = None,
+    password_file: Annotated[str | None, typer.Option("--password-file")] = None,
+    token_command: Annotated[
+        str | None, typer.Option("--token-command", help="Prints an OAuth2 access token.")
+    ] = None,
+    auth: Annotated[
+        str | None, typer.Option("--auth", help="auto, login, plain, xoauth2 or oauthbearer.")
+    ] = None,
+    folder: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--folder",
+            metavar="NAME",
+            help="Only this folder, LIST pattern or special use such as \\Sent (repeat).",
+        ),
+    ] = None,
+    spam_and_trash: Annotated[
+        bool, typer.Option("--spam-and-trash", help="Gmail: import Spam and Trash too.")
+    ] = False,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            "--state",
+            help="The resume record (default: under the "
+            "data directory, one per account and source).",
+        ),
+    ] = None,
+    insecure: Annotated[bool, typer.Option("--insecure")] = False,
+    ca_file: Annotated[str | None, typer.Option("--ca-file")] = None,
+    fingerprint: Annotated[str | None, typer.Option("--fingerprint")] = None,
+    dry_run: DryRunOption = False,
+    batch: BatchOption = 500,
+) -> None:
+    """Import every folder (or those named) of another IMAP server with flags, keywords,
+    dates and special uses; run it again to copy only what is new (or to resume)."""
+    from urllib.parse import unquote, urlsplit  # noqa: PLC0415
+
+    from tidings.migrate.imap_resume import default_resume_path  # noqa: PLC0415
+    from tidings.migrate.imap_source import import_imap  # noqa: PLC0415
+    from tidings.watch.errors import ConfigError  # noqa: PLC0415
+    from tidings.watch.url import account_from_url  # noqa: PLC0415
+
+    settings = _resolve_config(ctx)
+    account = validate_address(address)
+    try:
+        source = account_from_url(
+            url,
+            password_command=password_command, password_env=password_env,
+            password_file=password_file, token_command=token_command, auth=auth,
+            insecure=insecure or None, ca_file=ca_file, fingerprint=fingerprint,
+        )  # fmt: skip
+    except ConfigError as error:
+        fail(str(error))
+    in_url = unquote(urlsplit(url).path.strip("/"))  # the URL's mailbox, as in RFC 5092
+    folders = [*([in_url] if in_url else []), *(folder or ())] or None
+    state_path = state or default_resume_path(settings.data_dir, account, source.key)
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    _run_import(
+        settings,
+        account,
+        lambda importer: import_imap(
+            importer,
+            source,
+            state_path=state_path,
+            folders=folders,
+            spam_and_trash=spam_and_trash,
+        ),
+        total=None,
+        dry_run=dry_run,
+        batch=batch,
+    )
+
+
 def _run_import(
     settings: Config,
     address: str,

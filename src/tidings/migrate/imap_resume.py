@@ -58,7 +58,7 @@ class ImapResumeState:
         if path is None:
             return cls(source_key, None)
         try:
-            state = WatchState.open(path)
+            state = WatchState.open(path, holder="another import from the same source")
         except ConfigError as error:
             raise ImportStopped(f"cannot use the resume file: {error}") from None
         return cls(source_key, state, read_only=read_only)

@@ -160,9 +160,10 @@ class Importer:
         special_use: str | None = None,
     ) -> str:
         """Make `name` ready (created if missing; with `uidvalidity` kept when it has never
-        held a message); the name messages for it go to. With `special_use`, an existing
-        mailbox of that use takes the messages (a source's "Sent Items" \\Sent goes to the
-        account's Sent)."""
+        held a message, and the source's UIDs kept while the mailbox has that UIDVALIDITY
+        and they are above its UIDNEXT); the name messages for it go to. With
+        `special_use`, an existing mailbox of that use takes the messages (a source's
+        "Sent Items" \\Sent goes to the account's Sent)."""
         target = self._targets.get(_fold(name))
         if target is not None:
             return target.name
@@ -182,6 +183,9 @@ class Importer:
             if not self.dry_run:
                 info = await self.store.set_uidvalidity(info.name, uidvalidity)
             keep = True
+        elif info is not None and uidvalidity is not None and self.keep_uids:
+            # A rerun (or a resume) of the same source: its UIDs above ours still fit.
+            keep = info.uidvalidity == uidvalidity
         elif info is None:
             keep = uidvalidity is not None and self.keep_uids
         keys = await self._stored_keys(info) if info is not None else set()

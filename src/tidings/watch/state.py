@@ -64,8 +64,14 @@ class WatchState:
         self._accounts = data
 
     @classmethod
-    def open(cls, path: Path) -> WatchState:
-        """Lock and load the state at `path` (a missing file is an empty state)."""
+    def open(
+        cls,
+        path: Path,
+        *,
+        holder: str = "another tidings watch (use --state FILE for a second watcher)",
+    ) -> WatchState:
+        """Lock and load the state at `path` (a missing file is an empty state); a
+        ConfigError saying it is in use by `holder` when another process holds it."""
         path = Path(path).expanduser()
         _make_private_dirs(path.parent)
         lock_path = path.with_name(path.name + ".lock")
@@ -77,10 +83,7 @@ class WatchState:
             fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(lock_fd)
-            raise ConfigError(
-                f"state file {path} is in use by another tidings watch"
-                " (use --state FILE for a second watcher)"
-            ) from None
+            raise ConfigError(f"state file {path} is in use by {holder}") from None
         try:
             data = _load(path)
         except BaseException:
