@@ -56,6 +56,12 @@ import_app = typer.Typer(
     help="Bring mail in: mbox files, Maildirs, or any IMAP server (see README, Moving in).",
 )
 app.add_typer(import_app, name="import")
+mailbox_app = typer.Typer(no_args_is_help=True, help="Share mailboxes with other accounts.")
+app.add_typer(mailbox_app, name="mailbox")
+shared_app = typer.Typer(
+    no_args_is_help=True, help="Team mailboxes (Shared/NAME) that several accounts work from."
+)
+app.add_typer(shared_app, name="shared")
 
 DATA_HELP = "Data directory (env TIDINGS_DATA; default ./tidings-data)."
 CONFIG_HELP = "TOML config file (env TIDINGS_CONFIG)."
@@ -617,6 +623,86 @@ def print_demo_box(settings: Config, password: str) -> None:
     border = "+" + "-" * (width + 2) + "+"
     lines = [border, *(f"| {line.ljust(width)} |" for line in facts), border, "", *examples, ""]
     print("\n".join(lines), flush=True)
+
+
+# ---------------------------------------------------------------------- sharing (RFC 4314)
+RightsOption = Annotated[
+    str,
+    typer.Option(
+        "--rights",
+        metavar="RIGHTS",
+        help="RFC 4314 rights: l lookup, r read, s seen, w write, i insert, p post, "
+        "k create below, x delete, t delete messages, e expunge, a admin.",
+    ),
+]
+
+
+@mailbox_app.command("share")
+@store_options
+def mailbox_share(
+    ctx: typer.Context,
+    spec: Annotated[str, typer.Argument(metavar="ADDRESS/MAILBOX", help="e.g. bob@x.org/Work")],
+    with_: Annotated[
+        str, typer.Option("--with", metavar="ADDRESS", help="Who gets the rights (or anyone).")
+    ],
+    rights: RightsOption = "lrswipkxte",
+) -> None:
+    """Give an account rights on a mailbox and the mailboxes below it (--rights "" takes
+    them away). The mailbox appears to them under Other Users/ADDRESS/."""
+    from tidings.core.acl import RightsError  # noqa: PLC0415
+    from tidings.storage.sharing import share_mailbox, split_spec  # noqa: PLC0415
+
+    settings = _resolve_config(ctx)
+    owner, mailbox = split_spec(spec)
+    validate_address(owner)
+    try:
+        names = _with_backend(
+            settings,
+            lambda backend: share_mailbox(backend, owner, mailbox, with_, rights),
+            notify=True,
+        )
+    except RightsError as error:
+        fail(str(error))
+    for name in names:
+        typer.echo(f"{owner}/{name}: {with_.lower()} {rights or '(none)'}")
+
+
+@shared_app.command("create")
+@store_options
+def shared_create(
+    ctx: typer.Context,
+    name: Annotated[
+        str,
+        typer.Argument(help="support@example.org (mail to it is delivered there) or a name."),
+    ],
+    member: Annotated[
+        list[str] | None, typer.Option("--member", metavar="ADDRESS", help="Repeat.")
+    ] = None,
+    rights: RightsOption = "lrswipkxte",
+) -> None:
+    """Create the team mailbox Shared/NAME, its members with --rights on it."""
+    from tidings.core.acl import RightsError  # noqa: PLC0415
+    from tidings.storage.sharing import create_team  # noqa: PLC0415
+
+    settings = _resolve_config(ctx)
+    members = [validate_address(address) for address in member or ()]
+    try:
+        view, address = _with_backend(
+            settings, lambda backend: create_team(backend, name, members, rights), notify=True
+        )
+    except RightsError as error:
+        fail(str(error))
+    typer.echo(f"{view} (delivery address {address}) for {', '.join(members) or 'nobody yet'}")
+
+
+@shared_app.command("list")
+@store_options
+def shared_list(ctx: typer.Context) -> None:
+    """Every team mailbox with its address and its members' rights."""
+    from tidings.storage.sharing import team_lines  # noqa: PLC0415
+
+    for line in _with_backend(_resolve_config(ctx), team_lines):
+        typer.echo(line)
 
 
 # ---------------------------------------------------------------------- import / export

@@ -27,6 +27,7 @@ class Subscription:
     def __init__(self, hub: NotificationHub, account: str, max_pending: int) -> None:
         self._hub = hub
         self.account = account
+        self.accounts = {account}  # `account`, and those `also` added
         self._max_pending = max_pending
         self._pending: dict[int | None, ChangeNotice] = {}
         self._metadata: list[MetadataNotice] = []  # in order; they do not coalesce
@@ -67,6 +68,14 @@ class Subscription:
     def has_pending(self) -> bool:
         """Whether a notice (or an overflow) is waiting to be drained."""
         return self._event.is_set()
+
+    def also(self, account: str) -> None:
+        """Receive the notices of `account` as well (the owner of a shared mailbox the
+        session works in, RFC 4314)."""
+        account = account.lower()
+        if account not in self.accounts:
+            self.accounts.add(account)
+            self._hub._subscriptions[account].add(self)
 
     def close(self) -> None:
         """Stop receiving notices."""
@@ -117,8 +126,9 @@ class NotificationHub:
             subscription._deliver(notice)
 
     def _unsubscribe(self, subscription: Subscription) -> None:
-        subscribers = self._subscriptions.get(subscription.account)
-        if subscribers is not None:
-            subscribers.discard(subscription)
-            if not subscribers:
-                del self._subscriptions[subscription.account]
+        for account in subscription.accounts:
+            subscribers = self._subscriptions.get(account)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscriptions[account]

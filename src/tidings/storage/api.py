@@ -48,6 +48,17 @@ class MailboxInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedMailbox:
+    """A mailbox of another account that a user holds rights on (RFC 4314)."""
+
+    owner: str  # the owning account's address
+    team: str | None  # the owner's Shared/ name when the owner is a team account
+    mailbox_id: int
+    name: str  # the name in the owner's account
+    rights: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class MailboxStatus:
     """The counters STATUS reports (RFC 9051 §6.3.11, RFC 8438 SIZE)."""
 

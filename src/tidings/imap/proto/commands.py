@@ -551,6 +551,45 @@ class Id(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class SetAcl(Command):
+    """SETACL mailbox identifier mod-rights (RFC 4314 §3.1)."""
+
+    mailbox: str
+    identifier: str
+    rights: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteAcl(Command):
+    """DELETEACL mailbox identifier (RFC 4314 §3.2)."""
+
+    mailbox: str
+    identifier: str
+
+
+@dataclass(frozen=True, slots=True)
+class GetAcl(Command):
+    """GETACL mailbox (RFC 4314 §3.3)."""
+
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListRights(Command):
+    """LISTRIGHTS mailbox identifier (RFC 4314 §3.4)."""
+
+    mailbox: str
+    identifier: str
+
+
+@dataclass(frozen=True, slots=True)
+class MyRights(Command):
+    """MYRIGHTS mailbox (RFC 4314 §3.5)."""
+
+    mailbox: str
+
+
+@dataclass(frozen=True, slots=True)
 class GetQuota(Command):
     """GETQUOTA quota-root-name (RFC 9208 §4.1.1)."""
 

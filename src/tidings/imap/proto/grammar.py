@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tidings.imap.proto import commands as c
+from tidings.imap.proto.acl import parse_acl_command
 from tidings.imap.proto.append import literal_sizes_before, parse_append
 from tidings.imap.proto.compress import parse_compress
 from tidings.imap.proto.fetch import parse_fetch
@@ -401,6 +402,11 @@ _COMMANDS: dict[str, _Parse] = {
     "COPY": _copy,
     "MOVE": _copy,
     "ID": _id,
+    "SETACL": lambda cursor, tag, name, uid: parse_acl_command(cursor, tag, name),  # RFC 4314
+    "DELETEACL": lambda cursor, tag, name, uid: parse_acl_command(cursor, tag, name),
+    "GETACL": lambda cursor, tag, name, uid: parse_acl_command(cursor, tag, name),
+    "LISTRIGHTS": lambda cursor, tag, name, uid: parse_acl_command(cursor, tag, name),
+    "MYRIGHTS": lambda cursor, tag, name, uid: parse_acl_command(cursor, tag, name),
     "GETQUOTA": _quota,
     "GETQUOTAROOT": _quota,
     "SETQUOTA": _quota,

@@ -14,6 +14,8 @@ _ALWAYS = ("IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL+", "ID", "ENABLE", "IDL
 # Advertised once authenticated: each is implemented in full.
 _AUTHENTICATED = (
     "NAMESPACE",  # RFC 2342
+    "ACL",  # RFC 4314
+    "RIGHTS=texk",  # RFC 4314 §2.1.1
     "UNSELECT",  # RFC 3691
     "UIDPLUS",  # RFC 4315
     "MOVE",  # RFC 6851

@@ -20,7 +20,9 @@ from tidings.imap.session.errors import response_code
 from tidings.imap.session.registry import HANDLERS
 from tidings.imap.session.selected import PendingUpdates, SelectedMailbox
 from tidings.imap.session.state import SessionState, refusal_reason
+from tidings.notify.hub import Subscription
 from tidings.storage.api import MailStore, MessageMeta
+from tidings.storage.namespaces import NamespacedStore
 
 if TYPE_CHECKING:
     from tidings.imap.session.handlers.idle import IdleEvent
@@ -140,8 +142,22 @@ class ImapSession:
     async def login_succeeded(self, account: str) -> None:
         """Enter the authenticated state for `account`."""
         self.account = account
-        self._store = await self.context.backend.mail_store(account)
+        backend = self.context.backend
+        own = await backend.mail_store(account)
+        # Every namespace (RFC 2342) when the backend keeps ACLs (RFC 4314).
+        sharing = hasattr(backend, "guest_store")
+        self._store = NamespacedStore(own, backend) if sharing else own  # type: ignore[arg-type]
         self.state = SessionState.AUTHENTICATED
+
+    def subscribe_notices(self, max_pending: int | None = None) -> Subscription:
+        """A hub subscription to the account's notices and to those of every account
+        whose shared mailboxes the user works in."""
+        subscription = self.context.hub.subscribe(self.account or "", max_pending)
+        store = self._store
+        if isinstance(store, NamespacedStore):
+            for owner in store.notice_accounts:
+                subscription.also(owner)
+        return subscription
 
     def stop_notify(self) -> None:
         """End NOTIFY's events (NOTIFY NONE or SET, an overflow, the end of the connection)."""

@@ -110,7 +110,7 @@ class NotifyWatch:
             if group.filter not in SELECTED_FILTERS
         ]
         limit = session.context.limits.notify_queue_size
-        watch = cls(command, groups, session.context.hub.subscribe(session.account or "", limit))
+        watch = cls(command, groups, session.subscribe_notices(limit))
         try:
             if previous is not None:
                 watch._mailboxes = dict(previous._mailboxes)

@@ -56,6 +56,11 @@ ALLOWED_STATES: dict[type[c.Command], frozenset[SessionState]] = {
     c.Append: _AUTHENTICATED,
     c.Idle: _AUTHENTICATED,
     c.Compress: _AUTHENTICATED,  # RFC 4978 §5: command-auth (Dovecot: after login only)
+    c.SetAcl: _AUTHENTICATED,  # RFC 4314 §3: authenticated and selected states
+    c.DeleteAcl: _AUTHENTICATED,
+    c.GetAcl: _AUTHENTICATED,
+    c.ListRights: _AUTHENTICATED,
+    c.MyRights: _AUTHENTICATED,
     c.GetQuota: _AUTHENTICATED,  # RFC 9208 §4.1: authenticated state
     c.GetQuotaRoot: _AUTHENTICATED,
     c.SetQuota: _AUTHENTICATED,

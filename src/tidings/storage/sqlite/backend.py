@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.notify.hub import NotificationHub
-from tidings.storage.api import DEFAULT_MAILBOXES, AccountSettings
-from tidings.storage.sqlite import blobs, changelog, credentials, objectids, quota
+from tidings.storage.api import DEFAULT_MAILBOXES, AccountSettings, SharedMailbox
+from tidings.storage.sqlite import acl, blobs, changelog, credentials, objectids, quota
 from tidings.storage.sqlite.database import Database, WriteTxn
 from tidings.storage.sqlite.mailboxes import insert_mailbox
 from tidings.storage.sqlite.records import Owner
@@ -60,11 +60,13 @@ def _remove_account(txn: WriteTxn, address: str) -> None:
             (owner.id,),
         )
     ]
-    for table in ("changes", "mailbox_keywords"):
+    for table in ("changes", "mailbox_keywords", "acl", "private_seen"):
         conn.execute(f"DELETE FROM {table} WHERE mailbox_id IN ({mailbox_ids})", (owner.id,))
     for table in ("mailboxes", "subscriptions", "metadata"):
         conn.execute(f"DELETE FROM {table} WHERE account_id = ?", (owner.id,))
     conn.execute("DELETE FROM accounts WHERE id = ?", (owner.id,))
+    conn.execute("DELETE FROM acl WHERE identifier = ?", (address,))
+    conn.execute("DELETE FROM private_seen WHERE account_id = ?", (owner.id,))
     blobs.collect(conn, blob_ids)
     txn.notify(address, None, 0)
 
@@ -177,6 +179,46 @@ class SqliteBackend:
         """The account's mail; NOTFOUND if no such account."""
         owner = await self._db.read(_owner, _address(address))
         return SqliteMailStore(self._db, owner, self._max_message_size, self._change_retention)
+
+    # ------------------------------------------------------------------ sharing (RFC 4314)
+    async def guest_store(self, owner: str, viewer: str) -> SqliteMailStore:
+        """`owner`'s mail as `viewer` works in it: \\Seen is the viewer's own. Rights are
+        not checked here (tidings.storage.namespaces does); NOTFOUND if either is missing."""
+        owning = await self._db.read(_owner, _address(owner))
+        viewing = await self._db.read(_owner, _address(viewer))
+        return SqliteMailStore(
+            self._db, owning, self._max_message_size, self._change_retention, viewing
+        )
+
+    async def add_team(self, name: str, address: str) -> None:
+        """A team account `address` whose INBOX members see as Shared/`name`."""
+        await self._db.write(acl.add_team, name, _address(address))
+
+    async def teams(self) -> dict[str, str]:
+        """Every team: Shared/ name -> account address."""
+        return await self._db.read(acl.team_names)
+
+    async def shared_with(self, viewer: str) -> list[SharedMailbox]:
+        """The mailboxes of other accounts `viewer` holds rights on."""
+        viewing = await self._db.read(_owner, _address(viewer))
+        return await self._db.read(acl.shared_with, viewing.id, viewing.address)
+
+    async def get_acl(self, mailbox_id: int) -> list[tuple[str, str]]:
+        """The ACL rows (identifier, rights) of a mailbox."""
+        return await self._db.read(acl.get_acl, mailbox_id)
+
+    async def set_acl(self, owner: str, mailbox_id: int, identifier: str, rights: str) -> None:
+        """Grant `identifier` exactly `rights` ("" removes it) on `owner`'s mailbox."""
+        ident = identifier if identifier == "anyone" else _address(identifier)
+        await self._db.write(acl.set_acl, _address(owner), mailbox_id, ident, rights)
+
+    async def inherit_acl(self, parent_id: int, child_id: int) -> None:
+        """Give a new mailbox its parent's ACL."""
+
+        def copy(txn: WriteTxn) -> None:
+            acl.inherit_acl(txn.conn, parent_id, child_id)
+
+        await self._db.write(copy)
 
     async def set_quota(
         self, address: str, storage_limit: int | None, message_limit: int | None

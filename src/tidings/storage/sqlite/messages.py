@@ -183,12 +183,17 @@ def _insert_message(
 
 
 def apply_operation(
-    operation: FlagOperation, old: tuple[int, list[str]], bits: int, keywords: list[str]
+    operation: FlagOperation,
+    old: tuple[int, list[str]],
+    bits: int,
+    keywords: list[str],
+    keep: int = 0,
 ) -> tuple[int, list[str]]:
-    """The (bits, keywords) a STORE `operation` leaves on a message that had `old`."""
+    """The (bits, keywords) a STORE `operation` leaves on a message that had `old`; a
+    REPLACE leaves the system flags in `keep` as they were (another user's \\Seen)."""
     old_bits, old_keywords = old
     if operation is FlagOperation.REPLACE:
-        return bits, keywords
+        return bits | (old_bits & keep), keywords
     if operation is FlagOperation.ADD:
         merged = {k.lower(): k for k in old_keywords}
         for keyword in keywords:
@@ -206,9 +211,11 @@ def store_flags(
     *,
     operation: FlagOperation,
     flags: Iterable[str],
+    keep: int = 0,
 ) -> list[MessageMeta]:
     """Change the flags of the existing `uids`; return those that changed, with one new
-    modseq shared by all of them (RFC 7162 §3.1 allows that within one command)."""
+    modseq shared by all of them (RFC 7162 §3.1 allows that within one command). A
+    REPLACE leaves the system flags in `keep` alone."""
     conn = txn.conn
     row = mailbox_by_id(conn, owner.id, mailbox_id)
     bits, wanted = split_flags(flags)
@@ -221,7 +228,7 @@ def store_flags(
     changed = []
     for uid, _modseq, old_bits, old_text, date, size in current:
         new_bits, new_keywords = apply_operation(
-            operation, (old_bits, decode_keywords(old_text)), bits, keywords
+            operation, (old_bits, decode_keywords(old_text)), bits, keywords, keep
         )
         new_text = encode_keywords(new_keywords)
         if (new_bits, new_text) != (old_bits, old_text):

@@ -159,6 +159,42 @@ CREATE TABLE metadata (
 ) WITHOUT ROWID;
 """
 
+# Version 4 (issue 9): shared mailboxes.
+# - `accounts.team`: the Shared/ name of a team account (NULL for a person). A team account
+#   owns the mailboxes a team works from; it has no password and never logs in.
+# - `acl`: RFC 4314 entries (identifier: an account address or "anyone"; rights: letters in
+#   the canonical order). The owner of a personal mailbox has every right without a row.
+# - `private_seen`: the \Seen flag of each user other than the owner (per-user \Seen, as
+#   Dovecot's and Cyrus's shared mailboxes keep it): a row means "this user has seen it".
+#   Rows go with their message.
+_V4_SCRIPT = """
+ALTER TABLE accounts ADD COLUMN team TEXT;
+CREATE UNIQUE INDEX accounts_by_team ON accounts (team) WHERE team IS NOT NULL;
+
+CREATE TABLE acl (
+    mailbox_id INTEGER NOT NULL,
+    identifier TEXT NOT NULL,
+    rights     TEXT NOT NULL,
+    PRIMARY KEY (mailbox_id, identifier)
+) WITHOUT ROWID;
+CREATE INDEX acl_by_identifier ON acl (identifier);
+
+CREATE TABLE private_seen (
+    mailbox_id INTEGER NOT NULL,
+    account_id INTEGER NOT NULL,
+    uid        INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, account_id, uid)
+) WITHOUT ROWID;
+
+CREATE TRIGGER private_seen_after_delete AFTER DELETE ON messages BEGIN
+    DELETE FROM private_seen WHERE mailbox_id = OLD.mailbox_id AND uid = OLD.uid;
+END;
+
+CREATE TRIGGER acl_after_mailbox_delete AFTER DELETE ON mailboxes BEGIN
+    DELETE FROM acl WHERE mailbox_id = OLD.id;
+END;
+"""
+
 # Blobs whose wire size the version-2 step computes per batch: bounds the memory the
 # decompressed bodies take while upgrading a large store.
 _BACKFILL_BATCH = 256
@@ -188,7 +224,7 @@ def _v2(conn: sqlite3.Connection) -> None:
 # A step is a SQL script or a function of the connection; either runs inside the step's
 # transaction. Index i takes the schema from version i to i + 1.
 Migration = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (V1_SCRIPT, _v2, _V3_SCRIPT)
+MIGRATIONS: tuple[Migration, ...] = (V1_SCRIPT, _v2, _V3_SCRIPT, _V4_SCRIPT)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

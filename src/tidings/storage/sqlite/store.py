@@ -31,7 +31,7 @@ from tidings.storage.api import (
     NewMessage,
     Quota,
 )
-from tidings.storage.sqlite import blobs, changelog, mailboxes, maildrop, messages
+from tidings.storage.sqlite import blobs, changelog, mailboxes, maildrop, messages, private_seen
 from tidings.storage.sqlite import metadata as account_metadata
 from tidings.storage.sqlite import objectids as message_ids
 from tidings.storage.sqlite import quota as account_quota
@@ -58,9 +58,13 @@ class SqliteMailStore:
         owner: Owner,
         max_message_size: int | None,
         change_retention: float = changelog.DEFAULT_RETENTION,
+        viewer: Owner | None = None,
     ) -> None:
         self._db = db
         self._owner = owner
+        # Another user working in this account's shared mailboxes: \Seen is the viewer's
+        # own (storage/sqlite/private_seen.py), every other flag is the owner's.
+        self._guest = viewer if viewer is not None and viewer.id != owner.id else None
         self._max_message_size = max_message_size
         # Seconds the change log (and so expunged UIDs, for QRESYNC) is kept.
         self._change_retention = change_retention
@@ -100,13 +104,20 @@ class SqliteMailStore:
 
     async def status(self, name: str) -> MailboxStatus:
         """Counters of `name`; NOTFOUND if none."""
+        if self._guest is not None:
+            return await self._db.read(private_seen.status, self._owner, self._guest, name)
         return await self._db.read(mailboxes.status, self._owner, name)
 
     async def open_mailbox(self, name: str, claim_recent: bool) -> MailboxSnapshot:
         """Snapshot for SELECT (claim_recent=True) or EXAMINE (False)."""
         # The snapshot is read beside the writer (a large mailbox takes a while to load);
         # the claim is a short write covering exactly the UIDs the snapshot can hold.
-        snapshot = await self._db.read(messages.open_mailbox, self._owner, name)
+        if self._guest is not None:
+            snapshot = await self._db.read(
+                private_seen.open_mailbox, self._owner, self._guest, name
+            )
+        else:
+            snapshot = await self._db.read(messages.open_mailbox, self._owner, name)
         if not claim_recent:
             return snapshot
         info = snapshot.info
@@ -119,10 +130,18 @@ class SqliteMailStore:
 
     async def changes_since(self, mailbox_id: int, modseq: int) -> list[Change]:
         """Change-log rows with modseq > `modseq`, ascending; NOTFOUND if the mailbox is gone."""
+        if self._guest is not None:
+            return await self._db.read(
+                private_seen.changes_since, self._owner, self._guest, mailbox_id, modseq
+            )
         return await self._db.read(messages.changes_since, self._owner, mailbox_id, modseq)
 
     async def change_log(self, mailbox_id: int, modseq: int) -> ChangeLog:
         """The changes after `modseq`, or the current messages when pruned past it."""
+        if self._guest is not None:
+            return await self._db.read(
+                private_seen.change_log, self._owner, self._guest, mailbox_id, modseq
+            )
         return await self._db.read(changelog.change_log, self._owner, mailbox_id, modseq)
 
     async def expunged_since(self, mailbox_id: int, modseq: int) -> tuple[int, ...] | None:
@@ -139,6 +158,17 @@ class SqliteMailStore:
     ) -> ConditionalStore:
         """STORE (UNCHANGEDSINCE n), RFC 7162 §3.1.3, the test and the change in one
         transaction."""
+        if self._guest is not None:
+            return await self._db.write(
+                private_seen.store_if_unchanged,
+                self._owner,
+                self._guest,
+                mailbox_id,
+                tuple(uids),
+                operation=operation,
+                flags=tuple(flags),
+                unchanged_since=unchanged_since,
+            )
         return await self._db.write(
             changelog.store_if_unchanged,
             self._owner,
@@ -161,6 +191,16 @@ class SqliteMailStore:
         if self._max_message_size is not None and len(raw) > self._max_message_size:
             raise MailError(MailErrorKind.TOOBIG, "Message is larger than the size limit")
         prepared = await self._db.compute(blobs.prepare, raw)
+        if self._guest is not None:
+            return await self._db.write(
+                private_seen.append,
+                self._owner,
+                self._guest,
+                name,
+                prepared,
+                flags=tuple(flags),
+                internaldate=_internaldate(internaldate),
+            )
         return await self._db.write(
             messages.append,
             self._owner,
@@ -201,6 +241,16 @@ class SqliteMailStore:
         self, mailbox_id: int, uids: Sequence[int], operation: FlagOperation, flags: Iterable[str]
     ) -> list[MessageMeta]:
         """Change flags of `uids`; return the messages whose flags changed."""
+        if self._guest is not None:
+            return await self._db.write(
+                private_seen.store_flags,
+                self._owner,
+                self._guest,
+                mailbox_id,
+                tuple(uids),
+                operation=operation,
+                flags=tuple(flags),
+            )
         return await self._db.write(
             messages.store_flags,
             self._owner,

@@ -3,6 +3,7 @@
 # One import line per module, so that each extension adds its own line (not isort's merge).
 # ruff: noqa: I001
 
+from tidings.imap.session.handlers import acl  # noqa: F401  (RFC 4314 ACL)
 from tidings.imap.session.handlers import append  # noqa: F401  (APPEND, RFC 3502 MULTIAPPEND)
 from tidings.imap.session.handlers import compress  # noqa: F401  (COMPRESS, RFC 4978)
 from tidings.imap.session.handlers import metadata  # noqa: F401  (RFC 5464 METADATA)

@@ -31,8 +31,7 @@ async def idle(session: ImapSession, command: c.Idle) -> None:
     # Subscribe before the first sync, so no commit can fall between the two. With NOTIFY
     # (RFC 5465 §4) IDLE sends what NOTIFY asked for, so it waits on NOTIFY's subscription.
     watch = session.notify
-    hub = session.context.hub
-    subscription = watch.subscription if watch else hub.subscribe(session.account or "")
+    subscription = watch.subscription if watch else session.subscribe_notices()
     try:
         await session.io.send(r.continuation("idling"))
         await session.send_updates(command)
@@ -42,7 +41,7 @@ async def idle(session: ImapSession, command: c.Idle) -> None:
             if event is IdleEvent.NOTICE and watch is not None:
                 await watch.deliver(session, expunge_allowed=True)
                 if session.notify is not watch:  # NOTIFICATIONOVERFLOW: plain IDLE from now
-                    watch, subscription = None, hub.subscribe(session.account or "")
+                    watch, subscription = None, session.subscribe_notices()
                     await session.send_updates(command)
             elif event is IdleEvent.NOTICE:
                 subscription.drain()

@@ -12,6 +12,7 @@ from tidings.imap.session.registry import handles
 from tidings.imap.session.selected import SelectedMailbox
 from tidings.imap.session.state import SessionState
 from tidings.storage.api import HIERARCHY_DELIMITER, MailboxStatus
+from tidings.storage.namespaces import OTHER_USERS, SHARED, NamespacedStore
 
 # RFC 6154 §2 uses a CREATE may give. \All and \Flagged are left out: they promise a
 # mailbox that shows every (flagged) message of the account, which a stored mailbox is not,
@@ -128,8 +129,12 @@ async def subscribe(session: ImapSession, command: c.Subscribe) -> None:
 
 @handles(c.Namespace)
 async def namespace(session: ImapSession, command: c.Namespace) -> None:
-    """RFC 9051 §6.3.10 (RFC 2342): one personal namespace, no others."""
-    await session.untagged('NAMESPACE (("" "/")) NIL NIL')
+    """RFC 9051 §6.3.10 (RFC 2342 §5): the personal namespace, other users' mailboxes
+    shared with this user, and team mailboxes (tidings.storage.namespaces)."""
+    if isinstance(session.store, NamespacedStore):
+        await session.untagged(f'NAMESPACE (("" "/")) (("{OTHER_USERS}/" "/")) (("{SHARED}/" "/"))')
+    else:
+        await session.untagged('NAMESPACE (("" "/")) NIL NIL')
     await session.complete(command, "Namespace completed.")
 
 

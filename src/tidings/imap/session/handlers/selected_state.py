@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tidings.core.errors import MailError, MailErrorKind
 from tidings.imap.proto import commands as c
 from tidings.imap.session.core import CommandFailed, ImapSession
 from tidings.imap.session.registry import handles
@@ -9,11 +10,17 @@ from tidings.imap.session.registry import handles
 
 @handles(c.Close)
 async def close(session: ImapSession, command: c.Close) -> None:
-    """RFC 9051 §6.4.1: expunge silently (unless read-only), then deselect."""
+    """RFC 9051 §6.4.1: expunge silently (unless read-only), then deselect. Without the
+    expunge right of a shared mailbox it only deselects (RFC 4314 §4: CLOSE never fails
+    for want of "e")."""
     view = session.selected
     assert view is not None
     if not view.read_only:
-        await session.store.expunge(view.mailbox_id, list(view.uids))
+        try:
+            await session.store.expunge(view.mailbox_id, list(view.uids))
+        except MailError as error:
+            if error.kind is not MailErrorKind.NOPERM:
+                raise
     session.deselect()
     await session.tagged(command.tag, "OK", "Close completed.")
 
