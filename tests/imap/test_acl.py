@@ -240,6 +240,13 @@ def test_team_members_each_have_their_own_seen(server: InProcessServer) -> None:
     assert "\\Seen" in fetch_flags(bob, "Shared/support")
     status = alice.command("u", 'STATUS "Shared/support" (UNSEEN)')[0]
     assert "UNSEEN 1" in status, status
+    # Filing the message keeps each member's own state.
+    alice.command("c", 'CREATE "Shared/support/Done"')
+    alice.command("s", 'SELECT "Shared/support"')
+    assert tagged(alice.command("m", 'MOVE 1 "Shared/support/Done"')).startswith("m OK")
+    assert "\\Seen" in fetch_flags(bob, "Shared/support/Done")
+    assert "\\Seen" not in fetch_flags(carol, "Shared/support/Done")
+    assert "\\Seen" not in fetch_flags(alice, "Shared/support/Done")
     for client in (alice, bob, carol):
         client.close()
 
@@ -292,6 +299,21 @@ def test_list_and_namespace_show_what_each_user_may_see(server: InProcessServer)
     assert "Shared" not in carol_list and "Other Users" not in carol_list, carol_list
     assert tagged(carol.command("s", 'SELECT "Shared/support"')).startswith("s NO [NONEXISTENT]")
     rights = bob.command("m", 'MYRIGHTS "Shared/support"')[0]
-    assert rights == '* MYRIGHTS Shared/support lrswipkxte', rights
+    assert rights == "* MYRIGHTS Shared/support lrswipkxte", rights
     bob.close()
     carol.close()
+
+
+def test_notify_reports_another_members_new_mail(server: InProcessServer) -> None:
+    """RFC 5465: NOTIFY's selected-mailbox events cross users like IDLE's."""
+    team(server, [USER, OTHER_USER])
+    alice, bob = logged_in(server, USER), logged_in(server, OTHER_USER)
+    append(alice, "Shared/support")
+    notify = bob.command("n", "NOTIFY SET (SELECTED (MessageNew (UID) MessageExpunge FlagChange))")
+    assert tagged(notify).startswith("n OK"), notify
+    assert tagged(bob.command("s", 'SELECT "Shared/support"')).startswith("s OK")
+    append(alice, "Shared/support")
+    assert next_update(bob) == "* 2 EXISTS"
+    assert next_update(bob).startswith("* 2 FETCH (UID 2")
+    alice.close()
+    bob.close()

@@ -128,7 +128,13 @@ def test_a_fresh_database_runs_every_step(tmp_path: Path) -> None:
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         }
     conn.close()
-    assert triggers == {"usage_after_insert", "usage_after_delete", "usage_after_update"}
+    assert triggers == {
+        "usage_after_insert",
+        "usage_after_delete",
+        "usage_after_update",
+        "private_seen_after_delete",  # v4: per-user \\Seen goes with its message
+        "acl_after_mailbox_delete",  # v4: an ACL goes with its mailbox
+    }
 
 
 async def _open_and_close(path: Path) -> None:

@@ -120,6 +120,10 @@ class NamespacedStore:
             self._guests[owner] = store
         return store
 
+    async def refresh_notice_accounts(self) -> None:
+        """Bring `notice_accounts` up to date (at login; LIST and SELECT also do)."""
+        await self._shared()
+
     async def _shared(self) -> list[SharedMailbox]:
         shared = await self._backend.shared_with(self.account)
         self.notice_accounts = frozenset(m.owner for m in shared)

@@ -146,7 +146,12 @@ class ImapSession:
         own = await backend.mail_store(account)
         # Every namespace (RFC 2342) when the backend keeps ACLs (RFC 4314).
         sharing = hasattr(backend, "guest_store")
-        self._store = NamespacedStore(own, backend) if sharing else own  # type: ignore[arg-type]
+        if sharing:
+            view = NamespacedStore(own, backend)  # type: ignore[arg-type]
+            await view.refresh_notice_accounts()
+            self._store = view
+        else:
+            self._store = own
         self.state = SessionState.AUTHENTICATED
 
     def subscribe_notices(self, max_pending: int | None = None) -> Subscription:

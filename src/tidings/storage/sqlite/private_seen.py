@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from tidings.storage.api import (
     AppendResult,
@@ -25,6 +26,7 @@ from tidings.storage.api import (
     ChangeKind,
     ChangeLog,
     ConditionalStore,
+    CopyResult,
     FlagOperation,
     MailboxSnapshot,
     MailboxStatus,
@@ -247,5 +249,34 @@ def append(
         txn.conn.execute(
             "INSERT OR IGNORE INTO private_seen (mailbox_id, account_id, uid) VALUES (?, ?, ?)",
             (row.id, viewer.id, result.uid),
+        )
+    return result
+
+
+def carried(  # noqa: PLR0917 - Database.write passes the operation's arguments on as they are
+    txn: WriteTxn,
+    operation: Callable[..., CopyResult],
+    owner: Owner,
+    mailbox_id: int,
+    uids: Sequence[int],
+    dest_name: str,
+    **options: Any,
+) -> CopyResult:
+    """COPY or MOVE (`operation`, messages.copy or changelog.move_and_prune) within one
+    account, every user's own \\Seen going with the messages to their new UIDs: a team
+    member who files a message does not make it unread for the others."""
+    conn = txn.conn
+    seen = conn.execute(
+        "SELECT account_id, uid FROM private_seen WHERE mailbox_id = ?"
+        " AND uid IN (SELECT value FROM json_each(?))",
+        (mailbox_id, uid_filter(uids)),
+    ).fetchall()
+    result = operation(txn, owner, mailbox_id, uids, dest_name, **options)
+    if seen and result.dest_uids:
+        dest = mailbox_by_name(conn, owner.id, names.normalize(dest_name))
+        new_uid = dict(zip(result.source_uids, result.dest_uids, strict=True))
+        conn.executemany(
+            "INSERT OR IGNORE INTO private_seen (mailbox_id, account_id, uid) VALUES (?, ?, ?)",
+            ((dest.id, account, new_uid[uid]) for account, uid in seen if uid in new_uid),
         )
     return result

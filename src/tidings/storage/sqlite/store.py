@@ -275,13 +275,20 @@ class SqliteMailStore:
         """Copy `uids` to `dest_name` with flags and dates; OVERQUOTA (copying nothing) if
         the copies do not fit in the account's quota."""
         return await self._db.write(
-            messages.copy, self._owner, mailbox_id, tuple(uids), dest_name, move=False
+            private_seen.carried,
+            messages.copy,
+            self._owner,
+            mailbox_id,
+            tuple(uids),
+            dest_name,
+            move=False,
         )
 
     async def move(self, mailbox_id: int, uids: Sequence[int], dest_name: str) -> CopyResult:
         """Copy then expunge from the source, in one transaction (RFC 6851); usage does not
         change, so it is never refused for quota."""
         return await self._db.write(
+            private_seen.carried,
             changelog.move_and_prune,
             self._owner,
             mailbox_id,
