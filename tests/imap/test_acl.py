@@ -317,3 +317,21 @@ def test_notify_reports_another_members_new_mail(server: InProcessServer) -> Non
     assert next_update(bob).startswith("* 2 FETCH (UID 2")
     alice.close()
     bob.close()
+
+
+def test_fetch_body_sets_seen_only_with_the_seen_right(server: InProcessServer) -> None:
+    """RFC 4314 §4: FETCH BODY[] sets \\Seen only for a user holding "s"."""
+    share(server, "Work", OTHER_USER, "lr")
+    bob = logged_in(server, OTHER_USER)
+    bob.command("s", f"SELECT {WORK}")
+    lines = bob.command("f", "FETCH 1 (BODY[])")
+    assert tagged(lines).startswith("f OK"), lines
+    assert "\\Seen" not in fetch_flags(bob, f"{OWNER_VIEW}/Work")
+    share(server, "Work", OTHER_USER, "lrs")
+    bob.command("s", f"SELECT {WORK}")
+    bob.command("g", "FETCH 1 (BODY[])")
+    assert "\\Seen" in fetch_flags(bob, f"{OWNER_VIEW}/Work")
+    bob.close()
+    alice = logged_in(server, USER)
+    assert "\\Seen" not in fetch_flags(alice, "Work")  # bob's \Seen is his own
+    alice.close()

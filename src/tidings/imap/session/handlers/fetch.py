@@ -20,6 +20,7 @@ from tidings.imap.session.message_extras import (
     load_for_fetch,
 )
 from tidings.imap.session.registry import handles
+from tidings.imap.session.selected import SelectedMailbox
 from tidings.storage.api import FlagOperation, MessageMeta
 
 A = c.SimpleAttribute
@@ -84,23 +85,9 @@ async def fetch(session: ImapSession, command: c.Fetch) -> None:
     extras = await load_for_fetch(session.store, view.mailbox_id, items, [u for _, u in pairs])
     needs_message = any(_needs_message(item) for item in items)
     wants_flags = c.FetchAttribute(A.FLAGS) in items
+    seen_now: set[int] = set()
     if any(_sets_seen(item) for item in items) and not view.read_only:
-        unseen = [
-            uid
-            for _, uid in pairs
-            if uid in view.messages
-            and "\\Seen" not in view.messages[uid].flags
-            and uid not in view.expunged_unannounced
-        ]
-        seen_now = set(unseen)
-        if unseen:
-            view.update_flags(
-                await session.store.store_flags(
-                    view.mailbox_id, unseen, FlagOperation.ADD, ["\\Seen"]
-                )
-            )
-    else:
-        seen_now = set()
+        seen_now = await _mark_seen(session, view, [uid for _, uid in pairs])
     missing = False
     for seq, uid in pairs:
         meta = view.messages.get(uid)
@@ -129,6 +116,30 @@ async def fetch(session: ImapSession, command: c.Fetch) -> None:
     if missing:
         raise CommandFailed("Some of the requested messages no longer exist.", "EXPUNGEISSUED")
     await session.complete(command, "Fetch completed.")
+
+
+async def _mark_seen(session: ImapSession, view: SelectedMailbox, uids: list[int]) -> set[int]:
+    """Set \\Seen on the unseen messages among `uids` (RFC 9051 §6.4.5); the UIDs that
+    changed. Without the "s" right of a shared mailbox nothing changes (RFC 4314 §4)."""
+    unseen = [
+        uid
+        for uid in uids
+        if uid in view.messages
+        and "\\Seen" not in view.messages[uid].flags
+        and uid not in view.expunged_unannounced
+    ]
+    if not unseen:
+        return set()
+    try:
+        changed = await session.store.store_flags(
+            view.mailbox_id, unseen, FlagOperation.ADD, ["\\Seen"]
+        )
+    except MailError as error:
+        if error.kind is not MailErrorKind.NOPERM:
+            raise
+        return set()
+    view.update_flags(changed)
+    return set(unseen)
 
 
 async def fetch_response(
