@@ -7,6 +7,11 @@ and auth_penalty:
 - a host that keeps failing waits longer and longer (capped at `Limits.auth_max_delay`);
 - an unknown account costs the same Argon2 work as a known one (no user enumeration by timing).
 
+A successful check is remembered for `Limits.auth_cache_ttl` seconds (`LoginCache`, after
+Dovecot's auth cache), so that a client logging in again and again pays one Argon2 run per TTL
+rather than one per login. Only successes are remembered, each under an HMAC of address,
+password and the stored hash, and every login still reads the stored hash.
+
 For SCRAM (tidings.auth.scram) it hands out the stored secrets, or decoys derived from the
 store's auth key for an unknown account or one without secrets, so the server-first message
 looks the same either way. An account made before SCRAM secrets were stored gets them at its
@@ -18,10 +23,12 @@ such as mbsync pick SCRAM whenever it is offered and would never make that passw
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 
 from tidings.auth.passwords import hash_password, needs_rehash, verify_password
@@ -39,6 +46,74 @@ _MAX_FAILURES_REMEMBERED = 1024
 # Hosts remembered before expired entries are swept; a sweep keeps the table proportional to
 # the hosts that failed within one window.
 _SWEEP_THRESHOLD = 4096
+# Successful logins remembered at once (Dovecot's auth_cache_size is in bytes; this is
+# entries). An entry is a 32-byte digest and an expiry time, some 200 bytes with the
+# dictionary's overhead, so a full cache is about 2 MB; beyond it the oldest entries go.
+AUTH_CACHE_ENTRIES = 10_000
+
+
+class LoginCache:
+    """Recently verified credentials, as keyed digests with an expiry time.
+
+    The key is HMAC-SHA256(key, address NUL password NUL stored hash) with a key made at
+    random for this process: it names one password of one account *as stored now*, so after
+    a password change (a new hash, even of the same password) the old entry misses by itself.
+    Nothing kept here gives the password back; a memory dump holding the key and digests
+    still allows guessing at HMAC speed rather than Argon2 speed for the accounts with an
+    entry held (expired ones are dropped lazily, at the next success or lookup), which is
+    why the TTL is short. Entries are not refreshed by a hit: a password is checked with
+    Argon2 at least once per TTL. All entries live equally long, so insertion order is
+    expiry order and eviction is oldest-first.
+    """
+
+    def __init__(self, ttl: float, max_entries: int, clock: Callable[[], float]) -> None:
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._clock = clock
+        self._key = secrets.token_bytes(32)
+        self._expiry: OrderedDict[bytes, float] = OrderedDict()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is remembered at all (TTL and size above zero)."""
+        return self._ttl > 0 and self._max_entries > 0
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def contains(self, address: str, password: str, stored_hash: str) -> bool:
+        """Whether this password of this account, with this stored hash, was verified
+        within the TTL."""
+        if not self.enabled:
+            return False
+        digest = self._digest(address, password, stored_hash)
+        expiry = self._expiry.get(digest)
+        if expiry is None:
+            return False
+        if expiry <= self._clock():
+            del self._expiry[digest]
+            return False
+        return True
+
+    def remember(self, address: str, password: str, stored_hash: str) -> None:
+        """Record a successful check against `stored_hash`."""
+        if not self.enabled:
+            return
+        now = self._clock()
+        digest = self._digest(address, password, stored_hash)
+        self._expiry.pop(digest, None)  # re-inserted at the end, in expiry order
+        self._expiry[digest] = now + self._ttl
+        while self._expiry:
+            oldest, expiry = next(iter(self._expiry.items()))
+            if len(self._expiry) <= self._max_entries and expiry > now:
+                break
+            del self._expiry[oldest]
+
+    def _digest(self, address: str, password: str, stored_hash: str) -> bytes:
+        # surrogatepass: a password decoded with surrogateescape must hash, not raise (it
+        # can never have been verified, so it never matches).
+        message = "\0".join((address, password, stored_hash)).encode("utf-8", "surrogatepass")
+        return hmac.digest(self._key, message, hashlib.sha256)
 
 
 class Authenticator:
@@ -50,11 +125,14 @@ class Authenticator:
         limits: Limits,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        cache_entries: int = AUTH_CACHE_ENTRIES,
     ) -> None:
         self._accounts = accounts
         self._limits = limits
         self._sleep = sleep
         self._clock = clock
+        self._cache = LoginCache(limits.auth_cache_ttl, cache_entries, clock)
         self._failures: dict[str, deque[float]] = {}
         self._dummy_hash: str | None = None
         self._decoy_key: bytes | None = None
@@ -64,17 +142,24 @@ class Authenticator:
     async def verify(self, username: str, password: str, peer_host: str) -> str | None:
         """The canonical (lower-case) account address if `password` is right, else None.
 
-        A failure returns only after the failure delay for `peer_host`.
+        A failure returns only after the failure delay for `peer_host`. The stored hash is
+        read on every call, so a cached success (`LoginCache`) ends with the account or its
+        password.
         """
         address = username.strip().lower()
         stored = await self._accounts.password_hash(address) if address else None
+        if stored is not None and self._cache.contains(address, password, stored):
+            self._failures.pop(peer_host, None)
+            logger.info("authenticated %s from %s (cached)", address, peer_host)
+            return address
         # Always run Argon2, against a dummy hash when there is no account, so that the
         # answer takes as long for "no such user" as for "wrong password".
         candidate = stored if stored is not None else await self._get_dummy_hash()
         matches = await asyncio.to_thread(verify_password, candidate, password)
         if stored is not None and matches:
             self._failures.pop(peer_host, None)  # as Dovecot clears auth_penalty on success
-            await self._upgrade_hash(address, stored, password)
+            current = await self._upgrade_hash(address, stored, password)
+            self._cache.remember(address, password, current)
             logger.info("authenticated %s from %s", address, peer_host)
             return address
         delay = self._record_failure(peer_host)
@@ -181,25 +266,27 @@ class Authenticator:
             self._dummy_hash = await asyncio.to_thread(hash_password, secrets.token_urlsafe(16))
         return self._dummy_hash
 
-    async def _upgrade_hash(self, address: str, stored: str, password: str) -> None:
+    async def _upgrade_hash(self, address: str, stored: str, password: str) -> str:
         """Re-hash with current parameters after a success (the only time we see the
         password), and make the SCRAM secrets an older account lacks; a failure here must
-        not fail the login."""
+        not fail the login. The password hash stored afterwards."""
         try:
             if needs_rehash(stored):
                 new_hash, scram = await asyncio.to_thread(self._password_records, password)
                 await self._accounts.set_password_hash(address, new_hash, scram_sha256=scram)
+                stored = new_hash
             elif await self._accounts.scram_sha256(address) is None:
                 secrets_ = await asyncio.to_thread(
                     derive_secrets, password, self._limits.scram_iterations
                 )
                 await self._accounts.set_scram_sha256(address, secrets_.encode(), stored)
             else:
-                return
+                return stored
             if not self._scram_offered:
                 await self.refresh_scram_offer()
         except MailError as error:
             logger.warning("could not upgrade the credentials of %s: %s", address, error)
+        return stored
 
     def _password_records(self, password: str) -> tuple[str, str]:
         return password_records(password, self._limits.scram_iterations)

@@ -40,6 +40,14 @@ class Limits:
     auth_max_delay: float = 15.0
     # Failed authentications on one connection before BYE.
     max_auth_failures_per_connection: int = 3
+    # Seconds a successful password check is remembered, so that a client that logs in
+    # again and again (a phone polling, a webmail making a connection per request) does not
+    # pay one Argon2 run (tens of ms of CPU and 64 MiB) each time; 0 turns the cache off.
+    # Like Dovecot's auth_cache_ttl (whose default is an hour), but short: an entry is
+    # keyed by an HMAC of address, password and stored hash, never the password, and each
+    # hit still reads the stored hash, so a password change or a removed account takes
+    # effect at once whatever this says. Failures are never cached.
+    auth_cache_ttl: float = 60.0
     # PBKDF2 iterations of the SCRAM-SHA-256 secrets made when a password is set (RFC 7677
     # §4: at least 4096; lower values are raised to 4096). 10000 costs about 10 ms per
     # password set here, and each guess an attacker makes from stolen secrets as much.
