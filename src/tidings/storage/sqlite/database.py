@@ -5,14 +5,20 @@ one connection (SQLite allows a single writer anyway; serialising in-process avo
 SQLITE_BUSY between our own connections). Reads run on a small pool, one connection per
 thread: in WAL mode readers see the last committed state without waiting for the writer.
 
-Each write runs in `BEGIN IMMEDIATE ... COMMIT`; with `synchronous=FULL` the COMMIT has
-reached the disk when the awaiting coroutine resumes, so an acknowledgement is never a lie.
-Change notices collected by a write are published on the event loop after the commit.
+Writes are group-committed: the writer thread takes every write queued at that moment (at
+most `GROUP_COMMIT_MAX`), runs each inside its own SAVEPOINT within one `BEGIN IMMEDIATE
+... COMMIT`, and hands each its result only after that COMMIT. A write that fails is rolled
+back to its savepoint alone and gets its error; the others commit. With `synchronous=FULL`
+the COMMIT has reached the disk when an awaiting coroutine resumes, so an acknowledgement
+is never a lie, and ten concurrent deliveries cost one fsync instead of ten. Change notices
+collected by a write are published on the event loop after the commit.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -33,6 +39,9 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 10_000
 # Reader connections: enough for concurrent SELECT/FETCH, few enough to stay cheap.
 READER_THREADS = 4
+# Writes committed together at most (each in its own savepoint): bounds how long the first
+# of a burst waits for the others.
+GROUP_COMMIT_MAX = 64
 CACHE_KIB = 16 * 1024
 
 
@@ -86,6 +95,15 @@ def _translate(error: sqlite3.Error) -> MailError:
     return MailError(MailErrorKind.TEMP, f"database error: {text}")
 
 
+@dataclass(slots=True)
+class _WriteJob:
+    """One queued write and the future its caller awaits."""
+
+    fn: Callable[[WriteTxn], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
 class Database:
     """One SQLite file: a writer thread, a reader pool, and the hub to publish to."""
 
@@ -93,7 +111,9 @@ class Database:
         self._path = path
         self._writer_conn = writer
         self._hub = hub
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tidings-db-w")
+        self._jobs: queue.SimpleQueue[_WriteJob | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_loop, name="tidings-db-w", daemon=True)
+        self._writer.start()
         self._readers = ThreadPoolExecutor(
             max_workers=READER_THREADS, thread_name_prefix="tidings-db-r"
         )
@@ -125,19 +145,79 @@ class Database:
         return cls(path, conn, hub)
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `fn(txn, *args, **kwargs)` in one write transaction on the writer thread."""
+        """Run `fn(txn, *args, **kwargs)` as one atomic write on the writer thread; return
+        once it is committed (see the module docstring: group commit)."""
+        if self._closed:
+            raise MailError(MailErrorKind.TEMP, "storage is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put(_WriteJob(lambda txn: fn(txn, *args, **kwargs), loop, future))
+        return await future
 
-        def run() -> tuple[T, list[ChangeNotice]]:
-            txn = WriteTxn(self._writer_conn)
-            result = _in_transaction(txn.conn, "BEGIN IMMEDIATE", lambda: fn(txn, *args, **kwargs))
-            return result, txn.notices
+    def _write_loop(self) -> None:
+        """The writer thread: take what is queued, commit it as one transaction."""
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            batch = [job]
+            stop = False
+            while len(batch) < GROUP_COMMIT_MAX:
+                try:
+                    more = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._commit(batch)
+            if stop:
+                return
 
-        future = self._submit(self._writer, run)
-        # Publish from a done-callback so notices go out even if the awaiting task was
-        # cancelled after the commit; callbacks run on the loop, as the hub requires.
-        future.add_done_callback(self._publish)
-        result, _ = await future
-        return result
+    def _commit(self, batch: list[_WriteJob]) -> None:
+        conn = self._writer_conn
+        outcomes: list[tuple[bool, Any, list[ChangeNotice]]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                txn = WriteTxn(conn)
+                conn.execute("SAVEPOINT one_write")
+                try:
+                    result = job.fn(txn)
+                except BaseException as error:  # handed to its caller
+                    conn.execute("ROLLBACK TO one_write")
+                    conn.execute("RELEASE one_write")
+                    failure = _translate(error) if isinstance(error, sqlite3.Error) else error
+                    outcomes.append((False, failure, []))
+                else:
+                    conn.execute("RELEASE one_write")
+                    outcomes.append((True, result, txn.notices))
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            failure = _translate(error)
+            outcomes = [(False, failure, []) for _ in batch]
+        for job, outcome in zip(batch, outcomes, strict=True):
+            job.loop.call_soon_threadsafe(self._settle, job.future, outcome)
+
+    def _settle(
+        self, future: asyncio.Future[Any], outcome: tuple[bool, Any, list[ChangeNotice]]
+    ) -> None:
+        """On the loop: publish the committed notices (even if the caller was cancelled
+        meanwhile), then hand the caller its result or error."""
+        ok, value, notices = outcome
+        if self._hub is not None:
+            for notice in notices:
+                self._hub.publish(notice)
+        if future.done():
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` in one read transaction (a consistent snapshot)."""
@@ -159,7 +239,8 @@ class Database:
         self._closed = True
 
         def shutdown() -> None:
-            self._writer.shutdown(wait=True)
+            self._jobs.put(None)  # after every write queued before it
+            self._writer.join()
             self._readers.shutdown(wait=True)
             with self._lock:
                 conns, self._reader_conns = self._reader_conns, []
@@ -177,12 +258,6 @@ class Database:
             return loop.run_in_executor(pool, call)
         except RuntimeError as error:  # the pool was shut down meanwhile
             raise MailError(MailErrorKind.TEMP, "storage is closed") from error
-
-    def _publish(self, future: asyncio.Future[tuple[Any, list[ChangeNotice]]]) -> None:
-        if self._hub is None or future.cancelled() or future.exception() is not None:
-            return
-        for notice in future.result()[1]:
-            self._hub.publish(notice)
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
