@@ -26,6 +26,7 @@ import stat
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -371,12 +372,16 @@ def _make_traversable(base_dir: Path) -> None:
 
 
 def start_dovecot(
-    base_dir: Path, auth_mechanisms: str = "plain login", extra_config: str = ""
+    base_dir: Path,
+    auth_mechanisms: str = "plain login",
+    extra_config: str = "",
+    extra_users: Sequence[tuple[str, str]] = (),
 ) -> DovecotServer:
     """Write a self-contained config into `base_dir`, start Dovecot in the foreground as our
     child, and return once the IMAP port sends its `* OK` greeting. `auth_mechanisms` is
     Dovecot's setting of that name (e.g. "plain login scram-sha-256"); `extra_config` is
-    appended to the generated config (e.g. a trimmed `imap_capability`)."""
+    appended to the generated config (e.g. a trimmed `imap_capability`); `extra_users`
+    are (address, password) accounts beside the two test ones (the benchmarks')."""
     ensure_dovecot_installed()
     base_dir = Path(base_dir).resolve()
     base_dir.mkdir(parents=True, exist_ok=True)
@@ -389,6 +394,7 @@ def start_dovecot(
             for user, password in (
                 (DOVECOT_USER, DOVECOT_PASSWORD),
                 (DOVECOT_SECOND_USER, DOVECOT_SECOND_PASSWORD),
+                *extra_users,
             )
         )
     )
@@ -401,7 +407,10 @@ def start_dovecot(
     mail_uid, mail_gid = _mail_owner()
     for path in (
         base_dir / "mail",
-        *(base_dir / "mail" / u for u in (DOVECOT_USER, DOVECOT_SECOND_USER)),
+        *(
+            base_dir / "mail" / u
+            for u in (DOVECOT_USER, DOVECOT_SECOND_USER, *(user for user, _ in extra_users))
+        ),
     ):
         path.mkdir(exist_ok=True)
         if path.name != "mail":

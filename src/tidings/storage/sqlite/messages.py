@@ -19,7 +19,7 @@ from tidings.storage.api import (
     MailboxSnapshot,
     MessageMeta,
 )
-from tidings.storage.sqlite import blobs, names
+from tidings.storage.sqlite import blobs, facts_cache, names
 from tidings.storage.sqlite.database import WriteTxn
 from tidings.storage.sqlite.flags import (
     DELETED,
@@ -316,7 +316,15 @@ def read_facts(
     conn: sqlite3.Connection, owner: Owner, mailbox_id: int, uid: int
 ) -> mime.MessageFacts:
     """The facts parsed at append; EXPUNGED if the message is gone."""
-    return blobs.load_facts(_blob_column(conn, owner, mailbox_id, uid, "facts"))
+    mailbox_by_id(conn, owner.id, mailbox_id)
+    row = conn.execute(
+        "SELECT b.facts FROM messages m JOIN blobs b ON b.id = m.blob_id"
+        " WHERE m.mailbox_id = ? AND m.uid = ?",
+        (mailbox_id, uid),
+    ).fetchone()
+    if row is None:
+        raise MailError(MailErrorKind.EXPUNGED, "Message was expunged")
+    return facts_cache.facts_for(bytes(row[0]))
 
 
 def read_facts_many(
@@ -330,4 +338,4 @@ def read_facts_many(
         " WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?))",
         (mailbox_id, uid_filter(uids)),
     )
-    return {int(uid): blobs.load_facts(bytes(facts)) for uid, facts in rows}
+    return {int(uid): facts_cache.facts_for(bytes(facts)) for uid, facts in rows}

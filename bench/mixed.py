@@ -1,0 +1,159 @@
+"""Scenario 1, mixed sessions like a mail client's, with a fixed random seed.
+
+Each simulated client loops sessions until the time is up:
+    LOGIN, SELECT INBOX, UID FETCH 1:* (FLAGS), FETCH (ENVELOPE) of the newest 20,
+    FETCH (BODY.PEEK[]) of 3 random messages, STORE +FLAGS/-FLAGS (\\Flagged) on one,
+    SEARCH (UNSEEN, or a SUBJECT word), APPEND a corpus message, UID STORE +FLAGS
+    (\\Deleted) on it, UID EXPUNGE it, LOGOUT.
+Clients are spread over several load-generator processes so the generator is not the
+bottleneck; the mailbox sizes stay constant (each session removes what it added).
+Reported: operations per second (total and per command) and the server's CPU
+milliseconds per 1,000 operations (from /proc).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import random
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+from bench.common import PASSWORD, account, corpus_messages, cpu_seconds
+from bench.imap import BenchImap, ImapError
+from bench.servers import Server
+
+SUBJECT_WORDS = ("test", "hello", "meeting", "report", "invoice")
+_APPENDUID = re.compile(rb"APPENDUID \d+ (\d+)")
+_EXISTS = re.compile(rb"^\* (\d+) EXISTS")
+
+
+async def one_session(
+    client_no: int,
+    port: int,
+    *,
+    accounts: int,
+    rng: random.Random,
+    messages: Sequence[bytes],
+    counts: Counter[str],
+) -> None:
+    """One session of the mix; each completed command counted by name. A NO
+    [EXPUNGEISSUED] to a FETCH or SEARCH (another session expunged what it appended) is an
+    answer like any other."""
+    imap = await BenchImap.connect(port)
+    await imap.login(account(client_no % accounts), PASSWORD)
+    counts["LOGIN"] += 1
+    untagged, _ = await imap.command("SELECT INBOX")
+    counts["SELECT"] += 1
+    exists = 0
+    for line in untagged:
+        if match := _EXISTS.match(line):
+            exists = int(match.group(1))
+    await imap.command("UID FETCH 1:* (FLAGS)", check=False)
+    counts["FETCH"] += 1
+    if exists:
+        first = max(1, exists - 19)
+        await imap.command(f"FETCH {first}:{exists} (ENVELOPE)", check=False)
+        counts["FETCH"] += 1
+        for _ in range(3):
+            await imap.command(f"FETCH {rng.randint(1, exists)} (BODY.PEEK[])", check=False)
+            counts["FETCH"] += 1
+        sign = rng.choice("+-")
+        await imap.command(f"STORE {rng.randint(1, exists)} {sign}FLAGS (\\Flagged)", check=False)
+        counts["STORE"] += 1
+    if rng.random() < 0.5:
+        await imap.command("SEARCH UNSEEN", check=False)
+    else:
+        await imap.command(f"SEARCH SUBJECT {rng.choice(SUBJECT_WORDS)}", check=False)
+    counts["SEARCH"] += 1
+    tagged = await imap.append("INBOX", rng.choice(messages))
+    counts["APPEND"] += 1
+    match = _APPENDUID.search(tagged)
+    if match:
+        uid = int(match.group(1))
+        await imap.command(f"UID STORE {uid} +FLAGS.SILENT (\\Deleted)")
+        counts["STORE"] += 1
+        await imap.command(f"UID EXPUNGE {uid}")
+        counts["EXPUNGE"] += 1
+    await imap.command("LOGOUT", check=False)
+    counts["LOGOUT"] += 1
+    imap.close()
+
+
+async def _clients(
+    numbers: Sequence[int], port: int, accounts: int, seconds: float, seed: int
+) -> tuple[Counter[str], int]:
+    messages = corpus_messages(40)
+    counts: Counter[str] = Counter()
+    errors = 0
+    deadline = time.monotonic() + seconds
+
+    async def client(number: int) -> None:
+        nonlocal errors
+        rng = random.Random(seed * 100_003 + number)
+        while time.monotonic() < deadline:
+            try:
+                await one_session(
+                    number, port, accounts=accounts, rng=rng, messages=messages, counts=counts
+                )
+            except (ImapError, OSError, asyncio.IncompleteReadError) as error:
+                errors += 1
+                if errors <= 3:
+                    print(f"mixed client {number}: {error!r}", file=sys.stderr, flush=True)
+                await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(client(n) for n in numbers))
+    return counts, errors
+
+
+def _process_main(
+    numbers: list[int], port: int, options: tuple[int, float, int], out: object
+) -> None:
+    accounts, seconds, seed = options
+    counts, errors = asyncio.run(_clients(numbers, port, accounts, seconds, seed))
+    out.put((dict(counts), errors))  # type: ignore[attr-defined]
+
+
+def run_mixed(
+    server: Server,
+    clients: int,
+    seconds: float,
+    *,
+    accounts: int,
+    seed: int = 1,
+    processes: int = 2,
+) -> dict[str, float]:
+    """Run `clients` clients for `seconds`; {"ops/s", "cpu_ms_per_1000", per command ops/s,
+    "errors"}."""
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    groups = [list(range(start, clients, processes)) for start in range(min(processes, clients))]
+    cpu_before = cpu_seconds(server.pid)
+    started = time.monotonic()
+    workers = [
+        context.Process(
+            target=_process_main, args=(g, server.imap_port, (accounts, seconds, seed), out)
+        )
+        for g in groups
+    ]
+    for worker in workers:
+        worker.start()
+    total: Counter[str] = Counter()
+    errors = 0
+    for _ in workers:
+        counts, failed = out.get(timeout=seconds + 120)
+        total.update(counts)
+        errors += failed
+    for worker in workers:
+        worker.join(30)
+    elapsed = time.monotonic() - started
+    cpu = cpu_seconds(server.pid) - cpu_before
+    operations = sum(total.values())
+    result = {f"{name} ops/s": count / elapsed for name, count in sorted(total.items())}
+    result["ops/s"] = operations / elapsed
+    result["cpu_ms_per_1000"] = cpu * 1000 / operations * 1000 if operations else float("nan")
+    result["errors"] = errors
+    return result
