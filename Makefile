@@ -24,7 +24,7 @@ else \
 fi
 endef
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 run:
 	@$(ENSURE_PYTHON); \
@@ -33,6 +33,12 @@ run:
 test:
 	@$(ENSURE_PYTHON); \
 	$$PY $(PIP_INSTALL) -e '.[test]' && $$PY -m pytest
+
+# Tidings against Dovecot (installed and started on loopback by the benchmark) in one run;
+# the table goes to bench/RESULTS.md. BENCH_ARGS=--quick for a short run.
+bench:
+	@$(ENSURE_PYTHON); \
+	$$PY $(PIP_INSTALL) -e '.[test]' && $$PY -m bench.run $(BENCH_ARGS)
 
 lint:
 	@$(ENSURE_PYTHON); \
