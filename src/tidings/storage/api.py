@@ -392,6 +392,13 @@ class MailStore(Protocol):
         """The message exactly as stored; EXPUNGED if it is gone."""
         ...
 
+    async def read_messages_many(
+        self, mailbox_id: int, uids: Sequence[int]
+    ) -> dict[int, tuple[bytes, MessageFacts]]:
+        """Raw bytes and facts of the existing messages among `uids`, in one read (SEARCH
+        reads thousands); an expunged UID is simply absent."""
+        ...
+
     async def read_facts(self, mailbox_id: int, uid: int) -> MessageFacts:
         """The facts parsed at APPEND (envelope, structure, offsets); EXPUNGED if gone."""
         ...

@@ -431,6 +431,11 @@ class NamespacedStore:
     async def read_facts(self, mailbox_id: int, uid: int) -> mime.MessageFacts:
         return await self._route_of(mailbox_id).store.read_facts(mailbox_id, uid)
 
+    async def read_messages_many(
+        self, mailbox_id: int, uids: Sequence[int]
+    ) -> dict[int, tuple[bytes, mime.MessageFacts]]:
+        return await self._route_of(mailbox_id).store.read_messages_many(mailbox_id, uids)
+
     async def read_facts_many(
         self, mailbox_id: int, uids: Sequence[int]
     ) -> dict[int, mime.MessageFacts]:

@@ -339,3 +339,20 @@ def read_facts_many(
         (mailbox_id, uid_filter(uids)),
     )
     return {int(uid): facts_cache.facts_for(bytes(facts)) for uid, facts in rows}
+
+
+def read_messages_many(
+    conn: sqlite3.Connection, owner: Owner, mailbox_id: int, uids: Sequence[int]
+) -> dict[int, tuple[bytes, mime.MessageFacts]]:
+    """Raw bytes and facts of the existing messages among `uids`, in one query (SEARCH
+    reads them a chunk at a time); an expunged UID is simply absent."""
+    mailbox_by_id(conn, owner.id, mailbox_id)
+    rows = conn.execute(
+        "SELECT m.uid, b.body, b.facts FROM messages m JOIN blobs b ON b.id = m.blob_id"
+        " WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?))",
+        (mailbox_id, uid_filter(uids)),
+    )
+    return {
+        int(uid): (blobs.decompress(bytes(body)), facts_cache.facts_for(bytes(facts)))
+        for uid, body, facts in rows
+    }

@@ -305,6 +305,14 @@ class SqliteMailStore:
         """The facts parsed at APPEND; EXPUNGED if gone."""
         return await self._db.read(messages.read_facts, self._owner, mailbox_id, uid)
 
+    async def read_messages_many(
+        self, mailbox_id: int, uids: Sequence[int]
+    ) -> dict[int, tuple[bytes, mime.MessageFacts]]:
+        """Raw bytes and facts of the existing messages among `uids`, at once."""
+        return await self._db.read(
+            messages.read_messages_many, self._owner, mailbox_id, tuple(uids)
+        )
+
     async def read_facts_many(
         self, mailbox_id: int, uids: Sequence[int]
     ) -> dict[int, mime.MessageFacts]:
