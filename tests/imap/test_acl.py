@@ -294,6 +294,12 @@ def test_list_and_namespace_show_what_each_user_may_see(server: InProcessServer)
     assert f'"{OWNER_VIEW}/Work"' in names, names
     assert "Shared/support" in names, names
     assert f'"{OWNER_VIEW}/INBOX"' not in names  # not shared
+    # The levels above them are \Noselect, so that "%" walks down (RFC 2342 §6).
+    top = bob.command("t", 'LIST "" "%"')
+    assert '* LIST (\\Noselect \\HasChildren) "/" "Other Users"' in top, top
+    assert '* LIST (\\Noselect \\HasChildren) "/" Shared' in top, top
+    level = bob.command("u", 'LIST "" "Other Users/%"')
+    assert level[0] == f'* LIST (\\Noselect \\HasChildren) "/" "{OWNER_VIEW}"', level
     carol = logged_in(server, CAROL)
     carol_list = " ".join(carol.command("l", 'LIST "" "*"'))
     assert "Shared" not in carol_list and "Other Users" not in carol_list, carol_list

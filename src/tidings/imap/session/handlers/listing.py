@@ -49,6 +49,7 @@ class _Entry:
     subscribed: bool
     child_info: bool = False  # RECURSIVEMATCH: a descendant matches the selection
     selected: bool = True  # False: listed only for CHILDINFO (RFC 5258 §3.5)
+    placeholder: bool = False  # a level with mailboxes below it but none of its own
 
 
 def _canonical_pattern(session: ImapSession, reference: str, pattern: str) -> str:
@@ -106,6 +107,14 @@ def _select_entries(
         for name in base
         if wanted(name)
     }
+    if not selection - {"REMOTE"}:
+        # RFC 9051 §6.3.9: a level with mailboxes below it that is no mailbox itself (the
+        # shared namespaces' "Other Users", "Other Users/bob@example.org", "Shared") is
+        # listed \Noselect, so that "%" can walk down to them (RFC 2342 §6).
+        for name in mailboxes:
+            for parent in _ancestors(name):
+                if parent not in mailboxes and parent not in entries and wanted(parent):
+                    entries[parent] = _Entry(parent, None, False, placeholder=True)
     if "RECURSIVEMATCH" in selection:
         # RFC 5258 §3.5: a name that matches the patterns gets CHILDINFO when one of its
         # descendants meets the selection but is not listed itself (a pattern like "%" cut
@@ -136,7 +145,9 @@ async def _send_list_entry(
     subscriptions: set[str],
 ) -> None:
     attributes: list[str] = []
-    if entry.info is None:
+    if entry.placeholder:
+        attributes += ["\\Noselect", "\\HasChildren"]
+    elif entry.info is None:
         attributes.append("\\NonExistent")
     else:
         prefix = entry.name + HIERARCHY_DELIMITER
