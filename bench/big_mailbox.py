@@ -14,7 +14,8 @@ RARE_WORD, so a body search has a known answer.
     "search body ms"    UID SEARCH BODY RARE_WORD
     "sort date ms"      UID SORT (DATE) UTF-8 ALL (None when SORT is not advertised)
     "new mail seen ms"  a second client IDLEs in Big; from the first client's APPEND OK to
-                        the watcher's EXISTS (negative: the EXISTS came first). The message
+                        the watcher's EXISTS (0 when the EXISTS came first: counted in
+                        "new mail early"). The message
                         is expunged again, so the mailbox keeps its size.
 plus the counts that tell the answers were right ("search header hits", "search body
 hits", "sort count", "fetch flags count", "messages"). Every command has a timeout.
@@ -238,10 +239,11 @@ async def _next_exists(client: BenchImap) -> float:
 
 async def _new_mail(
     writer: BenchImap, watcher: BenchImap, messages: Messages, runs: int
-) -> tuple[list[float], int]:
-    """(APPEND OK -> watcher's EXISTS in ms per run, misses); each message expunged after."""
+) -> tuple[list[float], int, int]:
+    """(APPEND OK -> watcher's EXISTS in ms per run, misses, EXISTS before the OK); each
+    message is expunged after."""
     seen: list[float] = []
-    misses = 0
+    misses = early = 0
     for run in range(runs):
         await _within(watcher.idle(), 60)
         arrival = asyncio.create_task(_next_exists(watcher))
@@ -250,6 +252,8 @@ async def _new_mail(
         appended = time.monotonic()
         try:
             seen.append((await asyncio.wait_for(arrival, EXISTS_TIMEOUT) - appended) * 1000)
+            early += seen[-1] < 0
+            seen[-1] = max(0.0, seen[-1])
         except TimeoutError:
             misses += 1
         await _within(watcher.done(), 60)
@@ -258,7 +262,7 @@ async def _new_mail(
             await _within(writer.command(f"UID STORE {uid} +FLAGS.SILENT (\\Deleted)"))
             await _within(writer.command(f"UID EXPUNGE {uid}"))
         await _within(watcher.command("NOOP"), 60)
-    return seen, misses
+    return seen, misses, early
 
 
 async def _measure(server: Server, address: str, runs: int) -> dict[str, float | None]:
@@ -297,7 +301,8 @@ async def _measure(server: Server, address: str, runs: int) -> dict[str, float |
             result["sort count"] = float(len(_numbers(untagged, b"SORT")))
 
         await _within(watcher.command(f"SELECT {BIG_MAILBOX}"))
-        seen, misses = await _new_mail(client, watcher, messages, runs)
+        seen, misses, early = await _new_mail(client, watcher, messages, runs)
+        result["new mail early"] = float(early)
         result["new mail seen ms"] = statistics.median(seen) if seen else None
         result["new mail misses"] = float(misses)
     finally:

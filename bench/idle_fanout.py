@@ -10,7 +10,8 @@ every process on the box shares CLOCK_MONOTONIC, and send the stamps back on a Q
 
 Reported: "setup conn/s" (connections fully in IDLE per second, from the start signal to the
 last one in IDLE), "p50 ms" / "p99 ms" / "max ms" of delivery -> EXISTS over every hot
-watcher and delivery, "misses" (a watcher that saw no EXISTS within 10 s of the 250),
+watcher and delivery (an EXISTS read before the 250 counts as 0 ms, and in "early"),
+"misses" (a watcher that saw no EXISTS within 10 s of the 250),
 "rss_kib_per_conn" / "pss_kib_per_conn" (server memory with every connection idle, minus
 before, per connection), "connections" (established) and "failures" (that were not).
 
@@ -279,11 +280,11 @@ def _message(number: int) -> bytes:
 
 async def _deliver(
     lmtp_port: int, deliveries: int, watchers: int, stamps: Any
-) -> tuple[list[float], int]:
-    """Deliver one at a time; (latencies in ms, misses)."""
+) -> tuple[list[float], int, int]:
+    """Deliver one at a time; (latencies in ms, misses, EXISTS read before the 250)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", lmtp_port)
     latencies: list[float] = []
-    misses = 0
+    misses = before = 0
     try:
         await asyncio.wait_for(_reply(reader), STEP_TIMEOUT)
         writer.write(b"LHLO bench.example.test\r\n")
@@ -313,13 +314,14 @@ async def _deliver(
                 elif seen > number:
                     early.setdefault(seen, {})[index] = stamp
             in_time = [stamp for stamp in got.values() if stamp - delivered <= EXISTS_TIMEOUT]
-            latencies += [(stamp - delivered) * 1000 for stamp in in_time]
+            before += sum(stamp < delivered for stamp in in_time)
+            latencies += [max(0.0, stamp - delivered) * 1000 for stamp in in_time]
             misses += watchers - len(in_time)
             await asyncio.sleep(0.05)
         writer.write(b"QUIT\r\n")
     finally:
         writer.close()
-    return latencies, misses
+    return latencies, misses, before
 
 
 # ---------------------------------------------------------------------- the scenario
@@ -440,7 +442,7 @@ def _measure(
             raise RuntimeError(f"{server.name}: no connection reached IDLE ({setup.first_error})")
         time.sleep(1.0)  # let the server settle before reading its memory
         rss_after, pss_after = memory_kib(server.pid)
-        latencies, misses = asyncio.run(
+        latencies, misses, early = asyncio.run(
             _deliver(server.lmtp_port, deliveries, setup.watchers, stamps)
         )
     finally:
@@ -462,6 +464,7 @@ def _measure(
         "hot watchers": float(setup.watchers),
         "deliveries": float(deliveries),
         "misses": float(misses),
+        "early": float(early),
     }
     if latencies:
         result["p50 ms"] = percentile(latencies, 0.50)
