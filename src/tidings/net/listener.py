@@ -26,6 +26,11 @@ TLS_HANDSHAKE_TIMEOUT = 30.0
 # On shutdown, how long sessions get to finish (e.g. write BYE) before they are cancelled.
 SHUTDOWN_GRACE = 5.0
 
+LISTEN_BACKLOG = 4096
+"""Connections the kernel queues before we accept them (asyncio's default is 100): a burst
+of clients reconnecting after a restart would otherwise see dropped SYNs and wait a second
+or more to retry (the kernel caps it at net.core.somaxconn)."""
+
 Handler = Callable[[Stream], Awaitable[None]]
 
 
@@ -86,6 +91,7 @@ async def start_listener(
         ssl=ssl_context,
         ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if ssl_context is not None else None,
         reuse_address=True,
+        backlog=LISTEN_BACKLOG,
     )
 
 
@@ -101,7 +107,7 @@ async def start_unix_listener(
         await _serve_one(reader, writer, handler, registry)
 
     await asyncio.to_thread(_clear_socket_path, path)
-    server = await asyncio.start_unix_server(on_connect, path=str(path))
+    server = await asyncio.start_unix_server(on_connect, path=str(path), backlog=LISTEN_BACKLOG)
     await asyncio.to_thread(path.chmod, 0o660)
     return server
 

@@ -119,6 +119,7 @@ class Database:
         )
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
+        self._pending_reads: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self._lock = threading.Lock()
         self._closed = False
 
@@ -227,6 +228,33 @@ class Database:
             return _in_transaction(conn, "BEGIN", lambda: fn(conn, *args))
 
         return await self._submit(self._readers, run)
+
+    async def read_shared(self, fn: Callable[..., T], *args: Any) -> T:
+        """`read`, shared with identical reads (same `fn`, same hashable `args`) asked for
+        while this one has not started yet: when a delivery wakes fifty IDLE sessions of one
+        mailbox, they read its change log once. Only a read that has not begun is joined, so
+        every caller still gets a snapshot taken after it asked. The result is shared: it
+        must be immutable."""
+        key = (fn, args)
+        pending = self._pending_reads.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+
+        def run() -> T:
+            self._pending_reads.pop(key, None)  # from now on, newcomers start their own
+            conn = self._reader()
+            return _in_transaction(conn, "BEGIN", lambda: fn(conn, *args))
+
+        future = self._submit(self._readers, run)
+        self._pending_reads[key] = future
+        future.add_done_callback(lambda _: self._forget_read(key, future))
+        return await asyncio.shield(future)
+
+    def _forget_read(self, key: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
+        if self._pending_reads.get(key) is future:
+            del self._pending_reads[key]
+        if not future.cancelled():
+            future.exception()  # retrieved: a failure every joiner saw is not "never retrieved"
 
     async def compute(self, fn: Callable[..., T], *args: Any) -> T:
         """Run CPU-bound work (hashing, parsing, compressing) off the loop, on the pool."""

@@ -131,18 +131,18 @@ class SqliteMailStore:
     async def changes_since(self, mailbox_id: int, modseq: int) -> list[Change]:
         """Change-log rows with modseq > `modseq`, ascending; NOTFOUND if the mailbox is gone."""
         if self._guest is not None:
-            return await self._db.read(
+            return await self._db.read_shared(
                 private_seen.changes_since, self._owner, self._guest, mailbox_id, modseq
             )
-        return await self._db.read(messages.changes_since, self._owner, mailbox_id, modseq)
+        return await self._db.read_shared(messages.changes_since, self._owner, mailbox_id, modseq)
 
     async def change_log(self, mailbox_id: int, modseq: int) -> ChangeLog:
         """The changes after `modseq`, or the current messages when pruned past it."""
         if self._guest is not None:
-            return await self._db.read(
+            return await self._db.read_shared(
                 private_seen.change_log, self._owner, self._guest, mailbox_id, modseq
             )
-        return await self._db.read(changelog.change_log, self._owner, mailbox_id, modseq)
+        return await self._db.read_shared(changelog.change_log, self._owner, mailbox_id, modseq)
 
     async def expunged_since(self, mailbox_id: int, modseq: int) -> tuple[int, ...] | None:
         """UIDs expunged above `modseq`; None when the log was pruned past it."""
