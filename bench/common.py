@@ -39,7 +39,7 @@ def corpus_messages(limit: int | None = None) -> list[bytes]:
 def raise_fd_limit(wanted: int = 1_048_576) -> int:
     """Raise RLIMIT_NOFILE (for us and the servers we start) as far as allowed; the new
     soft limit. Raising the hard limit needs CAP_SYS_RESOURCE, which a container may lack."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     for limits in ((wanted, wanted), (min(wanted, hard), hard)):
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, limits)
@@ -146,7 +146,9 @@ def _number(value: float | None) -> str:
         return f"{value:,.0f}"
     if abs(value) >= 10:
         return f"{value:.1f}"
-    return f"{value:.2f}"
+    if abs(value) >= 1 or value == 0:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
 
 
 def format_rows(rows: Iterable[Row], *, header: bool = True) -> str:

@@ -57,7 +57,7 @@ class BenchImap:
         tag = b"T%d" % self._tag
         data = text.encode() if isinstance(text, str) else text
         self.writer.write(tag + b" " + data + b"\r\n")
-        untagged = []
+        untagged: list[bytes] = []
         while True:
             line = await self.read_response()
             if line.startswith(tag + b" "):
