@@ -231,3 +231,21 @@ def test_nothing_kept_reveals_the_password() -> None:
     other = LoginCache(ttl=10.0, max_entries=100, clock=FakeTime().clock)
     other.remember("a@x", "hunter2-secret", "h1")
     assert set(other._expiry).isdisjoint(cache._expiry)
+
+
+def test_simultaneous_first_logins_share_one_argon2_run(argon2_runs: list[str]) -> None:
+    """Fifty clients of one account logging in at once (after a restart, or when the
+    cache entry expired) cost one Argon2 run; a wrong password among them still fails."""
+    auth, fake_time, _ = make(dataclasses.replace(LIMITS, auth_cache_ttl=0.0))
+
+    async def many() -> list[str | None]:
+        right = [auth.verify(ALICE, "right", HOST) for _ in range(50)]
+        wrong = [auth.verify(ALICE, "wrong", HOST) for _ in range(3)]
+        return await asyncio.gather(*right, *wrong)
+
+    results = asyncio.run(many())
+    assert results == [ALICE] * 50 + [None] * 3
+    assert len(argon2_runs) == 2  # one for the right password, one for the wrong one
+    assert len(fake_time.sleeps) == 3  # each failure still waits its delay
+    assert login(auth, "right") == ALICE  # nothing in flight is kept afterwards
+    assert len(argon2_runs) == 3

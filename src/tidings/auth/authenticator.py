@@ -109,6 +109,10 @@ class LoginCache:
                 break
             del self._expiry[oldest]
 
+    def key(self, address: str, password: str, stored_hash: str) -> bytes:
+        """The keyed digest the credentials are known by (never the password itself)."""
+        return self._digest(address, password, stored_hash)
+
     def _digest(self, address: str, password: str, stored_hash: str) -> bytes:
         # surrogatepass: a password decoded with surrogateescape must hash, not raise (it
         # can never have been verified, so it never matches).
@@ -134,6 +138,7 @@ class Authenticator:
         self._clock = clock
         self._cache = LoginCache(limits.auth_cache_ttl, cache_entries, clock)
         self._failures: dict[str, deque[float]] = {}
+        self._checking: dict[bytes, asyncio.Future[bool]] = {}  # Argon2 runs in progress
         self._dummy_hash: str | None = None
         self._decoy_key: bytes | None = None
         self._scram_offered = False
@@ -154,8 +159,11 @@ class Authenticator:
             return address
         # Always run Argon2, against a dummy hash when there is no account, so that the
         # answer takes as long for "no such user" as for "wrong password".
-        candidate = stored if stored is not None else await self._get_dummy_hash()
-        matches = await asyncio.to_thread(verify_password, candidate, password)
+        if stored is not None:
+            matches = await self._check_shared(address, password, stored)
+        else:
+            dummy = await self._get_dummy_hash()
+            matches = await asyncio.to_thread(verify_password, dummy, password)
         if stored is not None and matches:
             self._failures.pop(peer_host, None)  # as Dovecot clears auth_penalty on success
             current = await self._upgrade_hash(address, stored, password)
@@ -166,6 +174,22 @@ class Authenticator:
         logger.info("authentication failed for %r from %s", username[:256], peer_host)
         await self._sleep(delay)
         return None
+
+    async def _check_shared(self, address: str, password: str, stored: str) -> bool:
+        """Argon2 for `password` against `stored`, shared by every identical check already
+        running: a hundred clients of one account logging in at once (a restart, an expired
+        cache entry) cost one hash, not a hundred. Keyed like the cache, by an HMAC."""
+        key = self._cache.key(address, password, stored)
+        running = self._checking.get(key)
+        if running is None:
+            running = asyncio.ensure_future(asyncio.to_thread(verify_password, stored, password))
+            self._checking[key] = running
+            running.add_done_callback(lambda done: self._forget_check(key, done))
+        return await asyncio.shield(running)
+
+    def _forget_check(self, key: bytes, done: asyncio.Future[bool]) -> None:
+        if self._checking.get(key) is done:
+            del self._checking[key]
 
     async def reject(self, peer_host: str, username: str = "") -> None:
         """Count a failure that needed no password check (a garbled SASL exchange, a wrong
