@@ -83,10 +83,11 @@ def test_rfc3502_example(imap_server: InProcessServer) -> None:
     # The refused literal was never sent; the connection goes on normally.
     assert client.command("a5", "EXAMINE saved-messages")[-1].startswith("a5 OK")
     reply = client.command("a6", "FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE)")
-    assert reply[0].startswith("* 1 FETCH (UID 1 FLAGS (\\Seen) INTERNALDATE ")
+    assert reply[0].startswith("* 1 FETCH (UID 1 FLAGS (\\Seen $HasNoAttachment) INTERNALDATE ")
     assert f"RFC822.SIZE {len(RFC_MESSAGE_1)})" in reply[0]
     assert reply[1] == (
-        '* 2 FETCH (UID 2 FLAGS (\\Seen) INTERNALDATE " 7-Feb-1994 22:43:04 -0800" '
+        "* 2 FETCH (UID 2 FLAGS (\\Seen $HasNoAttachment) "
+        'INTERNALDATE " 7-Feb-1994 22:43:04 -0800" '
         f"RFC822.SIZE {len(RFC_MESSAGE_2)})"
     )
     client.send_line("a7 FETCH 2 BODY.PEEK[]")
@@ -119,11 +120,14 @@ def test_non_synchronizing_multiappend_and_appenduid_set(imap_server: InProcessS
     client = _client(imap_server)
     assert client.command("a4", "EXAMINE INBOX")[-1].startswith("a4 OK [READ-ONLY]")
     reply = client.command("a5", "FETCH 2:4 (UID FLAGS INTERNALDATE RFC822.SIZE)")
-    assert reply[0].startswith("* 2 FETCH (UID 2 FLAGS (\\Flagged $Work) INTERNALDATE ")
-    assert reply[1] == (
-        '* 3 FETCH (UID 3 FLAGS () INTERNALDATE " 1-Jan-2024 10:00:00 +0100" RFC822.SIZE 5)'
+    assert reply[0].startswith(
+        "* 2 FETCH (UID 2 FLAGS (\\Flagged $HasNoAttachment $Work) INTERNALDATE "
     )
-    assert reply[2].startswith("* 4 FETCH (UID 4 FLAGS () INTERNALDATE ")
+    assert reply[1] == (
+        "* 3 FETCH (UID 3 FLAGS ($HasNoAttachment) "
+        'INTERNALDATE " 1-Jan-2024 10:00:00 +0100" RFC822.SIZE 5)'
+    )
+    assert reply[2].startswith("* 4 FETCH (UID 4 FLAGS ($HasNoAttachment) INTERNALDATE ")
     assert reply[3] == "a5 OK Fetch completed."
 
 

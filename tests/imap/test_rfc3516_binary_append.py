@@ -81,7 +81,8 @@ def test_non_synchronizing_literal8_and_flags(imap_server: InProcessServer) -> N
     assert client.read_until_tagged("a1")[-1].startswith("a1 OK [APPENDUID ")
     client.command("a2", "EXAMINE INBOX")
     assert client.command("a3", "FETCH 1 (FLAGS INTERNALDATE BINARY.SIZE[1])")[0] == (
-        '* 1 FETCH (FLAGS (\\Seen) INTERNALDATE " 1-Feb-2024 12:00:00 +0000" BINARY.SIZE[1] 3)'
+        "* 1 FETCH (FLAGS (\\Seen $HasNoAttachment) "
+        'INTERNALDATE " 1-Feb-2024 12:00:00 +0000" BINARY.SIZE[1] 3)'
     )
 
 

@@ -144,13 +144,13 @@ def test_rfc5465_5_1_to_5_3_status_of_a_non_selected_mailbox(
         W2: * 1 EXISTS
         W2: b4 OK [READ-WRITE] …
         C2: b5 STORE 1 +FLAGS (\\Seen)
-        S2: * 1 FETCH (FLAGS (\\Seen \\Recent))
+        S2: * 1 FETCH (FLAGS (\\Seen $HasNoAttachment \\Recent))
         S2: b5 OK …
         C2: b6 SELECT Drafts
         W2: * 1 EXISTS
         W2: b6 OK [READ-WRITE] …
         C2: b7 STORE 1 +FLAGS (\\Seen \\Deleted)
-        S2: * 1 FETCH (FLAGS (\\Deleted \\Seen \\Recent))
+        S2: * 1 FETCH (FLAGS (\\Deleted \\Seen $HasNoAttachment \\Recent))
         S2: b7 OK …
         S1: * STATUS Drafts (MESSAGES 1 UIDNEXT 2 UIDVALIDITY … UNSEEN 0)
         C2: b8 EXPUNGE
@@ -183,9 +183,9 @@ def test_rfc5465_selected_events_arrive_between_commands(imap_server: InProcessS
         W2: * 1 EXISTS
         W2: b3 OK [READ-WRITE] …
         C2: b4 STORE 1 +FLAGS (\\Deleted)
-        S2: * 1 FETCH (FLAGS (\\Deleted))
+        S2: * 1 FETCH (FLAGS (\\Deleted $HasNoAttachment))
         S2: b4 OK …
-        S1: * 1 FETCH (FLAGS (\\Deleted \\Recent))
+        S1: * 1 FETCH (FLAGS (\\Deleted $HasNoAttachment \\Recent))
         C2: b5 EXPUNGE
         S2: * 1 EXPUNGE
         S2: b5 OK …
@@ -302,7 +302,7 @@ def test_rfc5465_4_one_idle_connection_watches_every_folder(
         S2: b5 OK …
         S1: * 1 EXISTS
         S1: * 1 RECENT
-        S1: * 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent))
+        S1: * 1 FETCH (UID 1 FLAGS (\\Flagged $HasNoAttachment \\Recent))
         C1: DONE
         S1: a4 OK Idle completed.
         """,

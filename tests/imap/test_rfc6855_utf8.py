@@ -114,7 +114,10 @@ def test_rfc6855_append_utf8_data_item(imap_server: InProcessServer) -> None:
     assert client.read_until_tagged("a1")[-1].startswith("a1 OK [APPENDUID ")
     client.command("a2", "EXAMINE INBOX")
     client.send_line("a3 FETCH 1 (FLAGS BODY.PEEK[])")
-    assert client.read_line() == f"* 1 FETCH (FLAGS (\\Seen) BODY[] {{{len(GREETING)}}}"
+    assert (
+        client.read_line()
+        == f"* 1 FETCH (FLAGS (\\Seen $HasNoAttachment) BODY[] {{{len(GREETING)}}}"
+    )
     assert client.read_exact(len(GREETING)) == GREETING
 
 

@@ -73,10 +73,10 @@ def test_select_condstore_reports_highestmodseq(three: InProcessServer) -> None:
         S1: * OK [HIGHESTMODSEQ 4] Highest
         S1: a2 OK [READ-WRITE] Select completed.
         C1: a3 FETCH 2 (FLAGS)
-        S1: * 2 FETCH (FLAGS (\\Recent))
+        S1: * 2 FETCH (FLAGS ($HasNoAttachment \\Recent))
         S1: a3 OK Fetch completed.
         C1: a4 STORE 2 +FLAGS ($Work)
-        S1: * 2 FETCH (MODSEQ (5) FLAGS ($Work \\Recent))
+        S1: * 2 FETCH (MODSEQ (5) FLAGS ($HasNoAttachment $Work \\Recent))
         S1: a4 OK Store completed.
         """,
     )
@@ -100,7 +100,7 @@ def test_plain_select_has_no_highestmodseq_until_fetch_modseq(three: InProcessSe
         S1: * OK [UIDNEXT 4] …
         S1: a2 OK [READ-ONLY] Examine completed.
         C1: a3 FETCH 1 (FLAGS)
-        S1: * 1 FETCH (FLAGS ())
+        S1: * 1 FETCH (FLAGS ($HasNoAttachment))
         S1: a3 OK Fetch completed.
         C1: a4 FETCH 1:3 (MODSEQ)
         S1: * OK [HIGHESTMODSEQ 4] Highest
@@ -109,7 +109,7 @@ def test_plain_select_has_no_highestmodseq_until_fetch_modseq(three: InProcessSe
         S1: * 3 FETCH (MODSEQ (4))
         S1: a4 OK Fetch completed.
         C1: a5 FETCH 1 (FLAGS MODSEQ)
-        S1: * 1 FETCH (FLAGS () MODSEQ (2))
+        S1: * 1 FETCH (FLAGS ($HasNoAttachment) MODSEQ (2))
         S1: a5 OK Fetch completed.
         """,
     )
@@ -169,7 +169,7 @@ def test_conditional_store_all_pass(three: InProcessServer) -> None:
         C1: a5 STORE 1 +FLAGS.SILENT (\\Seen)
         S1: a5 OK Store completed.
         C1: a6 STORE 1:2 +FLAGS (\\Seen)
-        S1: * 2 FETCH (MODSEQ (7) FLAGS (\\Deleted \\Seen \\Recent))
+        S1: * 2 FETCH (MODSEQ (7) FLAGS (\\Deleted \\Seen $HasNoAttachment \\Recent))
         S1: a6 OK Store completed.
         """,
     )
@@ -194,10 +194,10 @@ def test_conditional_store_fails_for_message_changed_by_another_session(
         C1: a3 STORE 1:3 (UNCHANGEDSINCE 4) +FLAGS.SILENT (\\Deleted)
         S1: * 1 FETCH (MODSEQ (6))
         S1: * 3 FETCH (MODSEQ (6))
-        S1: * 2 FETCH (MODSEQ (5) FLAGS (\\Seen \\Recent))
+        S1: * 2 FETCH (MODSEQ (5) FLAGS (\\Seen $HasNoAttachment \\Recent))
         S1: a3 OK [MODIFIED 2] Conditional store failed.
         C1: a4 UID STORE 2 (UNCHANGEDSINCE 5) +FLAGS (\\Deleted)
-        S1: * 2 FETCH (UID 2 MODSEQ (7) FLAGS (\\Deleted \\Seen \\Recent))
+        S1: * 2 FETCH (UID 2 MODSEQ (7) FLAGS (\\Deleted \\Seen $HasNoAttachment \\Recent))
         S1: a4 OK Store completed.
         """,
     )
@@ -216,7 +216,7 @@ def test_conditional_store_message_already_in_requested_state(three: InProcessSe
         S2: b3 OK Store completed.
         C1: a3 STORE 1:3 (UNCHANGEDSINCE 4) +FLAGS.SILENT (\\Deleted)
         S1: * 1 FETCH (MODSEQ (6))
-        S1: * 2 FETCH (MODSEQ (5) FLAGS (\\Deleted \\Recent))
+        S1: * 2 FETCH (MODSEQ (5) FLAGS (\\Deleted $HasNoAttachment \\Recent))
         S1: * 3 FETCH (MODSEQ (6))
         S1: a3 OK Store completed.
         C1: a4 NOOP
@@ -241,7 +241,7 @@ def test_unchangedsince_zero(three: InProcessServer) -> None:
         C1: a5 UID STORE 2:3 (UNCHANGEDSINCE 0) -FLAGS (\\Seen)
         S1: a5 OK [MODIFIED 2:3] Conditional store failed.
         C1: a6 FETCH 1 (FLAGS)
-        S1: * 1 FETCH (FLAGS ($MDNSent \\Recent))
+        S1: * 1 FETCH (FLAGS ($HasNoAttachment $MDNSent \\Recent))
         S1: a6 OK Fetch completed.
         """,
     )
@@ -257,7 +257,7 @@ def test_fetch_changedsince(three: InProcessServer) -> None:
         S1: a3 OK Store completed.
         C1: a4 FETCH 1:* (FLAGS) (CHANGEDSINCE 4)
         S1: * OK [HIGHESTMODSEQ 5] Highest
-        S1: * 2 FETCH (FLAGS ($Junk \\Recent) MODSEQ (5))
+        S1: * 2 FETCH (FLAGS ($HasNoAttachment $Junk \\Recent) MODSEQ (5))
         S1: a4 OK Fetch completed.
         C1: a5 UID FETCH 1:* (UID) (CHANGEDSINCE 3)
         S1: * 2 FETCH (UID 2 MODSEQ (5))
@@ -319,7 +319,7 @@ def test_unsolicited_fetch_carries_modseq(three: InProcessServer) -> None:
         C2: b3 STORE 1 +FLAGS.SILENT (\\Flagged)
         S2: b3 OK Store completed.
         C1: a3 NOOP
-        S1: * 1 FETCH (FLAGS (\\Flagged \\Recent))
+        S1: * 1 FETCH (FLAGS (\\Flagged $HasNoAttachment \\Recent))
         S1: a3 OK Noop completed.
         C1: a4 ENABLE CONDSTORE
         S1: * ENABLED CONDSTORE
@@ -329,7 +329,7 @@ def test_unsolicited_fetch_carries_modseq(three: InProcessServer) -> None:
         S2: b4 OK Store completed.
         C1: a5 IDLE
         S1: + idling
-        S1: * 3 FETCH (MODSEQ (6) FLAGS (\\Flagged \\Recent))
+        S1: * 3 FETCH (MODSEQ (6) FLAGS (\\Flagged $HasNoAttachment \\Recent))
         C1: DONE
         S1: a5 OK Idle completed.
         """,

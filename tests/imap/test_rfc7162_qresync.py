@@ -38,7 +38,7 @@ S1: * OK [HIGHESTMODSEQ 11] Highest
 # CHANGEDSINCE 7 VANISHED §3.2.6): UIDs 3 and 5 expunged, \Seen set on 2.
 TOLD_SINCE_7 = """
 S1: * VANISHED (EARLIER) 3,5
-S1: * 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (8))
+S1: * 2 FETCH (UID 2 FLAGS (\\Seen $HasNoAttachment) MODSEQ (8))
 """
 
 
@@ -121,7 +121,7 @@ def test_select_qresync_without_known_uids_and_closed(changed: InProcessServer) 
         S1: * OK [CLOSED] Previous mailbox closed.
         {SELECT_5}
         {TOLD_SINCE_7}
-        S1: * 5 FETCH (UID 7 FLAGS () MODSEQ (11))
+        S1: * 5 FETCH (UID 7 FLAGS ($HasNoAttachment) MODSEQ (11))
         S1: a4 OK [READ-WRITE] Select completed.
         """,
         uv=uidvalidity(changed),
@@ -225,9 +225,9 @@ def test_other_sessions_expunge_is_vanished_during_idle(changed: InProcessServer
         {LOGIN_B1}
         {OPEN2_B2_SELECT}
         C2: b3 STORE 1 +FLAGS (\\Deleted)
-        S2: * 1 FETCH (FLAGS (\\Deleted))
+        S2: * 1 FETCH (FLAGS (\\Deleted $HasNoAttachment))
         S2: b3 OK Store completed.
-        S1: * 1 FETCH (UID 1 MODSEQ (12) FLAGS (\\Deleted))
+        S1: * 1 FETCH (UID 1 MODSEQ (12) FLAGS (\\Deleted $HasNoAttachment))
         C2: b4 EXPUNGE
         S2: * 1 EXPUNGE
         S2: b4 OK Expunge completed.
@@ -251,13 +251,13 @@ def test_uid_fetch_changedsince_vanished(changed: InProcessServer) -> None:
         S1: a3 OK [READ-WRITE] Select completed.
         C1: a4 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 7 VANISHED)
         {TOLD_SINCE_7}
-        S1: * 5 FETCH (UID 7 FLAGS () MODSEQ (11))
+        S1: * 5 FETCH (UID 7 FLAGS ($HasNoAttachment) MODSEQ (11))
         S1: a4 OK Fetch completed.
         C1: a5 UID FETCH 4:6 (FLAGS) (CHANGEDSINCE 7 VANISHED)
         S1: * VANISHED (EARLIER) 5
         S1: a5 OK Fetch completed.
         C1: a6 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 10 VANISHED)
-        S1: * 5 FETCH (UID 7 FLAGS () MODSEQ (11))
+        S1: * 5 FETCH (UID 7 FLAGS ($HasNoAttachment) MODSEQ (11))
         S1: a6 OK Fetch completed.
         C1: a7 FETCH 1:* (FLAGS) (CHANGEDSINCE 7 VANISHED)
         S1: a7 BAD VANISHED is only allowed in UID FETCH
@@ -288,7 +288,7 @@ def test_resync_below_pruned_floor_is_exact(changed: InProcessServer) -> None:
         S1: * OK [CLOSED] Previous mailbox closed.
         {SELECT_5}
         {TOLD_SINCE_7}
-        S1: * 5 FETCH (UID 7 FLAGS () MODSEQ (11))
+        S1: * 5 FETCH (UID 7 FLAGS ($HasNoAttachment) MODSEQ (11))
         S1: a4 OK [READ-WRITE] Select completed.
         C1: a5 UID FETCH 1:6 (FLAGS) (CHANGEDSINCE 7 VANISHED)
         {TOLD_SINCE_7}
@@ -315,7 +315,11 @@ def test_live_session_below_pruned_floor_still_told(changed: InProcessServer) ->
     changed.run_in_server(backend.prune_change_log(0))  # type: ignore[attr-defined]
     reply = a.command("a2", "NOOP")
     # b's STORE 2 came after its EXPUNGE: message 2 is UID 4 then.
-    assert reply == ["* 1 EXPUNGE", "* 2 FETCH (FLAGS ($Late))", "a2 OK Noop completed."]
+    assert reply == [
+        "* 1 EXPUNGE",
+        "* 2 FETCH (FLAGS ($HasNoAttachment $Late))",
+        "a2 OK Noop completed.",
+    ]
     assert a.command("a3", "FETCH 1:* (UID)")[:-1] == [
         "* 1 FETCH (UID 2)",
         "* 2 FETCH (UID 4)",
@@ -342,7 +346,7 @@ def test_condstore_client_never_sees_modseq_past_unannounced_expunge(
         C2: b3 STORE 1 +FLAGS.SILENT (\\Deleted)
         S2: b3 OK Store completed.
         C1: a4 NOOP
-        S1: * 1 FETCH (UID 1 MODSEQ (12) FLAGS (\\Deleted))
+        S1: * 1 FETCH (UID 1 MODSEQ (12) FLAGS (\\Deleted $HasNoAttachment))
         S1: a4 OK Noop completed.
         C2: b4 EXPUNGE
         S2: * 1 EXPUNGE
@@ -350,13 +354,13 @@ def test_condstore_client_never_sees_modseq_past_unannounced_expunge(
         C2: b5 STORE 1 +FLAGS.SILENT ($After)
         S2: b5 OK Store completed.
         C1: a5 FETCH 2 (FLAGS MODSEQ)
-        S1: * 2 FETCH (FLAGS (\\Seen) MODSEQ (8))
+        S1: * 2 FETCH (FLAGS (\\Seen $HasNoAttachment) MODSEQ (8))
         S1: a5 OK Fetch completed.
         C1: a6 FETCH 1 (UID)
         S1: a6 NO [EXPUNGEISSUED] Some of the requested messages no longer exist.
         C1: a7 NOOP
         S1: * VANISHED 1
-        S1: * 1 FETCH (UID 2 MODSEQ (14) FLAGS (\\Seen $After))
+        S1: * 1 FETCH (UID 2 MODSEQ (14) FLAGS (\\Seen $After $HasNoAttachment))
         S1: a7 OK [HIGHESTMODSEQ 14] Noop completed.
         """,
         uv=uidvalidity(changed),

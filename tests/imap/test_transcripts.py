@@ -69,9 +69,9 @@ def test_idle_sees_append_flags_and_expunge_from_another_connection(
         S2: * OK [MAILBOXID (F…)] Ok
         S2: b3 OK [READ-WRITE] …
         C2: b4 STORE 1 +FLAGS (\\Deleted)
-        S2: * 1 FETCH (FLAGS (\\Deleted))
+        S2: * 1 FETCH (FLAGS (\\Deleted $HasNoAttachment))
         S2: b4 OK Store completed.
-        S1: * 1 FETCH (FLAGS (\\Deleted \\Recent))
+        S1: * 1 FETCH (FLAGS (\\Deleted $HasNoAttachment \\Recent))
         C2: b5 EXPUNGE
         S2: * 1 EXPUNGE
         S2: b5 OK Expunge completed.

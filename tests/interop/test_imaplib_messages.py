@@ -23,6 +23,9 @@ from .helpers import (
 )
 
 DATE = '"07-Feb-2020 21:52:25 +0100"'
+# Both servers set one of these on every message they take in (issue 9; the test Dovecot runs
+# with attachment detection): tests about other flags leave them out.
+ATTACHMENT_KEYWORDS = {"$HasAttachment", "$HasNoAttachment"}
 
 
 def internaldate(text: bytes) -> datetime.datetime:
@@ -115,7 +118,8 @@ def test_fetch_flags_internaldate_size_uid_rfc9051_6_4_5(imap: ImapTarget, mailb
     message = make_message()
     conn = seeded(imap, mailbox, message)
     items = fetch_items(conn, "1", "(FLAGS INTERNALDATE RFC822.SIZE UID)")[1]
-    assert items["FLAGS"] == [] or items["FLAGS"] == ["\\Recent"], items
+    flags = [flag for flag in items["FLAGS"] if flag not in ATTACHMENT_KEYWORDS]
+    assert flags in ([], ["\\Recent"]), items
     # date-day-fixed = (SP DIGIT) / 2DIGIT (RFC 9051 §9): " 2-Dec-2026" is as valid as "02-".
     assert re.fullmatch(
         rb"(?:\d\d| \d)-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d [+-]\d{4}", items["INTERNALDATE"]
@@ -316,7 +320,7 @@ def test_store_add_remove_replace_flags_rfc9051_6_4_6(imap: ImapTarget, mailbox:
     assert {"\\Flagged", "$Work"} <= set(fetch_items(conn, "1", "(FLAGS)")[1]["FLAGS"])
     conn.store("1", "-FLAGS", "(\\Flagged)")
     flags = set(fetch_items(conn, "1", "(FLAGS)")[1]["FLAGS"]) - {"\\Recent"}
-    assert flags == {"$Work"}, flags
+    assert flags - ATTACHMENT_KEYWORDS == {"$Work"}, flags
     conn.store("1", "FLAGS", "(\\Answered \\Draft)")
     flags = set(fetch_items(conn, "1", "(FLAGS)")[1]["FLAGS"]) - {"\\Recent"}
     assert flags == {"\\Answered", "\\Draft"}, flags

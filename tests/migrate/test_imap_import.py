@@ -415,14 +415,15 @@ def test_gmail_all_mail_is_read_once_and_filed_by_labels(tmp_path: Path) -> None
         messages = asyncio.run(tidings_state(db, name))[1].values()
         return {raw.rsplit(b"\r\n", 2)[-2].decode(): flags for raw, flags, _ in messages}
 
+    none = "$HasNoAttachment"  # set at import: the scripted Gmail sends no such keyword
     assert subjects("INBOX") == {
-        "one": frozenset({"\\Seen"}),
-        "four": frozenset({"\\Flagged", "$Important"}),
+        "one": frozenset({"\\Seen", none}),
+        "four": frozenset({"\\Flagged", "$Important", none}),
     }
-    assert subjects("Sent") == {"two": frozenset({"\\Seen"})}
-    assert subjects("Archive") == {"three": frozenset()}
-    assert subjects("Work/Reports") == {"one": frozenset({"\\Seen"})}
-    assert subjects("Café") == {"four": frozenset({"\\Flagged", "$Important"})}
+    assert subjects("Sent") == {"two": frozenset({"\\Seen", none})}
+    assert subjects("Archive") == {"three": frozenset({none})}
+    assert subjects("Work/Reports") == {"one": frozenset({"\\Seen", none})}
+    assert subjects("Café") == {"four": frozenset({"\\Flagged", "$Important", none})}
     assert subjects("Trash") == {}
     examined = [c for c in fake.commands if c.startswith(b"EXAMINE")]
     assert examined == [b'EXAMINE "[Gmail]/All Mail"']

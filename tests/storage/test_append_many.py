@@ -33,8 +33,8 @@ def test_append_many_stores_all_in_order_with_one_modseq(harness: Harness) -> No
     assert info.uidnext == 5
     snapshot = harness.run(store.open_mailbox("INBOX", False))
     metas = {meta.uid: meta for meta in snapshot.messages}
-    assert metas[2].flags == {"\\Seen"} and metas[2].internaldate == when
-    assert metas[3].flags == {"$Work"}
+    assert metas[2].flags == {"\\Seen", "$HasNoAttachment"} and metas[2].internaldate == when
+    assert metas[3].flags == {"$Work", "$HasNoAttachment"}
     assert len({metas[uid].modseq for uid in result.uids}) == 1
     for uid, new in zip(result.uids, batch, strict=True):
         assert harness.run(store.read_message(info.id, uid)) == new.raw

@@ -154,7 +154,7 @@ def test_rename_inbox_moves_messages_and_leaves_it_empty(harness: Harness) -> No
     assert "INBOX/Child" in names(harness, store)  # inferiors are not renamed
     moved = harness.run(store.open_mailbox("Old/Mail", False))
     assert [m.uid for m in moved.messages] == [1, 2]
-    assert moved.messages[0].flags == {"\\Seen", "Work"}
+    assert moved.messages[0].flags == {"\\Seen", "Work", "$HasNoAttachment"}
     assert moved.messages[0].internaldate == when
     assert harness.run(store.read_message(moved.info.id, 2)) == message("two")
     # INBOX's next message still gets a fresh UID.

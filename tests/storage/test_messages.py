@@ -56,7 +56,7 @@ def test_append_stores_bytes_flags_and_date(harness: Harness) -> None:
     harness.run(store.append("INBOX", raw, ["\\SEEN", "\\recent", "$Label1", "$label1"], when))
     snapshot = harness.run(store.open_mailbox("INBOX", False))
     (meta,) = snapshot.messages
-    assert meta.flags == {"\\Seen", "$Label1"}
+    assert meta.flags == {"\\Seen", "$Label1", "$HasNoAttachment"}
     assert meta.internaldate == when and meta.internaldate.utcoffset() == timedelta(hours=-5)
     assert meta.size == len(raw)
     assert harness.run(store.read_message(snapshot.info.id, meta.uid)) == raw
@@ -91,10 +91,16 @@ def test_keywords_keep_first_spelling(harness: Harness) -> None:
     mailbox = inbox_id(harness, store)
     harness.run(store.store_flags(mailbox, [1], FlagOperation.ADD, ["Project"]))
     harness.run(store.store_flags(mailbox, [2], FlagOperation.ADD, ["PROJECT", "\\answered"]))
-    assert flags_of(harness, store) == {1: {"Project"}, 2: {"Project", "\\Answered"}}
+    assert flags_of(harness, store) == {
+        1: {"Project", "$HasNoAttachment"},
+        2: {"Project", "\\Answered", "$HasNoAttachment"},
+    }
     changed = harness.run(store.store_flags(mailbox, [1, 2], FlagOperation.REMOVE, ["project"]))
     assert [m.uid for m in changed] == [1, 2]
-    assert flags_of(harness, store) == {1: frozenset(), 2: {"\\Answered"}}
+    assert flags_of(harness, store) == {
+        1: {"$HasNoAttachment"},
+        2: {"\\Answered", "$HasNoAttachment"},
+    }
 
 
 def test_store_flags_operations_and_changed_only(harness: Harness) -> None:
@@ -104,7 +110,7 @@ def test_store_flags_operations_and_changed_only(harness: Harness) -> None:
     changed = harness.run(store.store_flags(mailbox, [1, 2, 99], FlagOperation.ADD, ["\\Seen"]))
     assert [m.uid for m in changed] == [1, 2]
     modseq = changed[0].modseq
-    assert all(m.modseq == modseq and m.flags == {"\\Seen"} for m in changed)
+    assert all(m.modseq == modseq and m.flags == {"\\Seen", "$HasNoAttachment"} for m in changed)
     assert harness.run(store.get_mailbox("INBOX")).highestmodseq == modseq
     # Nothing changes: nothing returned, no new modseq.
     assert harness.run(store.store_flags(mailbox, [1, 2], FlagOperation.ADD, ["\\seen"])) == []
@@ -154,7 +160,10 @@ def test_changes_since_records_every_change(harness: Harness) -> None:
         (1, ChangeKind.EXPUNGE),
     ]
     assert [c.modseq for c in changes] == sorted({c.modseq for c in changes})
-    assert changes[2].meta is not None and changes[2].meta.flags == {"\\Deleted"}
+    assert changes[2].meta is not None and changes[2].meta.flags == {
+        "\\Deleted",
+        "$HasNoAttachment",
+    }
     assert changes[2].meta.modseq == changes[2].modseq
     assert changes[3].meta is None
     assert harness.run(store.changes_since(mailbox, changes[1].modseq)) == changes[2:]
@@ -175,7 +184,10 @@ def test_copy_preserves_flags_dates_and_orders_uids(harness: Harness) -> None:
     assert result.source_uids == (2, 3, 4)
     assert result.dest_uids == (2, 3, 4)
     copied = {m.uid: m for m in harness.run(store.open_mailbox("Dest", False)).messages}
-    assert copied[3].flags == {"kw2", "\\Flagged"} and copied[3].internaldate == when
+    assert (
+        copied[3].flags == {"kw2", "\\Flagged", "$HasNoAttachment"}
+        and copied[3].internaldate == when
+    )
     assert harness.run(store.read_message(dest.id, 4)) == message("m3")
     assert len(flags_of(harness, store)) == 4  # source untouched
 
@@ -196,7 +208,10 @@ def test_copy_keywords_take_destination_spelling(harness: Harness) -> None:
     harness.run(store.append("Trash", message("t"), ["ToDo"]))
     harness.run(store.append("INBOX", message("i"), ["TODO"]))
     harness.run(store.copy(inbox_id(harness, store), [1], "Trash"))
-    assert flags_of(harness, store, "Trash") == {1: {"ToDo"}, 2: {"ToDo"}}
+    assert flags_of(harness, store, "Trash") == {
+        1: {"ToDo", "$HasNoAttachment"},
+        2: {"ToDo", "$HasNoAttachment"},
+    }
 
 
 def test_copy_and_move_to_missing_mailbox_are_notfound(harness: Harness) -> None:
@@ -220,7 +235,10 @@ def test_move_is_copy_plus_expunge(harness: Harness) -> None:
     result = harness.run(store.move(source, [3, 2], "Archive"))
     assert (result.source_uids, result.dest_uids) == ((2, 3), (1, 2))
     assert list(flags_of(harness, store)) == [1]
-    assert flags_of(harness, store, "Archive") == {1: {"\\Seen"}, 2: frozenset()}
+    assert flags_of(harness, store, "Archive") == {
+        1: {"\\Seen", "$HasNoAttachment"},
+        2: {"$HasNoAttachment"},
+    }
     expunges = harness.run(store.changes_since(source, source_modseq))
     assert [(c.uid, c.kind) for c in expunges] == [(2, ChangeKind.EXPUNGE), (3, ChangeKind.EXPUNGE)]
     appends = harness.run(store.changes_since(archive.id, archive.highestmodseq))
@@ -279,7 +297,7 @@ def test_stores_see_each_others_commits(harness: Harness) -> None:
     mailbox = inbox_id(harness, first)
     assert harness.run(second.status("INBOX")).messages == 1
     harness.run(second.store_flags(mailbox, [1], FlagOperation.ADD, ["\\Seen"]))
-    assert flags_of(harness, first) == {1: {"\\Seen"}}
+    assert flags_of(harness, first) == {1: {"\\Seen", "$HasNoAttachment"}}
 
 
 def test_concurrent_appends_get_distinct_uids(harness: Harness) -> None:

@@ -29,7 +29,7 @@ def test_state_survives_reopen(harness: Harness) -> None:
     assert after.info == before.info
     assert after.messages == before.messages
     assert after.recent_uids == frozenset()
-    assert after.messages[0].flags == {"$Important", "\\Answered"}
+    assert after.messages[0].flags == {"$Important", "\\Answered", "$HasNoAttachment"}
     assert after.messages[0].internaldate == when
     assert harness.run(store.changes_since(mailbox.id, 0)) == changes
     assert harness.run(store.read_message(mailbox.id, 2)) == message("m1")

@@ -124,5 +124,5 @@ def test_acknowledged_append_survives_kill_9(sqlite_harness: Harness) -> None:
     inbox = harness.run(store.get_mailbox("INBOX"))
     assert harness.run(store.read_message(inbox.id, uid)) == raw
     flags = {m.uid: m.flags for m in harness.run(store.open_mailbox("INBOX", False)).messages}
-    assert flags[uid] == {"\\Flagged"}
+    assert flags[uid] == {"\\Flagged", "$HasNoAttachment"}
     assert harness.run(store.append("INBOX", message("after"))).uid == uid + 1

@@ -245,6 +245,10 @@ userdb {{
 
 mail_location = maildir:~/Maildir
 mail_fsync = never
+# Tidings sets $HasAttachment or $HasNoAttachment on every message it takes in (issue 9), so
+# the reference does too: FLAGS then compare like for like, and an import from this Dovecot
+# brings the keywords along.
+mail_attachment_detection_options = add-flags
 namespace inbox {{
   inbox = yes
   separator = /

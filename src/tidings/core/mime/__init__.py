@@ -3,8 +3,15 @@
 Stdlib only, no I/O, no IMAP knowledge (DESIGN.md "Layers": core).
 """
 
-from tidings.core.mime.facts import BodyPart, Envelope, MessageFacts
+from tidings.core.mime.attachments import (
+    HAS_ATTACHMENT,
+    HAS_NO_ATTACHMENT,
+    find_attachments,
+    with_attachment_keyword,
+)
+from tidings.core.mime.facts import Attachment, BodyPart, Envelope, MessageFacts
 from tidings.core.mime.headers import decode_words
+from tidings.core.mime.params import decoded_param
 from tidings.core.mime.parser import parse_date, parse_message, with_derived_text
 from tidings.core.mime.preview import PREVIEW_MAX_CHARS, message_preview
 from tidings.core.mime.rfc822 import Address
@@ -15,16 +22,14 @@ from tidings.core.mime.sections import (
     find_part,
     section_bytes,
 )
-from tidings.core.mime.text import (
-    decoded_header_values,
-    decoded_param,
-    header_fields,
-    search_text,
-)
+from tidings.core.mime.text import decoded_header_values, header_fields, search_text
 
 __all__ = [
+    "HAS_ATTACHMENT",
+    "HAS_NO_ATTACHMENT",
     "PREVIEW_MAX_CHARS",
     "Address",
+    "Attachment",
     "BodyPart",
     "Envelope",
     "MessageFacts",
@@ -34,6 +39,7 @@ __all__ = [
     "decode_words",
     "decoded_header_values",
     "decoded_param",
+    "find_attachments",
     "find_part",
     "header_fields",
     "message_preview",
@@ -41,5 +47,6 @@ __all__ = [
     "parse_message",
     "search_text",
     "section_bytes",
+    "with_attachment_keyword",
     "with_derived_text",
 ]

@@ -1,6 +1,6 @@
 """The facts parsed once per message at APPEND (DESIGN.md "Storage"): envelope, MIME tree
-with byte offsets, sent date. Storage keeps them as JSON; FETCH and SEARCH read them instead
-of re-parsing the message.
+with byte offsets, sent date, attachments. Storage keeps them as JSON; FETCH and SEARCH read
+them instead of re-parsing the message.
 
 Text values are `str` decoded from the header bytes as UTF-8 with surrogateescape, so
 `value.encode("utf-8", "surrogateescape")` gives the original octets back (8-bit headers in
@@ -77,6 +77,15 @@ class BodyPart:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """One attached file (see attachments.py): its file name decoded (RFC 2231, RFC 2047;
+    "" when the part names none) and its lower-cased content type."""
+
+    filename: str
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
 class MessageFacts:
     """Everything derived from one message's bytes, computed once by `parse_message`."""
 
@@ -92,11 +101,15 @@ class MessageFacts:
     # The unfolded raw value of the first References field, for RFC 5256 THREAD=REFERENCES
     # ("" when there is none); None in facts stored before it was recorded, as above.
     references: str | None = None
+    # The attachments, in MIME part order (attachments.find_attachments); None in facts
+    # stored before they were recorded (version 2 JSON and older): readers then detect them
+    # from the raw message on demand.
+    attachments: tuple[Attachment, ...] | None = None
 
     def to_json(self) -> bytes:
         """Serialise for storage; `from_json(to_json())` gives an equal object back."""
         data = {
-            "v": 2,
+            "v": 3,
             "size": self.size,
             "envelope": _envelope_to(self.envelope),
             "body": _part_to(self.body),
@@ -104,15 +117,22 @@ class MessageFacts:
             "preview": self.preview,
             "thread_root": self.thread_root,
             "references": self.references,
+            "attachments": (
+                None
+                if self.attachments is None
+                else [[a.filename, a.content_type] for a in self.attachments]
+            ),
         }
         # ensure_ascii escapes lone surrogates (8-bit header octets) so they round trip.
         return json.dumps(data, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
     @classmethod
     def from_json(cls, data: bytes) -> MessageFacts:
-        """Inverse of `to_json`; version 1 JSON (no preview, no thread root) reads too."""
+        """Inverse of `to_json`; older versions read too: version 1 JSON has no preview nor
+        thread root, version 2 no attachments (those fields are None)."""
         obj = json.loads(data)
         sent = obj["sent_date"]
+        attachments = obj.get("attachments")
         return cls(
             size=obj["size"],
             envelope=_envelope_from(obj["envelope"]),
@@ -121,6 +141,11 @@ class MessageFacts:
             preview=obj.get("preview"),
             thread_root=obj.get("thread_root"),
             references=obj.get("references"),
+            attachments=(
+                None
+                if attachments is None
+                else tuple(Attachment(name, kind) for name, kind in attachments)
+            ),
         )
 
 

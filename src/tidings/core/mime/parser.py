@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from tidings.core.mime import rfc822
+from tidings.core.mime.attachments import find_attachments
 from tidings.core.mime.dates import parse_date_value
 from tidings.core.mime.facts import BodyPart, Envelope, MessageFacts
 from tidings.core.mime.headers import HeaderField, decode_header_bytes, scan_header
@@ -415,12 +416,13 @@ def parse_message(raw: bytes) -> MessageFacts:
 
 
 def with_derived_text(raw: bytes, facts: MessageFacts) -> MessageFacts:
-    """`facts` with the RFC 8970 preview and the RFC 8474 thread root filled in (also for
-    facts stored before they existed)."""
+    """`facts` with the RFC 8970 preview, the RFC 8474 thread root and the attachments
+    filled in (also for facts stored before they existed)."""
     references = header_fields(raw, facts, ("References",))
     return replace(
         facts,
         preview=message_preview(raw, facts),
         thread_root=thread_root(raw, facts),
         references=references[0][1] if references else "",
+        attachments=find_attachments(raw, facts),
     )

@@ -28,6 +28,9 @@ class PreparedMessage:
     wire_size: int  # see pop3_wire_size
     body: bytes  # zlib-compressed raw message
     facts: bytes  # zlib-compressed MessageFacts JSON
+    # Whether it has an attachment (issue 9): which of $HasAttachment / $HasNoAttachment
+    # `messages.append_many` sets.
+    has_attachment: bool = False
 
 
 def pop3_wire_size(raw: bytes) -> int:
@@ -47,6 +50,7 @@ def prepare(raw: bytes) -> PreparedMessage:
         wire_size=pop3_wire_size(raw),
         body=zlib.compress(raw, COMPRESSION_LEVEL),
         facts=zlib.compress(facts.to_json(), COMPRESSION_LEVEL),
+        has_attachment=bool(facts.attachments),
     )
 
 

@@ -140,7 +140,9 @@ def append_many(
     """Store prepared (message, flags, internaldate) items in `name`, all or none (RFC 3502
     §3): one quota check for the total, consecutive UIDs in order, one shared modseq.
     With `uids` (ascending, one per item: an import keeping the source's), those UIDs are
-    used instead; CANNOT if the first is below the mailbox's UIDNEXT."""
+    used instead; CANNOT if the first is below the mailbox's UIDNEXT. Each message gets
+    `$HasAttachment` or `$HasNoAttachment` (mime.with_attachment_keyword): every ingest
+    path (APPEND, LMTP, deliver, import) comes here, COPY and MOVE do not."""
     conn = txn.conn
     row = mailbox_by_name(conn, owner.id, names.normalize(name))
     ensure_room(conn, owner, sum(message.size for message, _, _ in items), len(items))
@@ -169,7 +171,7 @@ def _insert_message(
 ) -> None:
     message, flags, internaldate = item
     blob_id = blobs.put(conn, message)
-    bits, wanted = split_flags(flags)
+    bits, wanted = split_flags(mime.with_attachment_keyword(flags, message.has_attachment))
     keywords = encode_keywords(canonical_keywords(conn, row.id, wanted))
     date = internaldate.isoformat()
     conn.execute(
