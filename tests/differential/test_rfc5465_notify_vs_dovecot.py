@@ -119,5 +119,9 @@ def test_rfc5465_notify_agrees_with_dovecot(
         "* STATUS Lists (MESSAGES 0 UIDNEXT 1 UNSEEN 0)",
         "* STATUS Lists/Lemonade (MESSAGES 0 UIDNEXT 1 UNSEEN 0)",
     ]
-    assert ours["selected"] == ["* 1 EXISTS", "* 1 RECENT", "* 1 FETCH (UID 1 FLAGS (\\Recent))"]
+    assert ours["selected"] == [
+        "* 1 EXISTS",
+        "* 1 RECENT",
+        "* 1 FETCH (UID 1 FLAGS ($HasNoAttachment \\Recent))",
+    ]
     assert ours["lemonade"] == ["* STATUS Lists/Lemonade (MESSAGES 1 UIDNEXT 2 UNSEEN 1)"]

@@ -35,13 +35,26 @@ _OTHER = re.compile(rb"\* OK \[MAILBOXID |\* \d+ RECENT\r\n$")
 _TIMING = re.compile(rb"( \([0-9.]+ (\+ [0-9.]+ )*secs\))?\.?(?=\r\n$)")
 
 
+# A FETCH FLAGS list: its order means nothing (RFC 9051 §7.5.2, a parenthesized list), and
+# Dovecot puts \Recent before the keywords (`\Seen \Recent $HasNoAttachment`) where Tidings
+# puts it last; \Recent is moved to the end before comparing.
+_FETCH_FLAGS = re.compile(rb"FLAGS \(([^)]*)\)")
+
+
+def _recent_last(match: re.Match[bytes]) -> bytes:
+    flags = match.group(1).split()
+    ordered = [f for f in flags if f != b"\\Recent"] + [f for f in flags if f == b"\\Recent"]
+    return b"FLAGS (" + b" ".join(ordered) + b")"
+
+
 def normalise(reply: Reply) -> tuple[list[bytes], bytes]:
-    """(untagged lines with modseqs and UIDVALIDITY replaced, tagged status and code)."""
+    """(untagged lines with modseqs and UIDVALIDITY replaced, \\Recent last in FETCH FLAGS,
+    tagged status and code)."""
     lines = []
     for line in reply.untagged:
         if _OTHER.match(line):
             continue
-        normalised = line
+        normalised = _FETCH_FLAGS.sub(_recent_last, line) if b" FETCH " in line else line
         for pattern, replacement in _NUMBERS:
             normalised = pattern.sub(replacement, normalised)
         lines.append(normalised)
@@ -169,6 +182,6 @@ def test_conditional_store_deviations(tidings: TidingsServer, dovecot: DovecotSe
     assert ours_keyword == ([b"* 1 FETCH (MODSEQ (n))\r\n"], b"OK ")
     assert dc_keyword[1] == b"OK [MODIFIED 1]"
     assert ours_system == dc_system == ([], b"OK [MODIFIED 1]")
-    flagged = b"* 1 FETCH (MODSEQ (n) FLAGS (\\Flagged $MDNSent \\Recent))\r\n"
+    flagged = b"* 1 FETCH (MODSEQ (n) FLAGS (\\Flagged $HasNoAttachment $MDNSent \\Recent))\r\n"
     assert ours_same == ([flagged], b"OK ")
     assert dc_same[1] == b"OK [MODIFIED 1]"

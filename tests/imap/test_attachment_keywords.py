@@ -121,6 +121,20 @@ def test_append_sets_exactly_one_keyword(mailbox: tuple[imaplib.IMAP4, str]) -> 
     assert search(client, "UNKEYWORD", HAS) == [4, 5]
 
 
+def test_select_lists_both_keywords_once_either_is_used(
+    mailbox: tuple[imaplib.IMAP4, str],
+) -> None:
+    """As Dovecot, which defines the pair in the mailbox when it detects (RFC 9051 §7.3.5:
+    FLAGS lists the flags applicable to the mailbox)."""
+    client, name = mailbox
+    append(client, name, PLAIN)
+    client.select(name)
+    for response in ("FLAGS", "PERMANENTFLAGS"):
+        (flags,) = client.response(response)[1]
+        assert isinstance(flags, bytes)
+        assert b"$HasAttachment $HasNoAttachment" in flags, (response, flags)
+
+
 def test_the_clients_keyword_is_respected(mailbox: tuple[imaplib.IMAP4, str]) -> None:
     client, name = mailbox
     append(client, name, PLAIN_NAME, f"({HAS_NO})")  # wrong, but the client's word

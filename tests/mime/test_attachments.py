@@ -15,6 +15,7 @@ from tidings.core.mime import (
     HAS_NO_ATTACHMENT,
     Attachment,
     MessageFacts,
+    attachment_keyword_pair,
     find_attachments,
     parse_message,
     search_text,
@@ -248,6 +249,17 @@ def test_with_attachment_keyword(
     given: tuple[str, ...], has_attachment: bool, stored: tuple[str, ...]
 ) -> None:
     assert with_attachment_keyword(given, has_attachment) == stored
+
+
+def test_attachment_keyword_pair() -> None:
+    assert attachment_keyword_pair({"$Work"}) == {"$Work"}
+    assert attachment_keyword_pair({"$Work", HAS_NO_ATTACHMENT}) == {
+        "$Work",
+        HAS_ATTACHMENT,
+        HAS_NO_ATTACHMENT,
+    }
+    # a mailbox's own spelling stays, the missing one is added once
+    assert attachment_keyword_pair({"$hasattachment"}) == {"$hasattachment", HAS_NO_ATTACHMENT}
 
 
 ENCODED = mime(

@@ -6,6 +6,7 @@ Stdlib only, no I/O, no IMAP knowledge (DESIGN.md "Layers": core).
 from tidings.core.mime.attachments import (
     HAS_ATTACHMENT,
     HAS_NO_ATTACHMENT,
+    attachment_keyword_pair,
     find_attachments,
     with_attachment_keyword,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "Envelope",
     "MessageFacts",
     "UnknownTransferEncoding",
+    "attachment_keyword_pair",
     "binary_section",
     "decode_body",
     "decode_words",

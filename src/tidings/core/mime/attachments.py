@@ -98,6 +98,17 @@ def with_attachment_keyword(flags: Iterable[str], has_attachment: bool) -> tuple
     return (*kept, HAS_ATTACHMENT if has_attachment else HAS_NO_ATTACHMENT)
 
 
+def attachment_keyword_pair(keywords: Iterable[str]) -> set[str]:
+    """`keywords` (a mailbox's, for SELECT's FLAGS and PERMANENTFLAGS, RFC 9051 §7.3.5)
+    with both attachment keywords when either is among them: detection defines the pair in
+    a mailbox, as Dovecot's mail_set_attachment_keywords creates both keywords at once."""
+    result = set(keywords)
+    if any(keyword.lower() in _KEYWORDS for keyword in result):
+        have = {keyword.lower() for keyword in result}
+        result.update(k for k in (HAS_ATTACHMENT, HAS_NO_ATTACHMENT) if k.lower() not in have)
+    return result
+
+
 def attachment_search_text(attachments: Iterable[Attachment]) -> str:
     """The text SEARCH BODY and TEXT also match for attachments: each file name and type."""
     return "\n".join(f"{item.filename}\n{item.content_type}" for item in attachments)
@@ -147,6 +158,7 @@ __all__ = [
     "HAS_ATTACHMENT",
     "HAS_NO_ATTACHMENT",
     "attachment_filename",
+    "attachment_keyword_pair",
     "attachment_search_text",
     "content_type",
     "find_attachments",

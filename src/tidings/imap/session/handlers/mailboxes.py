@@ -3,6 +3,7 @@ NAMESPACE (RFC 9051 §6.3; SPECIAL-USE RFC 6154 §3). APPEND is in handlers/appe
 
 from __future__ import annotations
 
+from tidings.core.mime import attachment_keyword_pair
 from tidings.imap.proto import commands as c
 from tidings.imap.proto import responses as r
 from tidings.imap.session import condstore
@@ -33,7 +34,10 @@ async def select(session: ImapSession, command: c.Select) -> None:
     options = condstore.select_options(session, command)
     snapshot = await session.store.open_mailbox(name, claim_recent=not command.read_only)
     view = SelectedMailbox(snapshot, read_only=command.read_only)
-    keywords = sorted({flag for meta in snapshot.messages for flag in meta.flags} - SYSTEM_FLAGS)
+    keywords = sorted(
+        attachment_keyword_pair({flag for meta in snapshot.messages for flag in meta.flags})
+        - SYSTEM_FLAGS
+    )
     flags = r.flag_list([*SYSTEM_FLAGS_ORDERED, *keywords])
     await session.untagged(b"FLAGS " + flags)
     if command.read_only:
