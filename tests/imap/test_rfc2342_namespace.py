@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from tests.imap.harness import InProcessServer, LineClient
 
-
 NAMESPACES = '* NAMESPACE (("" "/")) (("Other Users/" "/")) (("Shared/" "/"))'
 
 

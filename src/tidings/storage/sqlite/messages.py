@@ -340,7 +340,9 @@ def read_facts_many(
         " WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?))",
         (mailbox_id, uid_filter(uids)),
     )
-    return {int(uid): facts_cache.facts_for(bytes(facts)) for uid, facts in rows}
+    # Not kept in facts_cache: the bulk readers (SORT and THREAD of a whole mailbox, an
+    # import's duplicate check) would only push out what FETCH and SEARCH reuse.
+    return {int(uid): blobs.load_facts(bytes(facts)) for uid, facts in rows}
 
 
 def read_messages_many(
