@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.big_mailbox import prepare_big, run_big
 from bench.common import Report, Row, account, corpus_messages, raise_fd_limit
 from bench.delivery import run_delivery
+from bench.idle_fanout import run_idle
 from bench.mixed import run_mixed
 from bench.servers import Server, both, fill
 
@@ -103,11 +105,6 @@ def run_delivery_scenario(servers: list[Server], plan: Plan, report: Report) -> 
 
 
 def run_idle_scenario(servers: list[Server], plan: Plan, report: Report) -> None:
-    try:
-        from bench.idle_fanout import run_idle  # noqa: PLC0415 - written separately
-    except ImportError as error:
-        report.add(Row("IDLE fan-out", "not run", None, None, "", note=str(error)))
-        return
     for connections in plan.idle_connections:
         results: dict[str, dict[str, Any]] = {}
         for server in servers:
@@ -153,11 +150,6 @@ def run_idle_scenario(servers: list[Server], plan: Plan, report: Report) -> None
 
 
 def run_big_scenario(servers: list[Server], plan: Plan, report: Report) -> None:
-    try:
-        from bench.big_mailbox import prepare_big, run_big  # noqa: PLC0415
-    except ImportError as error:
-        report.add(Row("big mailbox", "not run", None, None, "", note=str(error)))
-        return
     address = account(plan.accounts - 1)
     results: dict[str, dict[str, Any]] = {}
     # Both fills at once (they wait on the disk more than on the CPU): the full run's

@@ -29,6 +29,7 @@ import typer
 from typer.core import TyperCommand
 
 from tidings.config import Config, ConfigError, load_config
+from tidings.core.acl import DEFAULT_MEMBER_RIGHTS
 from tidings.net.listener import format_address
 
 if TYPE_CHECKING:
@@ -645,7 +646,7 @@ def mailbox_share(
     with_: Annotated[
         str, typer.Option("--with", metavar="ADDRESS", help="Who gets the rights (or anyone).")
     ],
-    rights: RightsOption = "lrswipkxte",
+    rights: RightsOption = DEFAULT_MEMBER_RIGHTS,
 ) -> None:
     """Give an account rights on a mailbox and the mailboxes below it (--rights "" takes
     them away). The mailbox appears to them under Other Users/ADDRESS/."""
@@ -678,7 +679,7 @@ def shared_create(
     member: Annotated[
         list[str] | None, typer.Option("--member", metavar="ADDRESS", help="Repeat.")
     ] = None,
-    rights: RightsOption = "lrswipkxte",
+    rights: RightsOption = DEFAULT_MEMBER_RIGHTS,
 ) -> None:
     """Create the team mailbox Shared/NAME, its members with --rights on it."""
     from tidings.core.acl import RightsError  # noqa: PLC0415

@@ -481,10 +481,6 @@ class NamespacedStore:
         return await self._route_of(mailbox_id).store.delete_messages(mailbox_id, uids)
 
     # ------------------------------------------------------------------ ACL (RFC 4314 §3)
-    async def acl_target(self, name: str) -> tuple[Route, MailboxInfo, frozenset[str]]:
-        """The mailbox an ACL command names, with the user's rights on it."""
-        return await self.resolve(name)
-
     async def get_acl(self, name: str) -> list[tuple[str, str]]:
         """GETACL: "a"; the owner of a personal mailbox is listed with every right."""
         route, info, _ = await self.resolve(name, need="a", what="GETACL")

@@ -222,12 +222,12 @@ class Database:
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` in one read transaction (a consistent snapshot)."""
+        return await self._submit(self._readers, lambda: self._read_now(fn, args))
 
-        def run() -> T:
-            conn = self._reader()
-            return _in_transaction(conn, "BEGIN", lambda: fn(conn, *args))
-
-        return await self._submit(self._readers, run)
+    def _read_now(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """On a reader thread: `fn(conn, *args)` in one read transaction."""
+        conn = self._reader()
+        return _in_transaction(conn, "BEGIN", lambda: fn(conn, *args))
 
     async def read_shared(self, fn: Callable[..., T], *args: Any) -> T:
         """`read`, shared with identical reads (same `fn`, same hashable `args`) asked for
@@ -242,8 +242,7 @@ class Database:
 
         def run() -> T:
             self._pending_reads.pop(key, None)  # from now on, newcomers start their own
-            conn = self._reader()
-            return _in_transaction(conn, "BEGIN", lambda: fn(conn, *args))
+            return self._read_now(fn, args)
 
         future = self._submit(self._readers, run)
         self._pending_reads[key] = future

@@ -318,15 +318,7 @@ def read_facts(
     conn: sqlite3.Connection, owner: Owner, mailbox_id: int, uid: int
 ) -> mime.MessageFacts:
     """The facts parsed at append; EXPUNGED if the message is gone."""
-    mailbox_by_id(conn, owner.id, mailbox_id)
-    row = conn.execute(
-        "SELECT b.facts FROM messages m JOIN blobs b ON b.id = m.blob_id"
-        " WHERE m.mailbox_id = ? AND m.uid = ?",
-        (mailbox_id, uid),
-    ).fetchone()
-    if row is None:
-        raise MailError(MailErrorKind.EXPUNGED, "Message was expunged")
-    return facts_cache.facts_for(bytes(row[0]))
+    return facts_cache.facts_for(_blob_column(conn, owner, mailbox_id, uid, "facts"))
 
 
 def read_facts_many(
