@@ -9,13 +9,12 @@ without a row (RFC 4314 §2 lets a server grant rights implicitly).
 
 from __future__ import annotations
 
-import sqlite3
-
 from tidings.core.acl import ALL_RIGHTS, ANYONE, parse_rights, rights_text
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.storage.api import SharedMailbox
 from tidings.storage.sqlite.database import WriteTxn
 from tidings.storage.sqlite.mailboxes import insert_mailbox
+from tidings.storage.sqlite.sql import Connection
 
 TEAM_PASSWORD_HASH = "!team"
 """Matches no password (tidings.auth.passwords.verify_password never raises)."""
@@ -38,7 +37,7 @@ def add_team(txn: WriteTxn, name: str, address: str) -> None:
     txn.notify(address, None, 0)
 
 
-def team_names(conn: sqlite3.Connection) -> dict[str, str]:
+def team_names(conn: Connection) -> dict[str, str]:
     """Every team: its Shared/ name -> its account address."""
     return {
         str(team): str(address)
@@ -48,13 +47,13 @@ def team_names(conn: sqlite3.Connection) -> dict[str, str]:
     }
 
 
-def is_team(conn: sqlite3.Connection, account_id: int) -> bool:
+def is_team(conn: Connection, account_id: int) -> bool:
     """Whether the account is a team account."""
     row = conn.execute("SELECT team FROM accounts WHERE id = ?", (account_id,)).fetchone()
     return row is not None and row[0] is not None
 
 
-def get_acl(conn: sqlite3.Connection, mailbox_id: int) -> list[tuple[str, str]]:
+def get_acl(conn: Connection, mailbox_id: int) -> list[tuple[str, str]]:
     """The (identifier, rights) rows of the mailbox, by identifier."""
     return [
         (str(identifier), str(rights))
@@ -87,7 +86,7 @@ def set_acl(txn: WriteTxn, owner: str, mailbox_id: int, identifier: str, rights:
         txn.notify(identifier, None, 0)
 
 
-def inherit_acl(conn: sqlite3.Connection, parent_id: int, child_id: int) -> None:
+def inherit_acl(conn: Connection, parent_id: int, child_id: int) -> None:
     """A new child mailbox starts with its parent's ACL (what Dovecot's ACL plugin does)."""
     conn.execute(
         "INSERT OR REPLACE INTO acl (mailbox_id, identifier, rights)"
@@ -96,7 +95,7 @@ def inherit_acl(conn: sqlite3.Connection, parent_id: int, child_id: int) -> None
     )
 
 
-def shared_with(conn: sqlite3.Connection, viewer_id: int, viewer: str) -> list[SharedMailbox]:
+def shared_with(conn: Connection, viewer_id: int, viewer: str) -> list[SharedMailbox]:
     """Every mailbox of another account on which `viewer` (or `anyone`) has a right, with
     the union of those rights, by owner and name."""
     rows = conn.execute(
@@ -117,7 +116,7 @@ def shared_with(conn: sqlite3.Connection, viewer_id: int, viewer: str) -> list[S
     return list(merged.values())
 
 
-def rights_of(conn: sqlite3.Connection, mailbox_id: int, viewer: str) -> frozenset[str]:
+def rights_of(conn: Connection, mailbox_id: int, viewer: str) -> frozenset[str]:
     """The rights `viewer` holds on the mailbox through its ACL (not as its owner)."""
     granted: set[str] = set()
     for (rights,) in conn.execute(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from tidings.core.errors import MailError, MailErrorKind
@@ -12,6 +11,7 @@ from tidings.storage.sqlite import acl, blobs, changelog, credentials, objectids
 from tidings.storage.sqlite.database import Database, WriteTxn
 from tidings.storage.sqlite.mailboxes import insert_mailbox
 from tidings.storage.sqlite.records import Owner
+from tidings.storage.sqlite.sql import Connection, SqlDatabase
 from tidings.storage.sqlite.store import SqliteMailStore
 
 
@@ -20,7 +20,7 @@ def _address(address: str) -> str:
     return address.strip().lower()
 
 
-def _owner(conn: sqlite3.Connection, address: str) -> Owner:
+def _owner(conn: Connection, address: str) -> Owner:
     row = conn.execute("SELECT id FROM accounts WHERE address = ?", (address,)).fetchone()
     if row is None:
         raise MailError(MailErrorKind.NOTFOUND, f"No such account: {address}")
@@ -81,11 +81,11 @@ def _set_settings(txn: WriteTxn, address: str, settings: AccountSettings) -> Non
     quota.set_settings(txn, _owner(txn.conn, address), settings)
 
 
-def _list_accounts(conn: sqlite3.Connection) -> list[str]:
+def _list_accounts(conn: Connection) -> list[str]:
     return [str(row[0]) for row in conn.execute("SELECT address FROM accounts ORDER BY address")]
 
 
-def _password_hash(conn: sqlite3.Connection, address: str) -> str | None:
+def _password_hash(conn: Connection, address: str) -> str | None:
     row = conn.execute(
         "SELECT password_hash FROM accounts WHERE address = ?", (address,)
     ).fetchone()
@@ -97,7 +97,7 @@ class SqliteBackend:
 
     def __init__(
         self,
-        db: Database,
+        db: SqlDatabase,
         max_message_size: int | None,
         change_retention: float = changelog.DEFAULT_RETENTION,
     ) -> None:

@@ -8,12 +8,12 @@ rewritten; COPY shares them, and `collect` deletes those no message references a
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tidings.core import mime
+from tidings.storage.sqlite.sql import Connection
 
 # zlib level 6 (the default): most of level 9's ratio on mail text at a fraction of the cost.
 COMPRESSION_LEVEL = 6
@@ -54,7 +54,7 @@ def prepare(raw: bytes) -> PreparedMessage:
     )
 
 
-def put(conn: sqlite3.Connection, message: PreparedMessage) -> int:
+def put(conn: Connection, message: PreparedMessage) -> int:
     """The id of the blob holding `message`, inserting it if it is new."""
     conn.execute(
         "INSERT INTO blobs (digest, size, wire_size, body, facts) VALUES (?, ?, ?, ?, ?)"
@@ -65,7 +65,7 @@ def put(conn: sqlite3.Connection, message: PreparedMessage) -> int:
     return int(row[0])
 
 
-def collect(conn: sqlite3.Connection, blob_ids: Iterable[int]) -> None:
+def collect(conn: Connection, blob_ids: Iterable[int]) -> None:
     """Delete those of `blob_ids` that no message references any more."""
     conn.executemany(
         "DELETE FROM blobs WHERE id = ? AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?)",

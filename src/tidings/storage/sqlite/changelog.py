@@ -13,7 +13,6 @@ Every function runs on a database thread inside a transaction opened by `Databas
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 
@@ -35,6 +34,7 @@ from tidings.storage.sqlite.records import (
     make_meta,
     uid_filter,
 )
+from tidings.storage.sqlite.sql import Connection
 
 # How long change rows (and so expunged UIDs) are kept by default: 30 days, so a phone or
 # laptop that was offline for a month still resynchronises from the history.
@@ -46,14 +46,14 @@ PRUNE_BATCH = 1000
 STARTUP_PRUNE_LIMIT = 200_000
 
 
-def _floor(conn: sqlite3.Connection, mailbox_id: int) -> tuple[int, int]:
+def _floor(conn: Connection, mailbox_id: int) -> tuple[int, int]:
     row = conn.execute(
         "SELECT vanished_floor, highestmodseq FROM mailboxes WHERE id = ?", (mailbox_id,)
     ).fetchone()
     return int(row[0]), int(row[1])
 
 
-def change_log(conn: sqlite3.Connection, owner: Owner, mailbox_id: int, modseq: int) -> ChangeLog:
+def change_log(conn: Connection, owner: Owner, mailbox_id: int, modseq: int) -> ChangeLog:
     """The change rows after `modseq`; when the log no longer reaches back that far, the
     current messages instead (one consistent read either way). NOTFOUND if gone."""
     mailbox_by_id(conn, owner.id, mailbox_id)
@@ -66,7 +66,7 @@ def change_log(conn: sqlite3.Connection, owner: Owner, mailbox_id: int, modseq: 
 
 
 def expunged_since(
-    conn: sqlite3.Connection, owner: Owner, mailbox_id: int, modseq: int
+    conn: Connection, owner: Owner, mailbox_id: int, modseq: int
 ) -> tuple[int, ...] | None:
     """UIDs expunged with a modseq above `modseq`, ascending; None when the log was pruned
     past `modseq`, so that it cannot tell (RFC 7162 §3.2.5.2)."""
@@ -81,7 +81,7 @@ def expunged_since(
     return tuple(sorted(int(row[0]) for row in rows))
 
 
-def prune_mailbox(conn: sqlite3.Connection, mailbox_id: int, cutoff: float) -> int:
+def prune_mailbox(conn: Connection, mailbox_id: int, cutoff: float) -> int:
     """Drop up to about PRUNE_BATCH of the oldest change rows logged before `cutoff` (unix
     time; rows without a time count as old) and raise the floor over them. Rows sharing a
     modseq go together, so the log stays complete above the floor. Returns rows removed."""
@@ -96,9 +96,12 @@ def prune_mailbox(conn: sqlite3.Connection, mailbox_id: int, cutoff: float) -> i
         new_floor = int(modseq)
     if not new_floor:
         return 0
-    removed = conn.execute(
-        "DELETE FROM changes WHERE mailbox_id = ? AND modseq <= ?", (mailbox_id, new_floor)
-    ).rowcount
+    removed = len(
+        conn.execute(
+            "DELETE FROM changes WHERE mailbox_id = ? AND modseq <= ? RETURNING 1",
+            (mailbox_id, new_floor),
+        ).fetchall()
+    )
     conn.execute(
         "UPDATE mailboxes SET vanished_floor = max(vanished_floor, ?) WHERE id = ?",
         (new_floor, mailbox_id),

@@ -31,6 +31,7 @@ from tidings.core.errors import MailError, MailErrorKind
 from tidings.notify.api import ChangeNotice
 from tidings.notify.hub import NotificationHub
 from tidings.storage.sqlite.schema import migrate
+from tidings.storage.sqlite.sql import Connection
 
 T = TypeVar("T")
 
@@ -50,7 +51,7 @@ class WriteTxn:
     """What a write function gets: the connection inside an open transaction, and a list
     where it records the notices to publish once the transaction has committed."""
 
-    conn: sqlite3.Connection
+    conn: Connection
     notices: list[ChangeNotice] = field(default_factory=list)
 
     def notify(self, account: str, mailbox_id: int | None, modseq: int) -> None:

@@ -6,8 +6,6 @@ take a `WriteTxn` and record the change notice to publish after the commit.
 
 from __future__ import annotations
 
-import sqlite3
-
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.storage.api import MailboxInfo, MailboxStatus
 from tidings.storage.sqlite import names
@@ -25,6 +23,7 @@ from tidings.storage.sqlite.records import (
     new_uidvalidity,
     remove_rows,
 )
+from tidings.storage.sqlite.sql import Connection
 
 
 def _info(row: MailboxRow, subscribed: bool, mailboxid: str) -> MailboxInfo:
@@ -40,20 +39,20 @@ def _info(row: MailboxRow, subscribed: bool, mailboxid: str) -> MailboxInfo:
     )
 
 
-def _is_subscribed(conn: sqlite3.Connection, owner: Owner, name: str) -> bool:
+def _is_subscribed(conn: Connection, owner: Owner, name: str) -> bool:
     row = conn.execute(
         "SELECT 1 FROM subscriptions WHERE account_id = ? AND name = ?", (owner.id, name)
     ).fetchone()
     return row is not None
 
 
-def mailbox_info(conn: sqlite3.Connection, owner: Owner, row: MailboxRow) -> MailboxInfo:
+def mailbox_info(conn: Connection, owner: Owner, row: MailboxRow) -> MailboxInfo:
     """The MailboxInfo of a row read in this transaction."""
     mailboxid = mailbox_objectid(conn, row.id, row.uidvalidity)
     return _info(row, _is_subscribed(conn, owner, row.name), mailboxid)
 
 
-def list_mailboxes(conn: sqlite3.Connection, owner: Owner) -> list[MailboxInfo]:
+def list_mailboxes(conn: Connection, owner: Owner) -> list[MailboxInfo]:
     """Every mailbox of the account, sorted by name (code point order, as stored)."""
     columns = ", ".join(f"m.{column.strip()}" for column in MAILBOX_COLUMNS.split(","))
     rows = conn.execute(
@@ -66,7 +65,7 @@ def list_mailboxes(conn: sqlite3.Connection, owner: Owner) -> list[MailboxInfo]:
     return [_info(r, sub, mailbox_objectid(conn, r.id, r.uidvalidity)) for r, sub in infos]
 
 
-def list_subscriptions(conn: sqlite3.Connection, owner: Owner) -> list[str]:
+def list_subscriptions(conn: Connection, owner: Owner) -> list[str]:
     """Subscribed names, sorted; they may name mailboxes that no longer exist."""
     rows = conn.execute(
         "SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name", (owner.id,)
@@ -74,13 +73,13 @@ def list_subscriptions(conn: sqlite3.Connection, owner: Owner) -> list[str]:
     return [str(row[0]) for row in rows]
 
 
-def get_mailbox(conn: sqlite3.Connection, owner: Owner, name: str) -> MailboxInfo:
+def get_mailbox(conn: Connection, owner: Owner, name: str) -> MailboxInfo:
     """The mailbox called `name`; NOTFOUND if none."""
     return mailbox_info(conn, owner, mailbox_by_name(conn, owner.id, names.normalize(name)))
 
 
 def insert_mailbox(
-    conn: sqlite3.Connection, account_id: int, name: str, special_use: str | None
+    conn: Connection, account_id: int, name: str, special_use: str | None
 ) -> MailboxRow:
     """Insert one new, empty mailbox row (the caller has checked the name is free)."""
     uidvalidity = new_uidvalidity(conn)
@@ -109,14 +108,14 @@ def set_uidvalidity(txn: WriteTxn, owner: Owner, name: str, uidvalidity: int) ->
     return get_mailbox(conn, owner, name)
 
 
-def _exists(conn: sqlite3.Connection, owner: Owner, name: str) -> bool:
+def _exists(conn: Connection, owner: Owner, name: str) -> bool:
     row = conn.execute(
         "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", (owner.id, name)
     ).fetchone()
     return row is not None
 
 
-def _create_parents(conn: sqlite3.Connection, owner: Owner, name: str) -> None:
+def _create_parents(conn: Connection, owner: Owner, name: str) -> None:
     for parent in names.parents(name):
         if not _exists(conn, owner, parent):
             insert_mailbox(conn, owner.id, parent, None)
@@ -133,7 +132,7 @@ def create_mailbox(txn: WriteTxn, owner: Owner, name: str, special_use: str | No
     return mailbox_info(txn.conn, owner, row)
 
 
-def _has_children(conn: sqlite3.Connection, owner: Owner, name: str) -> bool:
+def _has_children(conn: Connection, owner: Owner, name: str) -> bool:
     low, high = names.children_range(name)
     row = conn.execute(
         "SELECT 1 FROM mailboxes WHERE account_id = ? AND name > ? AND name < ? LIMIT 1",
@@ -192,7 +191,7 @@ def rename_mailbox(txn: WriteTxn, owner: Owner, old: str, new: str) -> None:
     txn.notify(owner.address, None, 0)
 
 
-def _rename_subscriptions(conn: sqlite3.Connection, owner: Owner, old: str, new: str) -> None:
+def _rename_subscriptions(conn: Connection, owner: Owner, old: str, new: str) -> None:
     # Dovecot renames the subscriptions of the mailbox and its children along with them.
     low, high = names.children_range(old)
     subscribed = [
@@ -233,14 +232,14 @@ def set_subscribed(txn: WriteTxn, owner: Owner, name: str, subscribed: bool) -> 
     """Add or remove `name` from the subscriptions; CANNOT if it is not a valid name."""
     name = names.validate(name)
     if subscribed:
-        statement = "INSERT INTO subscriptions VALUES (?, ?) ON CONFLICT DO NOTHING"
+        statement = "INSERT INTO subscriptions VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1"
     else:
-        statement = "DELETE FROM subscriptions WHERE account_id = ? AND name = ?"
-    if txn.conn.execute(statement, (owner.id, name)).rowcount:
+        statement = "DELETE FROM subscriptions WHERE account_id = ? AND name = ? RETURNING 1"
+    if txn.conn.execute(statement, (owner.id, name)).fetchone() is not None:
         txn.notify(owner.address, None, 0)
 
 
-def status(conn: sqlite3.Connection, owner: Owner, name: str) -> MailboxStatus:
+def status(conn: Connection, owner: Owner, name: str) -> MailboxStatus:
     """STATUS counters of `name` (RECENT: messages above the recent floor; DELETED-STORAGE:
     the octets of the \\Deleted messages, which EXPUNGE would free, RFC 9208 §4.1.4)."""
     row = mailbox_by_name(conn, owner.id, names.normalize(name))

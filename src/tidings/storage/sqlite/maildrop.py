@@ -3,7 +3,6 @@ removal of exactly the messages marked for deletion in the UPDATE state (RFC 193
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from tidings.storage.api import Maildrop, MaildropEntry
@@ -17,9 +16,10 @@ from tidings.storage.sqlite.records import (
     remove_rows,
     uid_filter,
 )
+from tidings.storage.sqlite.sql import Connection
 
 
-def open_maildrop(conn: sqlite3.Connection, owner: Owner) -> Maildrop:
+def open_maildrop(conn: Connection, owner: Owner) -> Maildrop:
     """INBOX and each message's (uid, wire size), from one read transaction."""
     row = mailbox_by_name(conn, owner.id, names.INBOX)
     entries = conn.execute(

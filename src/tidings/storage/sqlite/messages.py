@@ -3,7 +3,6 @@ read. Each function runs on a database thread inside a transaction opened by `Da
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -45,9 +44,10 @@ from tidings.storage.sqlite.records import (
     savedate_now,
     uid_filter,
 )
+from tidings.storage.sqlite.sql import Connection
 
 
-def all_metas(conn: sqlite3.Connection, mailbox_id: int) -> tuple[MessageMeta, ...]:
+def all_metas(conn: Connection, mailbox_id: int) -> tuple[MessageMeta, ...]:
     """Every message of the mailbox, ascending by UID."""
     # One range scan of the clustered primary key; shared flag sets keep this cheap for
     # large mailboxes (a 100k-message SELECT must not take seconds).
@@ -63,13 +63,13 @@ def all_metas(conn: sqlite3.Connection, mailbox_id: int) -> tuple[MessageMeta, .
     )
 
 
-def open_mailbox(conn: sqlite3.Connection, owner: Owner, name: str) -> MailboxSnapshot:
+def open_mailbox(conn: Connection, owner: Owner, name: str) -> MailboxSnapshot:
     """The mailbox and all its messages, ascending by UID, with no \\Recent claimed."""
     row = mailbox_by_name(conn, owner.id, names.normalize(name))
     return MailboxSnapshot(mailbox_info(conn, owner, row), all_metas(conn, row.id), frozenset())
 
 
-def _raise_floor(conn: sqlite3.Connection, row: MailboxRow, up_to_uid: int) -> None:
+def _raise_floor(conn: Connection, row: MailboxRow, up_to_uid: int) -> None:
     conn.execute(
         "UPDATE mailboxes SET recent_floor = max(recent_floor, ?) WHERE id = ?",
         (up_to_uid, row.id),
@@ -91,9 +91,7 @@ def claim_recent(txn: WriteTxn, owner: Owner, mailbox_id: int, up_to_uid: int) -
     return result
 
 
-def changes_since(
-    conn: sqlite3.Connection, owner: Owner, mailbox_id: int, modseq: int
-) -> list[Change]:
+def changes_since(conn: Connection, owner: Owner, mailbox_id: int, modseq: int) -> list[Change]:
     """Change-log rows after `modseq`, ascending by (modseq, uid)."""
     mailbox_by_id(conn, owner.id, mailbox_id)
     decode = FlagDecoder()
@@ -163,7 +161,7 @@ def append_many(
 
 
 def _insert_message(
-    conn: sqlite3.Connection,
+    conn: Connection,
     row: MailboxRow,
     uid: int,
     modseq: int,
@@ -295,9 +293,7 @@ def copy(
     return CopyResult(dest.uidvalidity, tuple(source_uids), tuple(dest_uids))
 
 
-def _blob_column(
-    conn: sqlite3.Connection, owner: Owner, mailbox_id: int, uid: int, column: str
-) -> bytes:
+def _blob_column(conn: Connection, owner: Owner, mailbox_id: int, uid: int, column: str) -> bytes:
     mailbox_by_id(conn, owner.id, mailbox_id)
     row = conn.execute(
         f"SELECT b.{column} FROM messages m JOIN blobs b ON b.id = m.blob_id"
@@ -309,20 +305,18 @@ def _blob_column(
     return bytes(row[0])
 
 
-def read_message(conn: sqlite3.Connection, owner: Owner, mailbox_id: int, uid: int) -> bytes:
+def read_message(conn: Connection, owner: Owner, mailbox_id: int, uid: int) -> bytes:
     """The raw message; EXPUNGED if it is gone."""
     return blobs.decompress(_blob_column(conn, owner, mailbox_id, uid, "body"))
 
 
-def read_facts(
-    conn: sqlite3.Connection, owner: Owner, mailbox_id: int, uid: int
-) -> mime.MessageFacts:
+def read_facts(conn: Connection, owner: Owner, mailbox_id: int, uid: int) -> mime.MessageFacts:
     """The facts parsed at append; EXPUNGED if the message is gone."""
     return facts_cache.facts_for(_blob_column(conn, owner, mailbox_id, uid, "facts"))
 
 
 def read_facts_many(
-    conn: sqlite3.Connection, owner: Owner, mailbox_id: int, uids: Sequence[int]
+    conn: Connection, owner: Owner, mailbox_id: int, uids: Sequence[int]
 ) -> dict[int, mime.MessageFacts]:
     """The facts of the existing messages among `uids` in one query (SORT and THREAD read
     thousands); an expunged UID is simply absent."""
@@ -338,7 +332,7 @@ def read_facts_many(
 
 
 def read_messages_many(
-    conn: sqlite3.Connection, owner: Owner, mailbox_id: int, uids: Sequence[int]
+    conn: Connection, owner: Owner, mailbox_id: int, uids: Sequence[int]
 ) -> dict[int, tuple[bytes, mime.MessageFacts]]:
     """Raw bytes and facts of the existing messages among `uids`, in one query (SEARCH
     reads them a chunk at a time); an expunged UID is simply absent."""

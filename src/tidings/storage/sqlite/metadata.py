@@ -8,7 +8,6 @@ mailbox and account removal with the account.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from tidings.core.errors import MailError, MailErrorKind
@@ -16,6 +15,7 @@ from tidings.storage.api import MetadataDepth, MetadataLimits
 from tidings.storage.sqlite import names
 from tidings.storage.sqlite.database import WriteTxn
 from tidings.storage.sqlite.records import Owner, mailbox_by_name
+from tidings.storage.sqlite.sql import Connection
 
 SERVER = 0  # mailbox_id of the server entries (RFC 5464 §3.1: mailbox name "")
 
@@ -23,7 +23,7 @@ TOOMANY_REASON = "Too many metadata entries"
 TOTAL_REASON = "Metadata storage limit reached"
 
 
-def _mailbox_id(conn: sqlite3.Connection, owner: Owner, mailbox: str | None) -> int:
+def _mailbox_id(conn: Connection, owner: Owner, mailbox: str | None) -> int:
     if mailbox is None:
         return SERVER
     return mailbox_by_name(conn, owner.id, names.normalize(mailbox)).id
@@ -38,7 +38,7 @@ def _below(entry: str, depth: MetadataDepth, candidate: str) -> bool:
 
 
 def get_metadata(
-    conn: sqlite3.Connection,
+    conn: Connection,
     owner: Owner,
     mailbox: str | None,
     entries: Sequence[str],
@@ -90,9 +90,7 @@ def set_metadata(
     # them; the IMAP layer publishes NOTIFY's MetadataNotice (RFC 5465 §5.6, §5.7) itself.
 
 
-def _check_limits(
-    conn: sqlite3.Connection, owner: Owner, mailbox_id: int, limits: MetadataLimits
-) -> None:
+def _check_limits(conn: Connection, owner: Owner, mailbox_id: int, limits: MetadataLimits) -> None:
     (count,) = conn.execute(
         "SELECT count(*) FROM metadata WHERE account_id = ? AND mailbox_id = ?",
         (owner.id, mailbox_id),
@@ -108,6 +106,6 @@ def _check_limits(
         raise MailError(MailErrorKind.LIMIT, TOTAL_REASON)
 
 
-def drop_account(conn: sqlite3.Connection, account_id: int) -> None:
+def drop_account(conn: Connection, account_id: int) -> None:
     """Delete every entry of an account (server and mailboxes)."""
     conn.execute("DELETE FROM metadata WHERE account_id = ?", (account_id,))

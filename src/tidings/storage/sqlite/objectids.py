@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -30,6 +29,7 @@ from tidings.storage.api import MessageObjectIds
 from tidings.storage.sqlite import blobs
 from tidings.storage.sqlite.database import WriteTxn
 from tidings.storage.sqlite.records import Owner, mailbox_by_id, uid_filter
+from tidings.storage.sqlite.sql import Connection
 
 SECRET_KEY = "objectid_secret"
 # 96 bits: collisions are out of reach for any mailbox count, and the ids stay short.
@@ -44,12 +44,12 @@ def ensure_secret(txn: WriteTxn) -> None:
     )
 
 
-def has_secret(conn: sqlite3.Connection) -> bool:
+def has_secret(conn: Connection) -> bool:
     """Whether the key exists (so opening needs no write)."""
     return conn.execute("SELECT 1 FROM meta WHERE key = ?", (SECRET_KEY,)).fetchone() is not None
 
 
-def _key(conn: sqlite3.Connection) -> bytes:
+def _key(conn: Connection) -> bytes:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (SECRET_KEY,)).fetchone()
     return str(row[0] if row else 0).encode()
 
@@ -60,12 +60,12 @@ def _token(key: bytes, prefix: str, *parts: object) -> str:
     return prefix + digest.hexdigest()[:ID_HEX_DIGITS]
 
 
-def mailbox_objectid(conn: sqlite3.Connection, mailbox_id: int, uidvalidity: int) -> str:
+def mailbox_objectid(conn: Connection, mailbox_id: int, uidvalidity: int) -> str:
     """The MAILBOXID of a mailbox row (RFC 8474 §4)."""
     return _token(_key(conn), "F", mailbox_id, uidvalidity)
 
 
-def _thread_root(conn: sqlite3.Connection, digest: bytes, facts_column: bytes) -> str:
+def _thread_root(conn: Connection, digest: bytes, facts_column: bytes) -> str:
     facts = blobs.load_facts(facts_column)
     if facts.thread_root is None:  # facts stored before they had it: derive it now
         row = conn.execute("SELECT body FROM blobs WHERE digest = ?", (digest,)).fetchone()
@@ -74,7 +74,7 @@ def _thread_root(conn: sqlite3.Connection, digest: bytes, facts_column: bytes) -
 
 
 def object_ids(
-    conn: sqlite3.Connection, owner: Owner, mailbox_id: int, uids: Sequence[int]
+    conn: Connection, owner: Owner, mailbox_id: int, uids: Sequence[int]
 ) -> dict[int, MessageObjectIds]:
     """EMAILID and THREADID of the existing messages among `uids` (RFC 8474 §5)."""
     mailbox_by_id(conn, owner.id, mailbox_id)
@@ -96,7 +96,7 @@ def object_ids(
 
 
 def savedates(
-    conn: sqlite3.Connection, owner: Owner, mailbox_id: int, uids: Sequence[int] | None
+    conn: Connection, owner: Owner, mailbox_id: int, uids: Sequence[int] | None
 ) -> dict[int, datetime | None]:
     """The save date of each existing message among `uids` (all when None); None for rows
     stored before schema version 3 (RFC 8514 §2: SAVEDATE is then NIL)."""

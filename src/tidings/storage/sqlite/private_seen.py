@@ -15,7 +15,6 @@ row through their own overlay and at worst hear their unchanged flags again.
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -45,11 +44,12 @@ from tidings.storage.sqlite.records import (
     make_meta,
     uid_filter,
 )
+from tidings.storage.sqlite.sql import Connection
 
 SEEN_FLAG = "\\Seen"
 
 
-def seen_uids(conn: sqlite3.Connection, mailbox_id: int, viewer_id: int) -> frozenset[int]:
+def seen_uids(conn: Connection, mailbox_id: int, viewer_id: int) -> frozenset[int]:
     """The UIDs the viewer has seen in the mailbox."""
     return frozenset(
         int(row[0])
@@ -82,9 +82,7 @@ def _overlay_changes(changes: Iterable[Change], seen: frozenset[int]) -> tuple[C
     )
 
 
-def open_mailbox(
-    conn: sqlite3.Connection, owner: Owner, viewer: Owner, name: str
-) -> MailboxSnapshot:
+def open_mailbox(conn: Connection, owner: Owner, viewer: Owner, name: str) -> MailboxSnapshot:
     """messages.open_mailbox as `viewer` sees it."""
     snapshot = messages.open_mailbox(conn, owner, name)
     seen = seen_uids(conn, snapshot.info.id, viewer.id)
@@ -92,7 +90,7 @@ def open_mailbox(
 
 
 def changes_since(
-    conn: sqlite3.Connection, owner: Owner, viewer: Owner, mailbox_id: int, modseq: int
+    conn: Connection, owner: Owner, viewer: Owner, mailbox_id: int, modseq: int
 ) -> list[Change]:
     """messages.changes_since as `viewer` sees it."""
     changes = messages.changes_since(conn, owner, mailbox_id, modseq)
@@ -100,7 +98,7 @@ def changes_since(
 
 
 def change_log(
-    conn: sqlite3.Connection, owner: Owner, viewer: Owner, mailbox_id: int, modseq: int
+    conn: Connection, owner: Owner, viewer: Owner, mailbox_id: int, modseq: int
 ) -> ChangeLog:
     """changelog.change_log as `viewer` sees it."""
     log = changelog.change_log(conn, owner, mailbox_id, modseq)
@@ -109,7 +107,7 @@ def change_log(
     return dataclasses.replace(log, changes=_overlay_changes(log.changes, seen), current=current)
 
 
-def status(conn: sqlite3.Connection, owner: Owner, viewer: Owner, name: str) -> MailboxStatus:
+def status(conn: Connection, owner: Owner, viewer: Owner, name: str) -> MailboxStatus:
     """mailboxes.status with UNSEEN counted from the viewer's own \\Seen."""
     counted = mailboxes.status(conn, owner, name)
     row = mailbox_by_name(conn, owner.id, names.normalize(name))

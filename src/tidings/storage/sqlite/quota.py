@@ -10,12 +10,11 @@ cannot both see room for one message and both take it.
 
 from __future__ import annotations
 
-import sqlite3
-
 from tidings.core.errors import OVERQUOTA_REASON, MailError, MailErrorKind
 from tidings.storage.api import AccountSettings, Quota
 from tidings.storage.sqlite.database import WriteTxn
 from tidings.storage.sqlite.records import Owner
+from tidings.storage.sqlite.sql import Connection
 
 # Limits are SQLite INTEGERs, and IMAP reports them as number64 (RFC 9051 §9): both top out
 # at 2^63 - 1.
@@ -24,7 +23,7 @@ MAX_QUOTA_LIMIT = 2**63 - 1
 # Dovecot's default `quota_exceeded_message`, which clients and users already know.
 
 
-def read_quota(conn: sqlite3.Connection, owner: Owner) -> Quota:
+def read_quota(conn: Connection, owner: Owner) -> Quota:
     """The account's limits and usage as of this transaction."""
     row = conn.execute(
         "SELECT storage_limit, message_limit, storage_used, messages_used FROM accounts"
@@ -37,7 +36,7 @@ def read_quota(conn: sqlite3.Connection, owner: Owner) -> Quota:
     return Quota(storage_limit, message_limit, int(storage_used), int(messages_used))
 
 
-def ensure_room(conn: sqlite3.Connection, owner: Owner, octets: int, messages: int) -> None:
+def ensure_room(conn: Connection, owner: Owner, octets: int, messages: int) -> None:
     """OVERQUOTA unless `messages` more messages of `octets` in total fit in the account.
 
     Checked inside the caller's write transaction, so concurrent writers never overshoot."""
@@ -65,7 +64,7 @@ def set_quota(
     )
 
 
-def read_settings(conn: sqlite3.Connection, owner: Owner) -> AccountSettings:
+def read_settings(conn: Connection, owner: Owner) -> AccountSettings:
     """The account's delivery settings (NULL columns: the server's default)."""
     row = conn.execute("SELECT junk_routing FROM accounts WHERE id = ?", (owner.id,)).fetchone()
     if row is None:

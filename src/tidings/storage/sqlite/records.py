@@ -6,7 +6,6 @@ Every function here runs on a database thread inside a transaction opened by `Da
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from tidings.core.errors import MailError, MailErrorKind
 from tidings.storage.api import ChangeKind, MessageMeta
 from tidings.storage.sqlite import blobs
 from tidings.storage.sqlite.flags import FlagDecoder, decode_keywords, encode_keywords
+from tidings.storage.sqlite.sql import Connection
 
 # UIDs and UIDVALIDITY are nz-number, a 32-bit unsigned value (RFC 9051 §9 `number`).
 MAX_UID = 2**32 - 1
@@ -45,7 +45,7 @@ class MailboxRow:
     special_use: str | None
 
 
-def mailbox_by_name(conn: sqlite3.Connection, account_id: int, name: str) -> MailboxRow:
+def mailbox_by_name(conn: Connection, account_id: int, name: str) -> MailboxRow:
     """The mailbox `name` (already normalised) of the account; NOTFOUND if none."""
     row = conn.execute(
         f"SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? AND name = ?",
@@ -56,7 +56,7 @@ def mailbox_by_name(conn: sqlite3.Connection, account_id: int, name: str) -> Mai
     return MailboxRow(*row)
 
 
-def mailbox_by_id(conn: sqlite3.Connection, account_id: int, mailbox_id: int) -> MailboxRow:
+def mailbox_by_id(conn: Connection, account_id: int, mailbox_id: int) -> MailboxRow:
     """The mailbox `mailbox_id`, only if it belongs to the account; NOTFOUND otherwise."""
     row = conn.execute(
         f"SELECT {MAILBOX_COLUMNS} FROM mailboxes WHERE account_id = ? AND id = ?",
@@ -67,7 +67,7 @@ def mailbox_by_id(conn: sqlite3.Connection, account_id: int, mailbox_id: int) ->
     return MailboxRow(*row)
 
 
-def new_uidvalidity(conn: sqlite3.Connection) -> int:
+def new_uidvalidity(conn: Connection) -> int:
     """A UIDVALIDITY never handed out before in this database: the current time, or one
     more than the last one if that is not larger, so a mailbox deleted and recreated within
     the same second still gets a new value (RFC 9051 §2.3.1.1)."""
@@ -84,7 +84,7 @@ def new_uidvalidity(conn: sqlite3.Connection) -> int:
     return value
 
 
-def allocate(conn: sqlite3.Connection, mailbox_id: int, uid_count: int) -> tuple[int, int]:
+def allocate(conn: Connection, mailbox_id: int, uid_count: int) -> tuple[int, int]:
     """Reserve `uid_count` UIDs and one new MODSEQ in the mailbox; (first uid, modseq).
 
     One modseq per command and mailbox: RFC 7162 §3.1 lets messages changed together share it.
@@ -104,9 +104,7 @@ def uid_filter(uids: Sequence[int]) -> str:
     return json.dumps(list(uids))
 
 
-def canonical_keywords(
-    conn: sqlite3.Connection, mailbox_id: int, keywords: dict[str, str]
-) -> list[str]:
+def canonical_keywords(conn: Connection, mailbox_id: int, keywords: dict[str, str]) -> list[str]:
     """The mailbox's spelling of each keyword ({folded: as given}), recording new ones."""
     result = []
     for folded, given in keywords.items():
@@ -124,7 +122,7 @@ def canonical_keywords(
 
 
 def log_change(
-    conn: sqlite3.Connection,
+    conn: Connection,
     mailbox_id: int,
     modseq: int,
     uid: int,
@@ -165,7 +163,7 @@ def make_meta(decode: FlagDecoder, row: tuple[int, int, int, str, str, int]) -> 
 
 
 def copy_rows(
-    conn: sqlite3.Connection, source: MailboxRow, uids: Sequence[int], dest: MailboxRow
+    conn: Connection, source: MailboxRow, uids: Sequence[int], dest: MailboxRow
 ) -> tuple[list[int], list[int], int]:
     """Copy the existing messages among `uids` from `source` to `dest`, sharing blobs and
     keeping flags and dates; new UIDs follow ascending source UIDs (RFC 4315 COPYUID).
@@ -203,7 +201,7 @@ def copy_rows(
     return source_uids, dest_uids, modseq
 
 
-def remove_rows(conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int]) -> int:
+def remove_rows(conn: Connection, mailbox_id: int, uids: Sequence[int]) -> int:
     """Expunge those of `uids` that exist, with EXPUNGE log rows, freeing blobs no longer
     referenced. Returns the new modseq, 0 if nothing was removed."""
     if not uids:
@@ -222,7 +220,7 @@ def remove_rows(conn: sqlite3.Connection, mailbox_id: int, uids: Sequence[int]) 
     return modseq
 
 
-def drop_mailbox(conn: sqlite3.Connection, mailbox_id: int) -> None:
+def drop_mailbox(conn: Connection, mailbox_id: int) -> None:
     """Delete a mailbox with its messages, change log and keywords; free unshared blobs."""
     blob_ids = [
         int(row[0])

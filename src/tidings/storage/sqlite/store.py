@@ -35,9 +35,9 @@ from tidings.storage.sqlite import blobs, changelog, mailboxes, maildrop, messag
 from tidings.storage.sqlite import metadata as account_metadata
 from tidings.storage.sqlite import objectids as message_ids
 from tidings.storage.sqlite import quota as account_quota
-from tidings.storage.sqlite.database import Database
 from tidings.storage.sqlite.messages import append_many as store_many
 from tidings.storage.sqlite.records import Owner
+from tidings.storage.sqlite.sql import SqlDatabase
 
 
 def _internaldate(value: datetime | None) -> datetime:
@@ -54,7 +54,7 @@ class SqliteMailStore:
 
     def __init__(
         self,
-        db: Database,
+        db: SqlDatabase,
         owner: Owner,
         max_message_size: int | None,
         change_retention: float = changelog.DEFAULT_RETENTION,
