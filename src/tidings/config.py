@@ -6,6 +6,7 @@ Precedence, highest first: command-line flags, environment (`TIDINGS_DATA`), the
 
     data_dir = "/var/lib/tidings"     # relative paths are relative to the config file
     log_level = "info"
+    workers = 4                       # serving processes (default: one per core)
     [listen]
     imap = "127.0.0.1:1143"           # or "off"; also imaps, pop3, pop3s, lmtp
     lmtp_socket = "/run/tidings/lmtp" # LMTP on a Unix socket too (off unless set)
@@ -50,6 +51,7 @@ LISTENERS = tuple(DEFAULT_LISTEN)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 _TOP_LEVEL_KEYS = {"data_dir", "log_level", "listen", "tls", "limits", "delivery", "imap"}
+_TOP_LEVEL_KEYS |= {"workers"}  # `serve --workers N` (tidings.workers), also TIDINGS_WORKERS
 # [imap]: how long expunged UIDs (the change log) are kept for QRESYNC (RFC 7162 §3.2.5.2).
 _IMAP_KEYS = {"vanished_retention_days"}
 _LISTEN_PATH_KEYS = {"lmtp_socket"}
@@ -77,6 +79,12 @@ class Config:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     log_level: str = "info"
     vanished_retention_days: float = 30.0  # [imap]; see storage/sqlite/changelog.py
+    workers: int | None = None  # serving processes (issue 7); None: one per core
+
+    @property
+    def worker_count(self) -> int:
+        """How many processes `tidings serve` runs: `workers`, else the number of cores."""
+        return self.workers if self.workers is not None else os.cpu_count() or 1
 
     @property
     def database_path(self) -> Path:
@@ -103,6 +111,9 @@ def load_config(
         values.update(_read_file(path))
     if env.get("TIDINGS_DATA"):
         values["data_dir"] = Path(env["TIDINGS_DATA"])
+    if env.get("TIDINGS_WORKERS"):
+        text = env["TIDINGS_WORKERS"].strip()
+        values["workers"] = _workers("TIDINGS_WORKERS", int(text) if text.isdigit() else text)
     for key, value in (overrides or {}).items():
         if value is None:
             continue
@@ -112,6 +123,8 @@ def load_config(
             values[key] = _parse_listen(f"--{key}", value)
         elif key == "lmtp_socket":
             values[key] = None if str(value) in ("", "off") else Path(value)
+        elif key == "workers":
+            values[key] = _workers("--workers", value)
         else:
             values[key] = Path(value) if key == "data_dir" else value
     return Config(**values)
@@ -133,6 +146,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         values["data_dir"] = base / _string("data_dir", document["data_dir"])
     if "log_level" in document:
         values["log_level"] = _log_level(document["log_level"])
+    if "workers" in document:
+        values["workers"] = _workers("workers", document["workers"])
     listen = _table("listen", document.get("listen", {}))
     _reject_unknown("listen.", listen, set(LISTENERS) | _LISTEN_PATH_KEYS)
     for name, text in listen.items():
@@ -233,6 +248,13 @@ def _log_level(value: Any) -> str:
     if level not in LOG_LEVELS:
         raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
     return level
+
+
+def _workers(name: str, value: Any) -> int:
+    """A worker count: an integer of at least 1."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ConfigError(f"{name} must be a whole number of processes, at least 1, not {value!r}")
 
 
 def _parse_listen(name: str, text: str) -> Address | None:
