@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.support.postgres_fixtures"]  # postgres_server, postgres_dsn
+
 TEST_USER = "alice@example.test"
 TEST_PASSWORD = "correct horse battery staple"
 SECOND_USER = "bob@example.test"
