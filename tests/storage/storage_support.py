@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tidings.notify.hub import NotificationHub
 from tidings.storage.api import Backend, MailStore
+from tidings.storage.postgres import PostgresBackend
 from tidings.storage.sqlite import SqliteBackend
 
 T = TypeVar("T")
@@ -28,7 +29,8 @@ def message(subject: str = "hello", body: str = "Hi there.") -> bytes:
     ).encode()
 
 
-BackendFactory = Callable[[Path, NotificationHub, int | None], Awaitable[Backend]]
+# A factory opens the backend kept at a location: a directory (SQLite), a DSN (PostgreSQL).
+BackendFactory = Callable[[Any, NotificationHub, int | None], Awaitable[Backend]]
 
 
 async def open_sqlite(path: Path, hub: NotificationHub, max_message_size: int | None) -> Backend:
@@ -36,14 +38,23 @@ async def open_sqlite(path: Path, hub: NotificationHub, max_message_size: int | 
     return await SqliteBackend.open(path / "mail.sqlite", hub, max_message_size=max_message_size)
 
 
-# name -> factory; a PostgreSQL factory joins here and must pass the same suite.
-BACKEND_FACTORIES: dict[str, BackendFactory] = {"sqlite": open_sqlite}
+async def open_postgresql(dsn: str, hub: NotificationHub, max_message_size: int | None) -> Backend:
+    """A PostgreSQL backend on the database `dsn` (migrated on first open)."""
+    return await PostgresBackend.connect(dsn, hub, max_message_size=max_message_size, migrate=True)
+
+
+# name -> factory: every backend passes the same suite. Tests that look inside the SQLite
+# file itself ask for `sqlite_harness` instead (tests/storage/conftest.py).
+BACKEND_FACTORIES: dict[str, BackendFactory] = {
+    "sqlite": open_sqlite,
+    "postgresql": open_postgresql,
+}
 
 
 class Harness:
     """One backend on one event loop, with a hub that records every notice."""
 
-    def __init__(self, factory: BackendFactory, path: Path, max_message_size: int | None):
+    def __init__(self, factory: BackendFactory, path: Any, max_message_size: int | None):
         self.loop = asyncio.new_event_loop()
         self.factory = factory
         self.path = path

@@ -112,37 +112,39 @@ def test_savedate_is_set_on_append_copy_and_move(harness: Harness) -> None:
     assert harness.run(store.savedates(inbox.id, [1, 2])) == {1: saved[1]}
 
 
-def test_savedate_is_none_for_rows_from_before_schema_v3(harness: Harness) -> None:
-    store = harness.store()
-    inbox = harness.run(store.get_mailbox("INBOX"))
-    harness.run(store.append("INBOX", message("old")))
-    harness.run(harness.backend.close())
-    with sqlite3.connect(harness.path / "mail.sqlite") as conn:
+def test_savedate_is_none_for_rows_from_before_schema_v3(sqlite_harness: Harness) -> None:
+    store = sqlite_harness.store()
+    inbox = sqlite_harness.run(store.get_mailbox("INBOX"))
+    sqlite_harness.run(store.append("INBOX", message("old")))
+    sqlite_harness.run(sqlite_harness.backend.close())
+    with sqlite3.connect(sqlite_harness.path / "mail.sqlite") as conn:
         conn.execute("UPDATE messages SET savedate = NULL")
-    harness.reopen()
-    assert harness.run(harness.store().savedates(inbox.id)) == {1: None}
+    sqlite_harness.reopen()
+    assert sqlite_harness.run(sqlite_harness.store().savedates(inbox.id)) == {1: None}
 
 
-def test_preview_and_thread_root_are_stored_and_old_facts_still_read(harness: Harness) -> None:
-    store = harness.store()
-    inbox = harness.run(store.get_mailbox("INBOX"))
-    harness.run(store.append("INBOX", message("one", body="Hello   world\r\n> quoted")))
-    facts = harness.run(store.read_facts(inbox.id, 1))
+def test_preview_and_thread_root_are_stored_and_old_facts_still_read(
+    sqlite_harness: Harness,
+) -> None:
+    store = sqlite_harness.store()
+    inbox = sqlite_harness.run(store.get_mailbox("INBOX"))
+    sqlite_harness.run(store.append("INBOX", message("one", body="Hello   world\r\n> quoted")))
+    facts = sqlite_harness.run(store.read_facts(inbox.id, 1))
     assert facts.preview == "Hello world"
     assert facts.thread_root == "<one@example.test>"
-    before = harness.run(store.object_ids(inbox.id, [1]))
+    before = sqlite_harness.run(store.object_ids(inbox.id, [1]))
     # Rewrite the stored facts as version 1 wrote them (no preview, no thread root).
-    harness.run(harness.backend.close())
-    with sqlite3.connect(harness.path / "mail.sqlite") as conn:
+    sqlite_harness.run(sqlite_harness.backend.close())
+    with sqlite3.connect(sqlite_harness.path / "mail.sqlite") as conn:
         (blob,) = conn.execute("SELECT facts FROM blobs").fetchone()
         text = zlib.decompress(blob).decode()
         text = text.replace('"v":2', '"v":1').split(',"preview"')[0] + "}"
         conn.execute("UPDATE blobs SET facts = ?", (zlib.compress(text.encode()),))
-    harness.reopen()
-    store = harness.store()
-    old = harness.run(store.read_facts(inbox.id, 1))
+    sqlite_harness.reopen()
+    store = sqlite_harness.store()
+    old = sqlite_harness.run(store.read_facts(inbox.id, 1))
     assert old.preview is None and old.thread_root is None
-    assert harness.run(store.object_ids(inbox.id, [1])) == before
+    assert sqlite_harness.run(store.object_ids(inbox.id, [1])) == before
 
 
 def test_metadata_set_get_depth_and_remove(harness: Harness) -> None:

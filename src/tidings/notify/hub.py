@@ -112,6 +112,14 @@ class NotificationHub:
         only. Never forwarded, so two relays cannot echo a notice back and forth."""
         self._fan_out(notice)
 
+    def resync_all(self) -> None:
+        """Notices may have been missed (another node's were not heard for a while): wake
+        every subscription with a mailbox-list notice of each of its accounts, which makes
+        its session re-read the list and the selected mailbox's change log."""
+        for account, subscriptions in tuple(self._subscriptions.items()):
+            for subscription in tuple(subscriptions):
+                subscription._deliver(ChangeNotice(account, None, 0))
+
     def add_forwarder(self, forward: Forwarder) -> None:
         """Call `forward(notice)` for every notice `publish` gets from now on."""
         self._forwarders.append(forward)

@@ -414,7 +414,11 @@ def _decode_names(session: ImapSession, group: EventGroup) -> tuple[str, ...]:
 
 def _selected_touched(session: ImapSession, notices: list[ChangeNotice]) -> bool:
     view = session.selected
-    return view is not None and any(notice.mailbox_id == view.mailbox_id for notice in notices)
+    # A mailbox-list notice (None) may be the selected mailbox's deletion, or a resync after
+    # notices were missed (NotificationHub.resync_all): look at the selected one too.
+    return view is not None and any(
+        notice.mailbox_id in (view.mailbox_id, None) for notice in notices
+    )
 
 
 def _condstore(session: ImapSession) -> bool:

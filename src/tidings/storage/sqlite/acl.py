@@ -89,8 +89,9 @@ def set_acl(txn: WriteTxn, owner: str, mailbox_id: int, identifier: str, rights:
 def inherit_acl(conn: Connection, parent_id: int, child_id: int) -> None:
     """A new child mailbox starts with its parent's ACL (what Dovecot's ACL plugin does)."""
     conn.execute(
-        "INSERT OR REPLACE INTO acl (mailbox_id, identifier, rights)"
-        " SELECT ?, identifier, rights FROM acl WHERE mailbox_id = ?",
+        "INSERT INTO acl (mailbox_id, identifier, rights)"
+        " SELECT ?, identifier, rights FROM acl WHERE mailbox_id = ?"
+        " ON CONFLICT (mailbox_id, identifier) DO UPDATE SET rights = excluded.rights",
         (child_id, parent_id),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.notify.hub import NotificationHub
@@ -118,10 +119,28 @@ class SqliteBackend:
         Change-log rows older than `change_retention` seconds are pruned (here, bounded,
         and on every expunge; see storage/sqlite/changelog.py)."""
         db = await Database.open(Path(path), hub)
-        if not await db.read(objectids.has_secret):  # RFC 8474 ids need the key (once)
-            await db.write(objectids.ensure_secret)
-        backend = cls(db, max_message_size, change_retention)
-        await backend.prune_change_log()
+        return await cls.on(
+            db, max_message_size=max_message_size, change_retention=change_retention
+        )
+
+    @classmethod
+    async def on(
+        cls,
+        db: SqlDatabase,
+        *,
+        max_message_size: int | None = None,
+        change_retention: float = changelog.DEFAULT_RETENTION,
+    ) -> Self:
+        """The backend over an open database (SQLite's, or PostgreSQL's: the SQL is the
+        same), once the store's key exists and the change log is pruned."""
+        try:
+            if not await db.read(objectids.has_secret):  # RFC 8474 ids need the key (once)
+                await db.write(objectids.ensure_secret)
+            backend = cls(db, max_message_size, change_retention)
+            await backend.prune_change_log()
+        except BaseException:
+            await db.close()
+            raise
         return backend
 
     async def prune_change_log(self, retention: float | None = None) -> int:

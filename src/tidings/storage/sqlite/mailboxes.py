@@ -244,8 +244,9 @@ def status(conn: Connection, owner: Owner, name: str) -> MailboxStatus:
     the octets of the \\Deleted messages, which EXPUNGE would free, RFC 9208 §4.1.4)."""
     row = mailbox_by_name(conn, owner.id, names.normalize(name))
     messages, recent, unseen, deleted, size, deleted_storage = conn.execute(
-        "SELECT count(*), total(uid > ?), total((sysflags & ?) = 0), total((sysflags & ?) != 0),"
-        " total(size), total(CASE WHEN (sysflags & ?) != 0 THEN size ELSE 0 END)"
+        "SELECT count(*), count(*) FILTER (WHERE uid > ?),"
+        " count(*) FILTER (WHERE (sysflags & ?) = 0), count(*) FILTER (WHERE (sysflags & ?) != 0),"
+        " coalesce(sum(size), 0), coalesce(sum(size) FILTER (WHERE (sysflags & ?) != 0), 0)"
         " FROM messages WHERE mailbox_id = ?",
         (row.recent_floor, SEEN, DELETED, DELETED, row.id),
     ).fetchone()

@@ -98,7 +98,7 @@ def _check_limits(conn: Connection, owner: Owner, mailbox_id: int, limits: Metad
     if count > limits.max_entries:
         raise MailError(MailErrorKind.LIMIT, TOOMANY_REASON)
     (total,) = conn.execute(
-        "SELECT total(length(CAST(entry AS BLOB)) + length(value)) FROM metadata"
+        "SELECT coalesce(sum(length(CAST(entry AS BLOB)) + length(value)), 0) FROM metadata"
         " WHERE account_id = ?",
         (owner.id,),
     ).fetchone()

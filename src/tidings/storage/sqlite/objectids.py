@@ -40,7 +40,7 @@ def ensure_secret(txn: WriteTxn) -> None:
     """Create the database's object-id key if it has none (once, at open)."""
     txn.conn.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-        (SECRET_KEY, secrets.randbits(62)),
+        (SECRET_KEY, str(secrets.randbits(62))),  # SQLite stores it as an integer
     )
 
 

@@ -79,7 +79,7 @@ def new_uidvalidity(conn: Connection) -> int:
     conn.execute(
         "INSERT INTO meta (key, value) VALUES ('last_uidvalidity', ?)"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (value,),
+        (str(value),),  # text, which SQLite stores as an integer (column affinity)
     )
     return value
 
