@@ -39,31 +39,50 @@ class StartupError(Exception):
     """The server could not start (a port in use, an unreadable certificate, ...)."""
 
 
-def configure_logging(level: str) -> None:
-    """Log to stderr, one line per event, at `level` ("debug", "info", ...)."""
+def configure_logging(level: str, *, worker: int | None = None) -> None:
+    """Log to stderr, one line per event, at `level` ("debug", "info", ...); a worker
+    process of `serve --workers N` says which one it is (`worker=2`)."""
+    tag = "" if worker is None else f"worker={worker} "
     logging.basicConfig(
         stream=sys.stderr,
         level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=f"%(asctime)s %(levelname)s {tag}%(name)s: %(message)s",
         force=True,
     )
 
 
 async def open_backend(config: Config, hub: NotificationHub | None = None) -> Backend:
-    """Open the configured store, creating the data dir if needed (for `tidings user ...`)."""
+    """Open the configured store ([storage]: SQLite in the data dir, PostgreSQL, or memory),
+    creating the data dir if needed (for `tidings user ...`). Raises MailError (TEMP) if
+    the database cannot be reached or its schema needs `tidings db migrate`."""
+    from tidings.delivery.trace import MAX_TRACE_FIELDS_OCTETS  # noqa: PLC0415
     from tidings.storage.sqlite import SqliteBackend  # noqa: PLC0415 - keeps CLI start fast
 
     # Owner-only: the directory holds password hashes, mail and the TLS private key.
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    from tidings.delivery.trace import MAX_TRACE_FIELDS_OCTETS  # noqa: PLC0415
-
     # Each protocol enforces max_message_size on what the client sent; the store's limit is
     # a backstop that leaves room for the Return-Path/Delivered-To a delivery prepends.
+    max_message_size = config.limits.max_message_size + MAX_TRACE_FIELDS_OCTETS
+    retention = config.vanished_retention_days * 86400
+    storage = config.storage
+    if storage.kind == "postgresql":
+        from tidings.storage.postgres import PostgresBackend  # noqa: PLC0415
+
+        assert storage.url is not None  # checked by load_config
+        return await PostgresBackend.connect(
+            storage.url,
+            hub,
+            max_message_size=max_message_size,
+            change_retention=retention,
+            pool_size=storage.pool_size,
+            migrate=storage.migrate_on_start,
+        )
+    if storage.kind == "memory":
+        return await SqliteBackend.open_memory(
+            hub, max_message_size=max_message_size, change_retention=retention
+        )
     backend: Backend = await SqliteBackend.open(
-        config.database_path,
-        hub,
-        max_message_size=config.limits.max_message_size + MAX_TRACE_FIELDS_OCTETS,
-        change_retention=config.vanished_retention_days * 86400,
+        config.database_path, hub, max_message_size=max_message_size, change_retention=retention
     )
     return backend
 

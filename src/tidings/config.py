@@ -17,6 +17,11 @@ Precedence, highest first: command-line flags, environment (`TIDINGS_DATA`), the
     max_message_size = 52428800       # any field of tidings.core.limits.Limits
     [imap]
     vanished_retention_days = 30      # change log / expunged UIDs kept for QRESYNC
+    [storage]
+    backend = "sqlite"                # or "postgresql" (several nodes), "memory" (tests)
+    url = "postgresql://tidings@db.example/tidings"   # postgresql; or TIDINGS_DATABASE_URL
+    pool_size = 10                    # postgresql connections per process
+    migrate_on_start = false          # else `tidings db migrate` creates/upgrades the schema
     [delivery]
     junk_routing = true               # any field of tidings.delivery.settings.DeliverySettings
     junk_rules = ["X-Spam-Flag: YES"]
@@ -52,6 +57,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 _TOP_LEVEL_KEYS = {"data_dir", "log_level", "listen", "tls", "limits", "delivery", "imap"}
 _TOP_LEVEL_KEYS |= {"workers"}  # `serve --workers N` (tidings.workers), also TIDINGS_WORKERS
+_TOP_LEVEL_KEYS |= {"storage"}  # [storage]: the backend (issue 7), also TIDINGS_DATABASE_URL
 # [imap]: how long expunged UIDs (the change log) are kept for QRESYNC (RFC 7162 §3.2.5.2).
 _IMAP_KEYS = {"vanished_retention_days"}
 _LISTEN_PATH_KEYS = {"lmtp_socket"}
@@ -60,6 +66,24 @@ _TLS_KEYS = {"cert_file", "key_file"}
 
 class ConfigError(Exception):
     """The configuration is invalid; the message says which key and why."""
+
+
+STORAGE_BACKENDS = ("sqlite", "postgresql", "memory")
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """[storage]: where mail is kept (issue 7)."""
+
+    backend: str | None = None  # one of STORAGE_BACKENDS; None: postgresql if `url`, else sqlite
+    url: str | None = None  # the PostgreSQL DSN (postgresql://user:password@host/db)
+    pool_size: int = 10  # PostgreSQL connections per serving process
+    migrate_on_start: bool = False  # create/upgrade the PostgreSQL schema when opening it
+
+    @property
+    def kind(self) -> str:
+        """The backend in use."""
+        return self.backend or ("postgresql" if self.url else "sqlite")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +104,7 @@ class Config:
     log_level: str = "info"
     vanished_retention_days: float = 30.0  # [imap]; see storage/sqlite/changelog.py
     workers: int | None = None  # serving processes (issue 7); None: one per core
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     @property
     def worker_count(self) -> int:
@@ -111,6 +136,10 @@ def load_config(
         values.update(_read_file(path))
     if env.get("TIDINGS_DATA"):
         values["data_dir"] = Path(env["TIDINGS_DATA"])
+    if env.get("TIDINGS_DATABASE_URL"):
+        storage = values.get("storage", StorageSettings())
+        values["storage"] = dataclasses.replace(storage, url=env["TIDINGS_DATABASE_URL"])
+    _check_storage(values.get("storage", StorageSettings()))
     if env.get("TIDINGS_WORKERS"):
         text = env["TIDINGS_WORKERS"].strip()
         values["workers"] = _workers("TIDINGS_WORKERS", int(text) if text.isdigit() else text)
@@ -172,7 +201,45 @@ def _read_file(path: Path) -> dict[str, Any]:
             values["vanished_retention_days"] = days
     if "delivery" in document:
         values["delivery"] = delivery_from_table(_table("delivery", document["delivery"]))
+    if "storage" in document:
+        values["storage"] = storage_from_table(_table("storage", document["storage"]))
     return values
+
+
+def storage_from_table(table: Mapping[str, Any]) -> StorageSettings:
+    """StorageSettings from a [storage] table; unknown keys and bad values are errors."""
+    known = {f.name for f in dataclasses.fields(StorageSettings)}
+    _reject_unknown("storage.", table, known)
+    changes: dict[str, Any] = {}
+    if "backend" in table:
+        backend = _string("storage.backend", table["backend"])
+        if backend not in STORAGE_BACKENDS:
+            raise ConfigError(
+                f"storage.backend must be one of {', '.join(STORAGE_BACKENDS)}, not {backend!r}"
+            )
+        changes["backend"] = backend
+    if "url" in table:
+        changes["url"] = _string("storage.url", table["url"])
+    if "pool_size" in table:
+        size = _number("storage.pool_size", table["pool_size"], True)
+        if size < 1:
+            raise ConfigError("storage.pool_size must be at least 1")
+        changes["pool_size"] = size
+    if "migrate_on_start" in table:
+        value = table["migrate_on_start"]
+        if not isinstance(value, bool):
+            raise ConfigError(f"storage.migrate_on_start must be true or false, not {value!r}")
+        changes["migrate_on_start"] = value
+    return StorageSettings(**changes)
+
+
+def _check_storage(storage: StorageSettings) -> None:
+    if storage.kind == "postgresql" and not storage.url:
+        raise ConfigError(
+            'storage.backend = "postgresql" needs storage.url or TIDINGS_DATABASE_URL'
+        )
+    if storage.url and not storage.url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("storage.url must be a postgresql:// URL")
 
 
 def delivery_from_table(table: Mapping[str, Any]) -> DeliverySettings:

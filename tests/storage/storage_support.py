@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
+
 from tidings.notify.hub import NotificationHub
 from tidings.storage.api import Backend, MailStore
 from tidings.storage.postgres import PostgresBackend
@@ -38,6 +40,11 @@ async def open_sqlite(path: Path, hub: NotificationHub, max_message_size: int | 
     return await SqliteBackend.open(path / "mail.sqlite", hub, max_message_size=max_message_size)
 
 
+async def open_memory(_path: Path, hub: NotificationHub, max_message_size: int | None) -> Backend:
+    """A fresh in-memory backend (what a reopen finds is a new, empty one)."""
+    return await SqliteBackend.open_memory(hub, max_message_size=max_message_size)
+
+
 async def open_postgresql(dsn: str, hub: NotificationHub, max_message_size: int | None) -> Backend:
     """A PostgreSQL backend on the database `dsn` (migrated on first open)."""
     return await PostgresBackend.connect(dsn, hub, max_message_size=max_message_size, migrate=True)
@@ -46,6 +53,7 @@ async def open_postgresql(dsn: str, hub: NotificationHub, max_message_size: int 
 # name -> factory: every backend passes the same suite. Tests that look inside the SQLite
 # file itself ask for `sqlite_harness` instead (tests/storage/conftest.py).
 BACKEND_FACTORIES: dict[str, BackendFactory] = {
+    "memory": open_memory,
     "sqlite": open_sqlite,
     "postgresql": open_postgresql,
 }
@@ -72,6 +80,8 @@ class Harness:
 
     def reopen(self, max_message_size: int | None = None) -> None:
         """Close the backend and open it again on the same data."""
+        if self.factory is open_memory:
+            pytest.skip("the memory backend keeps nothing once closed: there is no reopening")
         self.run(self.backend.close())
         self.backend = self.run(self.factory(self.path, self.hub, max_message_size))
 

@@ -124,6 +124,21 @@ class SqliteBackend:
         )
 
     @classmethod
+    async def open_memory(
+        cls,
+        hub: NotificationHub | None = None,
+        *,
+        max_message_size: int | None = None,
+        change_retention: float = changelog.DEFAULT_RETENTION,
+    ) -> SqliteBackend:
+        """A new store in memory only (the "memory" backend): for tests and throwaway
+        servers; everything is gone when it is closed."""
+        db = await Database.open_memory(hub)
+        return await cls.on(
+            db, max_message_size=max_message_size, change_retention=change_retention
+        )
+
+    @classmethod
     async def on(
         cls,
         db: SqlDatabase,

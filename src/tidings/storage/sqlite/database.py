@@ -12,6 +12,10 @@ back to its savepoint alone and gets its error; the others commit. With `synchro
 the COMMIT has reached the disk when an awaiting coroutine resumes, so an acknowledgement
 is never a lie, and ten concurrent deliveries cost one fsync instead of ten. Change notices
 collected by a write are published on the event loop after the commit.
+
+In memory (`open_memory`: the "memory" backend, for tests and throwaway servers) the one
+connection is the writer's: reads are queued to the writer thread too, and each runs alone
+between two group commits, so it sees committed data only.
 """
 
 from __future__ import annotations
@@ -103,6 +107,7 @@ class _WriteJob:
     fn: Callable[[WriteTxn], Any]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
+    read: Callable[[], Any] | None = None  # in memory: a read to run between commits
 
 
 class Database:
@@ -123,6 +128,7 @@ class Database:
         self._pending_reads: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._in_memory = False
 
     @classmethod
     async def open(cls, path: Path, hub: NotificationHub | None) -> Database:
@@ -146,6 +152,19 @@ class Database:
             raise _translate(error) from error
         return cls(path, conn, hub)
 
+    @classmethod
+    async def open_memory(cls, hub: NotificationHub | None) -> Database:
+        """A new, empty database that lives in memory only, gone when closed."""
+
+        def setup() -> sqlite3.Connection:
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            migrate(conn)
+            return conn
+
+        db = cls(Path(":memory:"), await asyncio.to_thread(setup), hub)
+        db._in_memory = True
+        return db
+
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run `fn(txn, *args, **kwargs)` as one atomic write on the writer thread; return
         once it is committed (see the module docstring: group commit)."""
@@ -162,8 +181,12 @@ class Database:
             job = self._jobs.get()
             if job is None:
                 return
+            if job.read is not None:
+                self._run_read(job)
+                continue
             batch = [job]
             stop = False
+            read_after: _WriteJob | None = None
             while len(batch) < GROUP_COMMIT_MAX:
                 try:
                     more = self._jobs.get_nowait()
@@ -172,10 +195,25 @@ class Database:
                 if more is None:
                     stop = True
                     break
+                if more.read is not None:
+                    read_after = more
+                    break
                 batch.append(more)
             self._commit(batch)
+            if read_after is not None:
+                self._run_read(read_after)
             if stop:
                 return
+
+    def _run_read(self, job: _WriteJob) -> None:
+        """In memory, on the writer thread: one read, alone between two commits."""
+        assert job.read is not None
+        try:
+            outcome: tuple[bool, Any, list[ChangeNotice]] = (True, job.read(), [])
+        except BaseException as error:  # handed to its caller
+            failure = _translate(error) if isinstance(error, sqlite3.Error) else error
+            outcome = (False, failure, [])
+        job.loop.call_soon_threadsafe(self._settle, job.future, outcome)
 
     def _commit(self, batch: list[_WriteJob]) -> None:
         conn = self._writer_conn
@@ -223,7 +261,7 @@ class Database:
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` in one read transaction (a consistent snapshot)."""
-        return await self._submit(self._readers, lambda: self._read_now(fn, args))
+        return await self._submit_read(lambda: self._read_now(fn, args))
 
     def _read_now(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         """On a reader thread: `fn(conn, *args)` in one read transaction."""
@@ -245,7 +283,7 @@ class Database:
             self._pending_reads.pop(key, None)  # from now on, newcomers start their own
             return self._read_now(fn, args)
 
-        future = self._submit(self._readers, run)
+        future = self._submit_read(run)
         self._pending_reads[key] = future
         future.add_done_callback(lambda _: self._forget_read(key, future))
         return await asyncio.shield(future)
@@ -278,6 +316,16 @@ class Database:
 
         await asyncio.to_thread(shutdown)
 
+    def _submit_read(self, call: Callable[[], T]) -> asyncio.Future[T]:
+        if not self._in_memory:
+            return self._submit(self._readers, call)
+        if self._closed:
+            raise MailError(MailErrorKind.TEMP, "storage is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put(_WriteJob(lambda txn: None, loop, future, read=call))
+        return future
+
     def _submit(self, pool: ThreadPoolExecutor, call: Callable[[], T]) -> asyncio.Future[T]:
         if self._closed:
             raise MailError(MailErrorKind.TEMP, "storage is closed")
@@ -288,6 +336,8 @@ class Database:
             raise MailError(MailErrorKind.TEMP, "storage is closed") from error
 
     def _reader(self) -> sqlite3.Connection:
+        if self._in_memory:
+            return self._writer_conn  # on the writer thread, between commits
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = _connect(self._path)
