@@ -1023,6 +1023,63 @@ def watch(  # noqa: PLR0917 - typer maps each parameter to a flag
     raise typer.Exit(code=watch_command(options))
 
 
+db_app = typer.Typer(
+    no_args_is_help=True, help="The database: schema migrations, moving to PostgreSQL."
+)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("migrate")
+@store_options
+def db_migrate(ctx: typer.Context) -> None:
+    """Create or upgrade the configured database's schema ([storage]; PostgreSQL nodes do
+    not migrate on start unless `migrate_on_start = true`)."""
+    from tidings.core.errors import MailError  # noqa: PLC0415
+    from tidings.storage.db_admin import migrate_storage  # noqa: PLC0415
+
+    settings = _resolve_config(ctx)
+    try:
+        storage = settings.storage
+        before, after = asyncio.run(
+            migrate_storage(storage.kind, storage.url, settings.database_path)
+        )
+    except MailError as error:
+        fail(error.reason)
+    if before == after:
+        typer.echo(f"schema is up to date (version {after})")
+    else:
+        typer.echo(f"schema migrated from version {before} to {after}")
+
+
+@db_app.command("copy")
+def db_copy(
+    source: Annotated[
+        str, typer.Option("--from", metavar="sqlite:PATH", help="The SQLite store (file or DIR).")
+    ],
+    target: Annotated[
+        str, typer.Option("--to", metavar="postgresql://...", help="An empty PostgreSQL database.")
+    ],
+) -> None:
+    """Copy a SQLite installation into PostgreSQL with the same UIDVALIDITY, UIDs, MODSEQs,
+    flags and dates, so clients resync without downloading again."""
+    from tidings.core.errors import MailError  # noqa: PLC0415
+    from tidings.storage.db_admin import parse_sqlite_source  # noqa: PLC0415
+    from tidings.storage.postgres.copy import copy_sqlite_to_postgres  # noqa: PLC0415
+
+    try:
+        path = parse_sqlite_source(source)
+    except ValueError as error:
+        fail(str(error))
+    if not target.startswith(("postgresql://", "postgres://")):
+        fail("--to must be a postgresql:// URL")
+    try:
+        counts = asyncio.run(copy_sqlite_to_postgres(path, target))
+    except MailError as error:
+        fail(error.reason)
+    typer.echo(", ".join(f"{table} {rows}" for table, rows in counts.items()))
+    typer.echo(f"copied {path} into PostgreSQL; point [storage] url at it and start the nodes")
+
+
 def main() -> None:
     """Entry point of `tidings` and `python -m tidings`."""
     app()
