@@ -87,7 +87,9 @@ class TidingsServer:
     def start(self, *extra_args: str) -> None:
         """Start (or restart) the server process and wait until it listens.
 
-        Every listener gets a port (0 = off); `extra_args` go to `tidings serve`."""
+        Every listener gets a port (0 = off); `extra_args` go to `tidings serve`. One
+        worker process unless `extra_args` say `--workers N`: per-process state (login
+        throttles, the auth cache) is what many tests check."""
         ports = {
             "imap": self.imap_port,
             "imaps": self.imaps_port,
@@ -95,7 +97,7 @@ class TidingsServer:
             "pop3s": self.pop3s_port,
             "lmtp": self.lmtp_port,
         }
-        listen_args = []
+        listen_args = [] if "--workers" in extra_args else ["--workers", "1"]
         for name, port in ports.items():
             listen_args += [f"--{name}", f"127.0.0.1:{port}" if port else "off"]
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - owned by the process

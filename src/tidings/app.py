@@ -13,7 +13,7 @@ import signal
 import socket
 import ssl
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 
 from tidings.auth.authenticator import Authenticator
@@ -24,6 +24,7 @@ from tidings.net.listener import (
     bound_addresses,
     format_address,
     start_listener,
+    start_listener_on,
     start_unix_listener,
 )
 from tidings.net.stream import Stream
@@ -92,10 +93,15 @@ async def run_server(
     *,
     ready: Callable[[], None] | None = None,
     stop: asyncio.Event | None = None,
+    bound: Mapping[str, list[socket.socket]] | None = None,
+    handle_signals: bool = True,
 ) -> None:
     """Serve until SIGTERM/SIGINT (or until `stop` is set), then shut down cleanly.
 
-    `ready` is called once every listener accepts connections. Raises StartupError.
+    `ready` is called once every listener accepts connections. With `bound` (a worker of
+    `serve --workers N`), the listeners accept on those already-listening sockets, keyed by
+    listener name ("imap", ..., "lmtp_socket"), instead of binding the configured addresses.
+    Without `handle_signals` the caller handles SIGTERM/SIGINT itself. Raises StartupError.
     """
     stop_event = stop if stop is not None else asyncio.Event()
     hub = NotificationHub(max_pending=config.limits.notify_queue_size)
@@ -105,8 +111,8 @@ async def run_server(
     relay: NotifyRelay | None = None
     try:
         relay = await _start_relay(config, hub)
-        servers = await _start_listeners(config, backend, hub, connections)
-        with _signals_set(stop_event):
+        servers = await _start_listeners(config, backend, hub, connections, bound)
+        with _signals_set(stop_event) if handle_signals else contextlib.nullcontext():
             if ready is not None:
                 ready()
             await stop_event.wait()
@@ -128,7 +134,11 @@ async def _start_relay(config: Config, hub: NotificationHub) -> NotifyRelay:
 
 
 async def _start_listeners(
-    config: Config, backend: Backend, hub: NotificationHub, connections: ConnectionRegistry
+    config: Config,
+    backend: Backend,
+    hub: NotificationHub,
+    connections: ConnectionRegistry,
+    bound: Mapping[str, list[socket.socket]] | None,
 ) -> list[asyncio.Server]:
     from tidings.delivery.deliverer import Deliverer  # noqa: PLC0415 - keeps CLI start fast
     from tidings.imap.driver import serve_connection as serve_imap  # noqa: PLC0415
@@ -185,6 +195,16 @@ async def _start_listeners(
     ]
     servers: list[asyncio.Server] = []
     try:
+        if bound is not None:  # a worker: accept on the supervisor's sockets
+            plan.append(("lmtp_socket", None, lmtp_handler, False))
+            for name, _, handler, implicit_tls in plan:
+                listener_tls = tls_context if implicit_tls else None
+                for sock in bound.get(name, []):
+                    server = await start_listener_on(
+                        sock, handler, ssl_context=listener_tls, connections=connections
+                    )
+                    servers.append(server)
+            return servers
         for name, address, handler, implicit_tls in plan:
             if address is None:
                 continue

@@ -194,12 +194,22 @@ def serve(  # noqa: PLR0917 - typer maps each parameter to a flag; there is one 
     demo: Annotated[
         bool, typer.Option("--demo", help=f"Create {DEMO_ADDRESS} and print how to connect.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            min=1,
+            help="Processes sharing the listeners (env TIDINGS_WORKERS; default: one per core).",
+        ),
+    ] = None,
 ) -> None:
     """Run every listener until SIGTERM or Ctrl-C."""
     from tidings.app import StartupError, configure_logging, run_server  # noqa: PLC0415
+    from tidings.workers.supervisor import run_supervisor  # noqa: PLC0415
 
     listen = {"imap": imap, "imaps": imaps, "pop3": pop3, "pop3s": pop3s, "lmtp": lmtp}
-    settings = _resolve_config(ctx, log_level=log_level, **listen)
+    settings = _resolve_config(ctx, log_level=log_level, workers=workers, **listen)
     if settings.log_level not in ("debug", "info", "warning", "error"):
         fail(f"bad --log-level {settings.log_level!r}")
     configure_logging(settings.log_level)
@@ -207,7 +217,10 @@ def serve(  # noqa: PLR0917 - typer maps each parameter to a flag; there is one 
     async def main() -> None:
         password = await ensure_demo_account(settings) if demo else None
         ready = (lambda: print_demo_box(settings, password)) if password else None
-        await run_server(settings, ready=ready)
+        if settings.worker_count > 1:  # issue 7: a supervisor and N worker processes
+            await run_supervisor(settings, ready=ready)
+        else:
+            await run_server(settings, ready=ready)
 
     try:
         asyncio.run(main())
@@ -603,7 +616,7 @@ def _pop3_and_lmtp_examples(settings: Config, user: str, password: str) -> list[
         host, port = settings.lmtp
         lines += [
             "python3 -c 'import smtplib",
-            f'c = smtplib.LMTP("{host}", {port}); c.lhlo()',
+            f'c = smtplib.LMTP("{host}", {port})',  # sendmail says LHLO itself
             f'print(c.sendmail("me@example.test", "{user}",'
             ' b"Subject: hi\\r\\n\\r\\nHello\\r\\n"))\'',
             "",

@@ -101,6 +101,8 @@ def test_serve_demo_listens_and_stops_on_sigterm(tmp_path: Path) -> None:
             "--lmtp",
             "127.0.0.1:0",
             "--demo",
+            "--workers",  # the stand-in driver lives in this process only
+            "1",
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -148,6 +150,8 @@ def test_serve_reports_a_busy_port(tmp_path: Path) -> None:
                 "off",
                 "--lmtp",
                 "off",
+                "--workers",
+                "1",
             ),
             capture_output=True,
             text=True,

@@ -13,8 +13,10 @@ import ipaddress
 import logging
 import socket
 import ssl
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from tidings.net.stream import Stream, StreamClosed, TcpStream
 
@@ -93,6 +95,73 @@ async def start_listener(
         reuse_address=True,
         backlog=LISTEN_BACKLOG,
     )
+
+
+async def start_listener_on(
+    sock: socket.socket,
+    handler: Handler,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    connections: ConnectionRegistry | None = None,
+) -> asyncio.Server:
+    """Like start_listener, on a socket that is already bound and listening (one a
+    supervisor bound and handed to this worker process: `tidings serve --workers N`).
+    A TCP socket gets implicit TLS with `ssl_context`; a Unix socket is left in place when
+    the server closes, since other processes still accept on it."""
+    registry = connections if connections is not None else ConnectionRegistry()
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _serve_one(reader, writer, handler, registry)
+
+    if sock.family == socket.AF_UNIX:
+        # Python 3.13 removes the socket file when a Unix server closes; not ours to remove.
+        keep: dict[str, Any] = {"cleanup_socket": False} if sys.version_info >= (3, 13) else {}
+        return await asyncio.start_unix_server(on_connect, sock=sock, **keep)
+    return await asyncio.start_server(
+        on_connect,
+        sock=sock,
+        ssl=ssl_context,
+        ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if ssl_context is not None else None,
+    )
+
+
+def bind_listening_sockets(host: str, port: int) -> list[socket.socket]:
+    """Bind and listen on `host`:`port` as asyncio's start_server does (one socket per
+    address the host resolves to; IPv6 sockets are IPv6-only), for start_listener_on in
+    other processes. The sockets are inheritable. Raises OSError."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, protocol, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, protocol)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(LISTEN_BACKLOG)
+            sock.set_inheritable(True)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def bind_unix_listening_socket(path: Path) -> socket.socket:
+    """Bind and listen on the Unix socket `path` as start_unix_listener does (a stale
+    socket file is replaced; mode 0660), for start_listener_on. Raises OSError."""
+    _clear_socket_path(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(path))
+        path.chmod(0o660)
+        sock.listen(LISTEN_BACKLOG)
+        sock.set_inheritable(True)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 async def start_unix_listener(
