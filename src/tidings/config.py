@@ -108,8 +108,11 @@ class Config:
 
     @property
     def worker_count(self) -> int:
-        """How many processes `tidings serve` runs: `workers`, else the number of cores."""
-        return self.workers if self.workers is not None else os.cpu_count() or 1
+        """How many processes `tidings serve` runs: `workers`, else one per core (one for
+        the memory store, which lives in a single process)."""
+        if self.workers is not None:
+            return self.workers
+        return 1 if self.storage.kind == "memory" else os.cpu_count() or 1
 
     @property
     def database_path(self) -> Path:

@@ -216,3 +216,11 @@ def test_a_bad_tidings_workers_is_an_error(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "error: TIDINGS_WORKERS must be a whole number of processes" in result.stderr
+
+
+def test_the_memory_store_refuses_several_workers(tmp_path: Path) -> None:
+    config = tmp_path / "tidings.toml"
+    config.write_text('[storage]\nbackend = "memory"\n')
+    result = run_cli(tmp_path, "serve", "--config", str(config), "--workers", "2")
+    assert result.returncode == 1
+    assert "error: the memory store lives in one process: it needs --workers 1" in result.stderr

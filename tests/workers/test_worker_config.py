@@ -48,3 +48,10 @@ def test_unknown_keys_are_still_errors(tmp_path: Path) -> None:
 
 def test_config_default_field() -> None:
     assert Config(workers=4).worker_count == 4
+
+
+def test_the_memory_store_defaults_to_one_process(tmp_path: Path) -> None:
+    path = tmp_path / "tidings.toml"
+    path.write_text('[storage]\nbackend = "memory"\n')
+    assert load_config(path, {}, environ={}).worker_count == 1
+    assert load_config(path, {"workers": 3}, environ={}).worker_count == 3  # refused at start

@@ -72,6 +72,8 @@ async def run_supervisor(
     """Serve with `config.worker_count` worker processes until SIGTERM/SIGINT (or `stop`).
 
     `ready` is called once every worker accepts connections. Raises StartupError."""
+    if config.storage.kind == "memory":
+        raise StartupError("the memory store lives in one process: it needs --workers 1")
     await prepare_store(config)
     bound = bind_listeners(config)
     try:
