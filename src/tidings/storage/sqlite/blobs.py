@@ -3,11 +3,16 @@
 A blob row is keyed by the SHA-256 of the raw bytes and also holds the facts parsed from
 them (the facts are a function of the bytes, so they share the key). Rows are never
 rewritten; COPY shares them, and `collect` deletes those no message references any more.
+
+The bodies sit behind this module's four functions, `put`, `collect`, `body` and
+`bodies`: nothing else reads or writes `blobs.body`. An object store (bodies in S3 and the
+like, keyed by the digest) replaces these four and leaves the rest of the store as it is.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -71,6 +76,21 @@ def collect(conn: Connection, blob_ids: Iterable[int]) -> None:
         "DELETE FROM blobs WHERE id = ? AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?)",
         ((blob_id, blob_id) for blob_id in set(blob_ids)),
     )
+
+
+def body(conn: Connection, blob_id: int) -> bytes:
+    """The raw message stored as `blob_id`."""
+    row = conn.execute("SELECT body FROM blobs WHERE id = ?", (blob_id,)).fetchone()
+    return decompress(bytes(row[0]))
+
+
+def bodies(conn: Connection, blob_ids: Iterable[int]) -> dict[int, bytes]:
+    """The raw messages stored as `blob_ids`, by id, in one query."""
+    wanted = json.dumps(sorted(set(blob_ids)))
+    rows = conn.execute(
+        "SELECT id, body FROM blobs WHERE id IN (SELECT value FROM json_each(?))", (wanted,)
+    )
+    return {int(blob_id): decompress(bytes(data)) for blob_id, data in rows}
 
 
 def decompress(data: bytes) -> bytes:

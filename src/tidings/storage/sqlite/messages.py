@@ -293,26 +293,28 @@ def copy(
     return CopyResult(dest.uidvalidity, tuple(source_uids), tuple(dest_uids))
 
 
-def _blob_column(conn: Connection, owner: Owner, mailbox_id: int, uid: int, column: str) -> bytes:
+def _blob_of(conn: Connection, owner: Owner, mailbox_id: int, uid: int) -> tuple[int, bytes]:
+    """The blob id and the stored facts column of a message; EXPUNGED if it is gone."""
     mailbox_by_id(conn, owner.id, mailbox_id)
     row = conn.execute(
-        f"SELECT b.{column} FROM messages m JOIN blobs b ON b.id = m.blob_id"
+        "SELECT b.id, b.facts FROM messages m JOIN blobs b ON b.id = m.blob_id"
         " WHERE m.mailbox_id = ? AND m.uid = ?",
         (mailbox_id, uid),
     ).fetchone()
     if row is None:
         raise MailError(MailErrorKind.EXPUNGED, "Message was expunged")
-    return bytes(row[0])
+    return int(row[0]), bytes(row[1])
 
 
 def read_message(conn: Connection, owner: Owner, mailbox_id: int, uid: int) -> bytes:
     """The raw message; EXPUNGED if it is gone."""
-    return blobs.decompress(_blob_column(conn, owner, mailbox_id, uid, "body"))
+    blob_id, _facts = _blob_of(conn, owner, mailbox_id, uid)
+    return blobs.body(conn, blob_id)
 
 
 def read_facts(conn: Connection, owner: Owner, mailbox_id: int, uid: int) -> mime.MessageFacts:
     """The facts parsed at append; EXPUNGED if the message is gone."""
-    return facts_cache.facts_for(_blob_column(conn, owner, mailbox_id, uid, "facts"))
+    return facts_cache.facts_for(_blob_of(conn, owner, mailbox_id, uid)[1])
 
 
 def read_facts_many(
@@ -338,11 +340,12 @@ def read_messages_many(
     reads them a chunk at a time); an expunged UID is simply absent."""
     mailbox_by_id(conn, owner.id, mailbox_id)
     rows = conn.execute(
-        "SELECT m.uid, b.body, b.facts FROM messages m JOIN blobs b ON b.id = m.blob_id"
+        "SELECT m.uid, b.id, b.facts FROM messages m JOIN blobs b ON b.id = m.blob_id"
         " WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?))",
         (mailbox_id, uid_filter(uids)),
-    )
+    ).fetchall()
+    raw = blobs.bodies(conn, (int(blob_id) for _uid, blob_id, _facts in rows))
     return {
-        int(uid): (blobs.decompress(bytes(body)), facts_cache.facts_for(bytes(facts)))
-        for uid, body, facts in rows
+        int(uid): (raw[int(blob_id)], facts_cache.facts_for(bytes(facts)))
+        for uid, blob_id, facts in rows
     }

@@ -65,11 +65,10 @@ def mailbox_objectid(conn: Connection, mailbox_id: int, uidvalidity: int) -> str
     return _token(_key(conn), "F", mailbox_id, uidvalidity)
 
 
-def _thread_root(conn: Connection, digest: bytes, facts_column: bytes) -> str:
+def _thread_root(conn: Connection, blob_id: int, facts_column: bytes) -> str:
     facts = blobs.load_facts(facts_column)
     if facts.thread_root is None:  # facts stored before they had it: derive it now
-        row = conn.execute("SELECT body FROM blobs WHERE digest = ?", (digest,)).fetchone()
-        facts = mime.with_derived_text(blobs.decompress(bytes(row[0])), facts)
+        facts = mime.with_derived_text(blobs.body(conn, blob_id), facts)
     return facts.thread_root or ""
 
 
@@ -80,14 +79,14 @@ def object_ids(
     mailbox_by_id(conn, owner.id, mailbox_id)
     key = _key(conn)
     rows = conn.execute(
-        "SELECT m.uid, b.digest, b.facts FROM messages m JOIN blobs b ON b.id = m.blob_id"
+        "SELECT m.uid, b.id, b.digest, b.facts FROM messages m JOIN blobs b ON b.id = m.blob_id"
         " WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?))",
         (mailbox_id, uid_filter(uids)),
     ).fetchall()
     result = {}
-    for uid, digest_column, facts_column in rows:
+    for uid, blob_id, digest_column, facts_column in rows:
         digest = bytes(digest_column)
-        root = _thread_root(conn, digest, bytes(facts_column))
+        root = _thread_root(conn, int(blob_id), bytes(facts_column))
         result[int(uid)] = MessageObjectIds(
             emailid=_token(key, "M", owner.id, digest),
             threadid=_token(key, "T", owner.id, root if root else digest),
