@@ -6,6 +6,7 @@ test about two workers cannot pass with one doing all the work.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import smtplib
@@ -224,3 +225,41 @@ def test_the_memory_store_refuses_several_workers(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "serve", "--config", str(config), "--workers", "2")
     assert result.returncode == 1
     assert "error: the memory store lives in one process: it needs --workers 1" in result.stderr
+
+
+def test_ctrl_c_to_the_process_group_stops_everything_cleanly(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C signals the supervisor and every worker at once, and an impatient
+    user (or `timeout`, or systemd) may signal again: a worker already shutting down must
+    finish its clean shutdown, not die of the next signal."""
+    server = make_server(tmp_path / "data")
+    log = open(server.data_dir / "server.log", "ab")  # noqa: SIM115 - owned by the process
+    process = subprocess.Popen(
+        tidings_command(
+            "serve", "--data", str(server.data_dir), "--workers", str(WORKERS),
+            "--imap", f"127.0.0.1:{server.imap_port}", "--imaps", "off", "--pop3", "off",
+            "--pop3s", "off", "--lmtp", "off",
+        ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, as a shell job has
+    )  # fmt: skip
+    log.close()
+    server.process = process
+    try:
+        wait_for_log(server, f"{WORKERS} workers serving")
+        pids = worker_pids(server)
+        os.killpg(process.pid, signal.SIGINT)
+        deadline = time.monotonic() + 40
+        while (live := [pid for pid in pids if alive(pid)]) and time.monotonic() < deadline:
+            for pid in live:  # more signals while they shut down
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+            time.sleep(0.005)
+        assert process.wait(timeout=40) == 0, server.log_text()
+    finally:
+        server.stop(kill=True)
+    assert not [pid for pid in pids if alive(pid)]
+    log = server.log_text()
+    assert log.count("tidings: shutting down") == WORKERS
+    assert "was killed by" not in log  # every worker exited 0
+    assert os.listdir(server.data_dir / "run" / "notify") == []

@@ -18,6 +18,7 @@ arriving after the `STOP` would otherwise kill the worker in the middle of its s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import pickle
 import signal
@@ -97,9 +98,15 @@ async def serve(spec: WorkerSpec, control: socket.socket) -> None:
     def ready() -> None:
         control.send(READY)  # one byte into an empty socket buffer: never blocks
 
+    def on_signal(signum: int, frame: object) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the worker is exiting
+            loop.call_soon_threadsafe(stop.set)
+
     loop.add_reader(control.fileno(), supervisor_spoke)
+    # signal.signal, not loop.add_signal_handler: the loop removes its handlers when it
+    # closes, and a signal between that and the process's exit would kill the worker.
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        signal.signal(signum, on_signal)
     try:
         await run_server(spec.config, ready=ready, stop=stop, bound=bound, handle_signals=False)
     finally:
@@ -124,5 +131,9 @@ def main(argv: list[str]) -> int:
         logger.error("%s", error)
         return 1
     finally:
+        # Done: ignored signals stay ignored through the interpreter's exit, which resets
+        # Python-level handlers to the default (killing) action.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)
         control.close()
     return 0
