@@ -88,6 +88,17 @@ async def open_backend(config: Config, hub: NotificationHub | None = None) -> Ba
     return backend
 
 
+async def open_store_for_serving(config: Config, hub: NotificationHub | None = None) -> Backend:
+    """`open_backend` for `tidings serve`: a store that cannot be opened (PostgreSQL
+    unreachable, its schema not migrated) is a StartupError with the reason."""
+    from tidings.core.errors import MailError  # noqa: PLC0415
+
+    try:
+        return await open_backend(config, hub)
+    except MailError as error:
+        raise StartupError(f"cannot open the store: {error.reason}") from error
+
+
 async def run_server(
     config: Config,
     *,
@@ -105,7 +116,7 @@ async def run_server(
     """
     stop_event = stop if stop is not None else asyncio.Event()
     hub = NotificationHub(max_pending=config.limits.notify_queue_size)
-    backend = await open_backend(config, hub)
+    backend = await open_store_for_serving(config, hub)
     connections = ConnectionRegistry()
     servers: list[asyncio.Server] = []
     relay: NotifyRelay | None = None

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tidings.app import StartupError, open_backend
+from tidings.app import StartupError, open_store_for_serving
 from tidings.config import Config
 from tidings.net.listener import (
     bind_listening_sockets,
@@ -90,7 +90,7 @@ async def prepare_store(config: Config) -> None:
         load_or_create_certificate(config.data_dir, config.tls_cert_file, config.tls_key_file)
     except (OSError, ValueError) as error:
         raise StartupError(f"cannot load the TLS certificate: {error}") from error
-    backend = await open_backend(config)
+    backend = await open_store_for_serving(config)
     await backend.close()
 
 
