@@ -121,7 +121,10 @@ async def run_server(
     servers: list[asyncio.Server] = []
     relay: NotifyRelay | None = None
     try:
-        relay = await _start_relay(config, hub)
+        # PostgreSQL carries every process's notices itself (LISTEN/NOTIFY), `tidings
+        # deliver`'s too; the loopback relay is for stores that cannot.
+        if config.storage.kind != "postgresql":
+            relay = await _start_relay(config, hub)
         servers = await _start_listeners(config, backend, hub, connections, bound)
         with _signals_set(stop_event) if handle_signals else contextlib.nullcontext():
             if ready is not None:
