@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import socket
 import stat
 import subprocess
 import tempfile
@@ -30,9 +31,15 @@ def test_unix_socket(reconfigure: Reconfigure) -> None:
         socket_path = Path(directory) / "lmtp.sock"
         server = reconfigure(listen={"lmtp_socket": str(socket_path)})
         # The fixture waits for the TCP ports; the socket may be bound a moment later.
+        # The file appears at bind(), a moment before listen(): wait until it accepts.
         deadline = time.monotonic() + TIMEOUT
-        while not socket_path.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        while time.monotonic() < deadline:
+            try:
+                with socket.socket(socket.AF_UNIX) as probe:
+                    probe.connect(str(socket_path))
+                break
+            except OSError:
+                time.sleep(0.05)
         assert stat.S_ISSOCK(socket_path.stat().st_mode)
         subject = unique_subject()
         message = make_message(subject)
