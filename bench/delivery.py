@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from bench.common import account, corpus_messages, cpu_seconds
 from bench.servers import Server
@@ -64,26 +64,42 @@ async def _session(
     return delivered
 
 
-async def _deliver(port: int, sessions: int, seconds: float, accounts: int) -> int:
+async def _deliver(ports: Sequence[int], sessions: int, seconds: float, accounts: int) -> int:
     messages = corpus_messages(40)
     deadline = time.monotonic() + seconds
     counts = await asyncio.gather(
-        *(_session(port, deadline, n * 7, accounts, messages) for n in range(sessions))
+        *(
+            _session(ports[n % len(ports)], deadline, n * 7, accounts, messages)
+            for n in range(sessions)
+        )
     )
     return sum(counts)
 
 
 def run_delivery(
-    server: Server, sessions: int, seconds: float, *, accounts: int
+    server: Server,
+    sessions: int,
+    seconds: float,
+    *,
+    accounts: int,
+    ports: Sequence[int] = (),
+    cpu: Callable[[], float] | None = None,
+    extra_cpu: Mapping[str, Callable[[], float]] | None = None,
 ) -> dict[str, float]:
-    """{"msg/s", "cpu_ms_per_msg"} over `sessions` concurrent LMTP sessions."""
-    cpu_before = cpu_seconds(server.pid)
+    """{"msg/s", "cpu_ms_per_msg", "delivered"} over `sessions` concurrent LMTP sessions.
+
+    `ports` (default: the server's LMTP port) spreads the sessions, session n on
+    ports[n % len(ports)]; `cpu` (default: the server's process tree) gives the CPU seconds
+    used so far; each of `extra_cpu` is reported as "NAME cpu_ms_per_msg"."""
+    ports = list(ports) or [server.lmtp_port]
+    probes = {"cpu_ms_per_msg": cpu or (lambda: cpu_seconds(server.pid))}
+    probes.update({f"{name} cpu_ms_per_msg": p for name, p in (extra_cpu or {}).items()})
+    cpu_before = {key: read() for key, read in probes.items()}
     started = time.monotonic()
-    delivered = asyncio.run(_deliver(server.lmtp_port, sessions, seconds, accounts))
+    delivered = asyncio.run(_deliver(ports, sessions, seconds, accounts))
     elapsed = time.monotonic() - started
-    cpu = cpu_seconds(server.pid) - cpu_before
-    return {
-        "msg/s": delivered / elapsed,
-        "cpu_ms_per_msg": cpu * 1000 / delivered if delivered else float("nan"),
-        "delivered": delivered,
-    }
+    result: dict[str, float] = {"msg/s": delivered / elapsed, "delivered": delivered}
+    for key, read in probes.items():
+        used = read() - cpu_before[key]
+        result[key] = used * 1000 / delivered if delivered else float("nan")
+    return result

@@ -20,7 +20,7 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from bench.common import PASSWORD, account, corpus_messages, cpu_seconds
 from bench.imap import BenchImap, ImapError
@@ -84,7 +84,7 @@ async def one_session(
 
 
 async def _clients(
-    numbers: Sequence[int], port: int, accounts: int, seconds: float, seed: int
+    numbers: Sequence[int], ports: Sequence[int], accounts: int, seconds: float, seed: int
 ) -> tuple[Counter[str], int]:
     messages = corpus_messages(40)
     counts: Counter[str] = Counter()
@@ -97,7 +97,12 @@ async def _clients(
         while time.monotonic() < deadline:
             try:
                 await one_session(
-                    number, port, accounts=accounts, rng=rng, messages=messages, counts=counts
+                    number,
+                    ports[number % len(ports)],
+                    accounts=accounts,
+                    rng=rng,
+                    messages=messages,
+                    counts=counts,
                 )
             except (ImapError, OSError, asyncio.IncompleteReadError) as error:
                 errors += 1
@@ -118,11 +123,18 @@ async def _warm_logins(port: int, accounts: int) -> None:
     await asyncio.gather(*(one(index) for index in range(accounts)))
 
 
+def warm_logins(ports: Sequence[int], accounts: int, rounds: int = 1) -> None:
+    """Log in to each of the first `accounts` accounts on every port, `rounds` times."""
+    for _ in range(rounds):
+        for port in ports:
+            asyncio.run(_warm_logins(port, accounts))
+
+
 def _process_main(
-    numbers: list[int], port: int, options: tuple[int, float, int], out: object
+    numbers: list[int], ports: list[int], options: tuple[int, float, int], out: object
 ) -> None:
     accounts, seconds, seed = options
-    counts, errors = asyncio.run(_clients(numbers, port, accounts, seconds, seed))
+    counts, errors = asyncio.run(_clients(numbers, ports, accounts, seconds, seed))
     out.put((dict(counts), errors))  # type: ignore[attr-defined]
 
 
@@ -134,22 +146,34 @@ def run_mixed(
     accounts: int,
     seed: int = 1,
     processes: int = 2,
+    ports: Sequence[int] = (),
+    cpu: Callable[[], float] | None = None,
+    extra_cpu: Mapping[str, Callable[[], float]] | None = None,
+    warm_rounds: int = 1,
 ) -> dict[str, float]:
     """Run `clients` clients for `seconds`; {"ops/s", "cpu_ms_per_1000", per command ops/s,
-    "errors"}."""
+    "errors"}.
+
+    `ports` (default: the server's IMAP port) spreads the clients over several ports, client
+    n on ports[n % len(ports)]; `cpu` (default: the server's process tree) gives the CPU
+    seconds used so far; each of `extra_cpu` is reported as "NAME cpu_ms_per_1000".
+    `warm_rounds` repeats the warm-up logins (several worker processes each cache a login
+    only once a connection of that account reached them; 0: the caller warmed them)."""
+    ports = list(ports) or [server.imap_port]
+    probe = cpu or (lambda: cpu_seconds(server.pid))
+    probes = {"cpu_ms_per_1000": probe}
+    probes.update({f"{name} cpu_ms_per_1000": p for name, p in (extra_cpu or {}).items()})
     # One login per account first: Tidings keeps a strong hash (Argon2id) and remembers a
     # success for a while, while the bench's Dovecot has plain passwords; the measured part
     # is then steady state for both (the cold first login is in the IDLE set-up figures).
-    asyncio.run(_warm_logins(server.imap_port, min(accounts, clients)))
+    warm_logins(ports, min(accounts, clients), warm_rounds)
     context = multiprocessing.get_context("fork")
     out = context.Queue()
     groups = [list(range(start, clients, processes)) for start in range(min(processes, clients))]
-    cpu_before = cpu_seconds(server.pid)
+    cpu_before = {key: read() for key, read in probes.items()}
     started = time.monotonic()
     workers = [
-        context.Process(
-            target=_process_main, args=(g, server.imap_port, (accounts, seconds, seed), out)
-        )
+        context.Process(target=_process_main, args=(g, ports, (accounts, seconds, seed), out))
         for g in groups
     ]
     for worker in workers:
@@ -163,10 +187,11 @@ def run_mixed(
     for worker in workers:
         worker.join(30)
     elapsed = time.monotonic() - started
-    cpu = cpu_seconds(server.pid) - cpu_before
+    used = {key: read() - cpu_before[key] for key, read in probes.items()}
     operations = sum(total.values())
     result = {f"{name} ops/s": count / elapsed for name, count in sorted(total.items())}
     result["ops/s"] = operations / elapsed
-    result["cpu_ms_per_1000"] = cpu * 1000 / operations * 1000 if operations else float("nan")
+    for key, seconds_used in used.items():
+        result[key] = seconds_used * 1000 / operations * 1000 if operations else float("nan")
     result["errors"] = errors
     return result

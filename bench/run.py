@@ -1,18 +1,22 @@
 """Tidings against Dovecot, side by side in one run: `make bench` (or
-`python -m bench.run [--quick] [--only mixed,delivery,idle,big] [--out FILE]`).
+`python -m bench.run [--quick] [--only mixed,delivery,idle,big,scale] [--out FILE]`).
 
 Both servers start on loopback with the same accounts and messages (bench/servers.py),
 each scenario runs against one and then the other, and the table printed at the end (and
 written to `--out`, default bench/RESULTS.md) has both figures, the ratio
 (Tidings/Dovecot, above 1 meaning Tidings is better) and pass/fail against the targets of
-the performance issue. `--quick` runs every scenario small (a minute or two; the test suite
-runs a tinier version still). Every load loop is bounded in count and in time.
+the performance issue. `scale` (bench/scale.py) compares Tidings with itself instead: one
+worker against two on SQLite, one node against two on PostgreSQL, on servers it starts
+itself (asked for alone, no Dovecot is started). `--quick` runs every scenario small (a
+minute or two; the test suite runs a tinier version still). Every load loop is bounded in
+count and in time.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime
 import os
 import platform
@@ -29,6 +33,7 @@ from bench.common import Report, Row, account, corpus_messages, raise_fd_limit
 from bench.delivery import run_delivery
 from bench.idle_fanout import run_idle
 from bench.mixed import run_mixed
+from bench.scale import ScaleSize, run_scale
 from bench.servers import Server, both, fill
 
 
@@ -44,11 +49,15 @@ class Plan:
     delivery_seconds: float
     idle_connections: tuple[int, ...]
     big_messages: int
+    scale: ScaleSize  # accounts, messages each, mixed clients, LMTP sessions, seconds
 
 
-FULL = Plan(100, 50, (1, 50, 500), 20.0, (1, 10), 15.0, (1_000, 10_000, 50_000), 100_000)
-QUICK = Plan(20, 100, (1, 50), 8.0, (1, 10), 5.0, (1_000,), 5_000)
-TINY = Plan(3, 20, (1, 4), 2.0, (1, 2), 1.5, (20,), 200)
+FULL = Plan(
+    100, 50, (1, 50, 500), 20.0, (1, 10), 15.0, (1_000, 10_000, 50_000), 100_000,
+    ScaleSize(100, 50, 50, 10, 15.0),
+)  # fmt: skip
+QUICK = Plan(20, 100, (1, 50), 8.0, (1, 10), 5.0, (1_000,), 5_000, ScaleSize(50, 50, 50, 10, 5.0))
+TINY = Plan(3, 20, (1, 4), 2.0, (1, 2), 1.5, (20,), 200, ScaleSize(4, 10, 4, 2, 1.0))
 
 
 def _pair(results: dict[str, dict[str, Any]], key: str) -> tuple[Any, Any]:
@@ -181,12 +190,22 @@ def run_big_scenario(servers: list[Server], plan: Plan, report: Report) -> None:
         report.add(row)
 
 
+def run_scale_scenario(servers: list[Server], plan: Plan, report: Report) -> None:
+    """One against two (bench/scale.py), on servers of its own: `servers` is unused."""
+    del servers
+    run_scale(plan.scale, report)
+
+
 SCENARIOS: dict[str, Callable[[list[Server], Plan, Report], None]] = {
     "mixed": run_mixed_scenario,
     "delivery": run_delivery_scenario,
     "idle": run_idle_scenario,
     "big": run_big_scenario,
+    "scale": run_scale_scenario,
 }
+# Scenarios that start their own servers: with only these, Tidings and Dovecot of both()
+# are not started.
+OWN_SERVERS = {"scale"}
 
 
 def machine_line() -> str:
@@ -209,8 +228,11 @@ def run(plan: Plan, only: list[str], out: Path | None) -> Report:
     report = Report()
     with (
         tempfile.TemporaryDirectory(prefix="tidings-bench-") as base,
-        both(Path(base), plan.accounts) as servers,
+        contextlib.ExitStack() as stack,
     ):
+        servers: list[Server] = []
+        if any(name not in OWN_SERVERS for name in only):
+            servers = stack.enter_context(both(Path(base), plan.accounts))
         messages = corpus_messages(plan.messages_per_account)
         addresses = [account(i) for i in range(plan.accounts - 1)]  # the last: big mailbox
         for server in servers:
@@ -230,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="every scenario small")
     size.add_argument("--tiny", action="store_true", help="smallest (what the tests run)")
-    parser.add_argument("--only", default=",".join(SCENARIOS), help="mixed,delivery,idle,big")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help=",".join(SCENARIOS))
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS.md"))
     args = parser.parse_args(argv)
     only = [name.strip() for name in args.only.split(",") if name.strip()]
