@@ -34,7 +34,7 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
 import asyncpg
@@ -58,6 +58,8 @@ RECONNECT_WINDOW = 30.0
 # How long to wait for a free pooled connection, and for a new connection.
 ACQUIRE_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 5.0
+# How long closing waits for the pool's connections before cutting them.
+CLOSE_TIMEOUT = 5.0
 # The listening connection is checked this often (a dead peer may not close the socket).
 LISTEN_CHECK_SECONDS = 2.0
 
@@ -67,6 +69,7 @@ _UNREACHABLE = (
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,  # a pooled connection broken mid-operation
     asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash, cannot connect now
 )
 
@@ -195,7 +198,7 @@ class PostgresDatabase:
                 await self._listener_task
         if self._pool is not None:
             try:
-                await asyncio.wait_for(self._pool.close(), RECONNECT_WINDOW)
+                await asyncio.wait_for(self._pool.close(), CLOSE_TIMEOUT)
             except TimeoutError:
                 self._pool.terminate()
 
@@ -247,10 +250,26 @@ class PostgresDatabase:
             except asyncpg.PostgresError as error:
                 raise _temp(error) from error
 
-    async def _write_once(self, call: Callable[[WriteTxn], T]) -> T:
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection. Giving it back never raises: once a transaction's outcome
+        is known, a database that went away meanwhile must not turn a committed write
+        into a failure (or, retried, into a second copy). A connection that cannot be
+        reset is closed instead of reused."""
         assert self._pool is not None
+        conn = await self._pool.acquire(timeout=ACQUIRE_TIMEOUT)
+        try:
+            yield conn
+        finally:
+            try:
+                await self._pool.release(conn)
+            except Exception as error:  # the outcome is already decided
+                logger.debug("dropping a broken database connection: %s", error)
+                conn.terminate()
+
+    async def _write_once(self, call: Callable[[WriteTxn], T]) -> T:
         loop = asyncio.get_running_loop()
-        async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+        async with self._connection() as conn:
             transaction = conn.transaction(isolation="serializable")
             await transaction.start()
             try:
@@ -332,10 +351,9 @@ class PostgresDatabase:
     async def _read_once(
         self, fn: Callable[..., T], args: tuple[Any, ...], started: Callable[[], None] | None
     ) -> T:
-        assert self._pool is not None
         loop = asyncio.get_running_loop()
         async with (
-            self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn,
+            self._connection() as conn,
             conn.transaction(isolation="repeatable_read", readonly=True),
         ):
             if started is not None:
