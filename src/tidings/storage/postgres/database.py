@@ -255,7 +255,7 @@ class PostgresDatabase:
         """A pooled connection. Giving it back never raises: once a transaction's outcome
         is known, a database that went away meanwhile must not turn a committed write
         into a failure (or, retried, into a second copy). A connection that cannot be
-        reset is closed instead of reused."""
+        reset is closed by the pool itself instead of reused."""
         assert self._pool is not None
         conn = await self._pool.acquire(timeout=ACQUIRE_TIMEOUT)
         try:
@@ -264,29 +264,39 @@ class PostgresDatabase:
             try:
                 await self._pool.release(conn)
             except Exception as error:  # the outcome is already decided
-                logger.debug("dropping a broken database connection: %s", error)
-                conn.terminate()
+                logger.debug("dropped a broken database connection: %s", error)
 
     async def _write_once(self, call: Callable[[WriteTxn], T]) -> T:
         loop = asyncio.get_running_loop()
-        async with self._connection() as conn:
-            transaction = conn.transaction(isolation="serializable")
-            await transaction.start()
-            try:
-                txn = WriteTxn(BridgedConnection(conn, loop))
-                result = await loop.run_in_executor(self._workers, call, txn)
-                for payload in notices.encode(self.node_id, txn.notices):
-                    await conn.execute("SELECT pg_notify($1, $2)", notices.CHANNEL, payload)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await transaction.rollback()
+        outcome: tuple[T, WriteTxn] | None = None
+        try:
+            async with self._connection() as conn:
+                transaction = conn.transaction(isolation="serializable")
+                await transaction.start()
+                try:
+                    txn = WriteTxn(BridgedConnection(conn, loop))
+                    result = await loop.run_in_executor(self._workers, call, txn)
+                    for payload in notices.encode(self.node_id, txn.notices):
+                        await conn.execute("SELECT pg_notify($1, $2)", notices.CHANNEL, payload)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await transaction.rollback()
+                    raise
+                try:
+                    await transaction.commit()
+                except _CONFLICTS:
+                    raise  # SSI may refuse at COMMIT: nothing was committed, run it again
+                except _UNREACHABLE as error:
+                    raise _CommitUnknown from error
+                outcome = (result, txn)
+        except Exception as error:
+            if outcome is None:
                 raise
-            try:
-                await transaction.commit()
-            except _CONFLICTS:
-                raise  # SSI may refuse at COMMIT: nothing was committed, run it again
-            except _UNREACHABLE as error:
-                raise _CommitUnknown from error
+            # Committed: whatever went wrong afterwards (giving the connection back to a
+            # database that has just gone away) must neither fail nor repeat the write.
+            logger.debug("after a committed write: %s", error)
+        assert outcome is not None
+        result, txn = outcome
         if txn.notices:
             self._publish_local(txn.notices)
         return result
