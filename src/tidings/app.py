@@ -126,7 +126,7 @@ async def run_server(
         if config.storage.kind != "postgresql":
             relay = await _start_relay(config, hub)
         servers = await _start_listeners(config, backend, hub, connections, bound)
-        with _signals_set(stop_event) if handle_signals else contextlib.nullcontext():
+        with signals_set(stop_event) if handle_signals else contextlib.nullcontext():
             if ready is not None:
                 ready()
             await stop_event.wait()
@@ -282,8 +282,9 @@ async def _shutdown(
 
 
 @contextlib.contextmanager
-def _signals_set(event: asyncio.Event) -> Iterator[None]:
-    """Set `event` on SIGTERM/SIGINT while inside the block."""
+def signals_set(event: asyncio.Event) -> Iterator[None]:
+    """Set `event` on SIGTERM/SIGINT while inside the block (the supervisor of `--workers`
+    uses it too: its workers get SIGTERM from it, and on a Ctrl-C SIGINT themselves)."""
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -62,14 +62,15 @@ def decode(datagram: bytes, token: str) -> list[ChangeNotice]:
     items = document.get("notices")
     if not isinstance(items, list):
         raise ValueError("no notices list")
-    return [_notice(item) for item in items]
+    return [notice_from_item(item) for item in items]
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
-def _notice(item: Any) -> ChangeNotice:
+def notice_from_item(item: Any) -> ChangeNotice:
+    """The notice of one `[account, mailbox_id, modseq]` item; ValueError if malformed."""
     if not isinstance(item, list) or len(item) != 3:
         raise ValueError(f"bad notice {item!r}")
     account, mailbox_id, modseq = item

@@ -24,12 +24,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tidings.app import StartupError, open_store_for_serving
+from tidings.app import StartupError, open_store_for_serving, signals_set
 from tidings.config import Config
 from tidings.net.listener import (
     bind_listening_sockets,
@@ -147,7 +147,7 @@ class Supervisor:
         """Start every worker, call `ready`, keep them running until `stop` is set, then
         stop them. Raises StartupError if a worker fails to start the first time."""
         keepers: list[asyncio.Task[None]] = []
-        with _signals_set(stop):
+        with signals_set(stop):
             try:
                 await self._start_all(stop)
                 if stop.is_set():
@@ -329,20 +329,3 @@ def _describe(status: int | None) -> str:
         with contextlib.suppress(ValueError):
             return f"was killed by {signal.Signals(-status).name}"
     return f"exited with status {status}"
-
-
-@contextlib.contextmanager
-def _signals_set(event: asyncio.Event) -> Iterator[None]:
-    """Set `event` on SIGTERM/SIGINT while inside the block (the workers get SIGTERM from
-    `_stop_all`; on a terminal's Ctrl-C they also get SIGINT themselves)."""
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signum, event.set)
-            installed.append(signum)
-    try:
-        yield
-    finally:
-        for signum in installed:
-            loop.remove_signal_handler(signum)

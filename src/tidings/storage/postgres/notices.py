@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from tidings.notify.api import ChangeNotice
+from tidings.notify.wire import notice_from_item
 
 CHANNEL = "tidings_changes"
 # PostgreSQL refuses payloads of 8000 bytes or more; a larger batch is split.
 MAX_PAYLOAD_BYTES = 7000
-MAX_ACCOUNT_CHARS = 1024
 
 
 def encode(node: str, notices: Sequence[ChangeNotice]) -> list[str]:
@@ -57,19 +57,4 @@ def decode(payload: str) -> tuple[str, list[ChangeNotice]]:
     node, items = document.get("node"), document.get("n")
     if not isinstance(node, str) or not isinstance(items, list):
         raise ValueError("not a notice batch")
-    return node, [_notice(item) for item in items]
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _notice(item: Any) -> ChangeNotice:
-    if not isinstance(item, list) or len(item) != 3:
-        raise ValueError(f"bad notice {item!r}")
-    account, mailbox_id, modseq = item
-    if not isinstance(account, str) or not 0 < len(account) <= MAX_ACCOUNT_CHARS:
-        raise ValueError(f"bad account in {item!r}")
-    if not (mailbox_id is None or _is_count(mailbox_id)) or not _is_count(modseq):
-        raise ValueError(f"bad numbers in {item!r}")
-    return ChangeNotice(account, mailbox_id, modseq)
+    return node, [notice_from_item(item) for item in items]
