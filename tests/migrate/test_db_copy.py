@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from tests.conftest import TEST_PASSWORD, TEST_USER, TidingsServer, make_server, run_cli
 
+from tidings.storage.postgres import schema
+
 
 def _message(n: int) -> bytes:
     return (
@@ -166,9 +168,9 @@ def test_db_migrate_creates_and_reports_the_postgresql_schema(
     assert "tidings db migrate" in not_yet.stderr
     first = run_cli(data, "db", "migrate", "--config", str(config))
     assert first.returncode == 0, first.stderr
-    assert "migrated from version 0 to 1" in first.stdout
+    assert f"migrated from version 0 to {schema.SCHEMA_VERSION}" in first.stdout
     second = run_cli(data, "db", "migrate", "--config", str(config))
-    assert "up to date (version 1)" in second.stdout
+    assert f"up to date (version {schema.SCHEMA_VERSION})" in second.stdout
     added = run_cli(
         data, "user", "add", "x@example.test", "--password-stdin", "--config", str(config),
         stdin="pw\n",

@@ -15,10 +15,11 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from tidings.core.mime import MessageFacts
+    from tidings.core.sort_facts import SortFacts
 
 HIERARCHY_DELIMITER = "/"
 
@@ -234,6 +235,21 @@ class MessageObjectIds:
     threadid: str
 
 
+TextScope = Literal["body", "text", "headers"]
+"""Where a full-text search looks: the text SEARCH BODY reads, the text SEARCH TEXT reads,
+or only the headers (every header at every level, as TEXT reads them)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextHits:
+    """What the full-text index says of one search string in one mailbox: the UIDs whose
+    search text holds it, and the UIDs it has not indexed (to be searched by reading the
+    message). A UID in neither does not match."""
+
+    hits: frozenset[int]
+    unindexed: frozenset[int]
+
+
 class MetadataDepth(enum.Enum):
     """GETMETADATA DEPTH (RFC 5464 §4.2.2): the entry only, its children, or all below."""
 
@@ -418,6 +434,21 @@ class MailStore(Protocol):
     ) -> dict[int, datetime | None]:
         """RFC 8514 save date of each existing message among `uids` (all if None); None for
         a message whose save date is unknown (stored by an older version)."""
+        ...
+
+    async def sort_facts_many(self, mailbox_id: int, uids: Sequence[int]) -> dict[int, SortFacts]:
+        """SORT's values of the messages among `uids` (RFC 5256 §3), worked out at ingest;
+        a message stored before they were kept is absent (as is an expunged one): the
+        caller works its values out from the facts."""
+        ...
+
+    async def text_search(
+        self, mailbox_id: int, needles: Sequence[tuple[str, TextScope]]
+    ) -> dict[tuple[str, TextScope], TextHits]:
+        """The full-text index's answer for each (case-folded string, scope): which messages
+        hold the string in their SEARCH BODY or TEXT text (RFC 9051 §6.4.4) or in their
+        headers. Strings it cannot answer (one with a line break) are left out, to be
+        searched by reading the messages."""
         ...
 
     async def get_metadata(

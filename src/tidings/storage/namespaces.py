@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from tidings.core import mime
 from tidings.core.acl import ALL_RIGHTS, ANYONE, RightsChange, missing_flag_rights, rights_text
 from tidings.core.errors import MailError, MailErrorKind
+from tidings.core.sort_facts import SortFacts
 from tidings.storage.api import (
     AccountSettings,
     AppendManyResult,
@@ -47,6 +48,8 @@ from tidings.storage.api import (
     NewMessage,
     Quota,
     SharedMailbox,
+    TextHits,
+    TextScope,
 )
 
 DELIMITER = "/"
@@ -448,6 +451,14 @@ class NamespacedStore:
         self, mailbox_id: int, uids: Sequence[int] | None = None
     ) -> dict[int, datetime | None]:
         return await self._route_of(mailbox_id).store.savedates(mailbox_id, uids)
+
+    async def sort_facts_many(self, mailbox_id: int, uids: Sequence[int]) -> dict[int, SortFacts]:
+        return await self._route_of(mailbox_id).store.sort_facts_many(mailbox_id, uids)
+
+    async def text_search(
+        self, mailbox_id: int, needles: Sequence[tuple[str, TextScope]]
+    ) -> dict[tuple[str, TextScope], TextHits]:
+        return await self._route_of(mailbox_id).store.text_search(mailbox_id, needles)
 
     async def get_metadata(
         self, mailbox: str | None, entries: Sequence[str], depth: MetadataDepth

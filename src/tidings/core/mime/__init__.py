@@ -23,7 +23,12 @@ from tidings.core.mime.sections import (
     find_part,
     section_bytes,
 )
-from tidings.core.mime.text import decoded_header_values, header_fields, search_text
+from tidings.core.mime.text import (
+    decoded_header_values,
+    header_fields,
+    index_texts,
+    search_text,
+)
 
 __all__ = [
     "HAS_ATTACHMENT",
@@ -44,6 +49,7 @@ __all__ = [
     "find_attachments",
     "find_part",
     "header_fields",
+    "index_texts",
     "message_preview",
     "parse_date",
     "parse_message",

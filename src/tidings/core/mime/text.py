@@ -30,25 +30,25 @@ def decoded_header_values(raw: bytes, facts: MessageFacts, name: str) -> list[st
     return [decode_words(value) for _, value in header_fields(raw, facts, (name,))]
 
 
-def _text_parts(raw: bytes, part: BodyPart, headers: bool) -> Iterator[str]:
+def _chunks(raw: bytes, part: BodyPart) -> Iterator[tuple[bool, str]]:
+    # (is a header, text) of everything below `part` in message order: each child's MIME
+    # header and each attached message's header, and the decoded body of each text part.
     # The header of `part` itself is the caller's business (the top-level header, or a
     # MIME header yielded by the parent below).
     if part.multipart:
         for child in part.children:
-            if headers:
-                yield _headers_text(raw, child)
-            yield from _text_parts(raw, child, headers)
+            yield True, _headers_text(raw, child)
+            yield from _chunks(raw, child)
     elif part.rfc822 and part.message is not None:
         inner = part.message[1]
-        if headers:
-            yield _headers_text(raw, inner)
-        yield from _text_parts(raw, inner, headers)
+        yield True, _headers_text(raw, inner)
+        yield from _chunks(raw, inner)
     elif part.text:
         try:
             data = decode_body(raw[part.body_start : part.body_end], part.encoding)
         except UnknownTransferEncoding:
             data = raw[part.body_start : part.body_end]
-        yield decode_charset(data, part_charset(part))
+        yield False, decode_charset(data, part_charset(part))
 
 
 def _headers_text(raw: bytes, entity: BodyPart) -> str:
@@ -73,15 +73,37 @@ def search_text(raw: bytes, facts: MessageFacts, body_only: bool) -> str:
     "the body" holds to the server. Facts stored before attachments were recorded have
     them detected here, from the raw message."""
     headers = not body_only
-    chunks = list(_text_parts(raw, facts.body, headers))
+    chunks = [text for is_header, text in _chunks(raw, facts.body) if headers or not is_header]
     if headers:
         chunks.insert(0, _headers_text(raw, facts.body))
-    attachments = facts.attachments
-    if attachments is None:
-        attachments = find_attachments(raw, facts)
-    if attachments:
-        chunks.append(attachment_search_text(attachments))
+    chunks.extend(_attachment_chunk(raw, facts))
     return "\n".join(chunks)
 
 
-__all__ = ["decoded_header_values", "header_fields", "search_text"]
+def _attachment_chunk(raw: bytes, facts: MessageFacts) -> list[str]:
+    attachments = facts.attachments
+    if attachments is None:
+        attachments = find_attachments(raw, facts)
+    return [attachment_search_text(attachments)] if attachments else []
+
+
+def index_texts(raw: bytes, facts: MessageFacts) -> tuple[str, str]:
+    """The two case-folded texts a full-text index keeps of a message, (headers, body),
+    such that for a folded needle without a line break: BODY matches (see search_text)
+    if and only if the needle is in `body`, and TEXT if and only if it is in either.
+
+    That holds because search_text joins its chunks with "\n": a needle without one lies
+    inside a single chunk, and every chunk of TEXT is a header chunk (in `headers`) or a
+    chunk of BODY. Case folding maps each character on its own, so folding the joined
+    text is joining the folded chunks. And `headers` holds each top-level field as
+    "name: value", the value decoded as decoded_header_values gives it, so a SEARCH HEADER
+    string found in a field is found in `headers` too."""
+    headers = [_headers_text(raw, facts.body)]
+    body: list[str] = []
+    for is_header, text in _chunks(raw, facts.body):
+        (headers if is_header else body).append(text)
+    body.extend(_attachment_chunk(raw, facts))
+    return "\n".join(headers).casefold(), "\n".join(body).casefold()
+
+
+__all__ = ["decoded_header_values", "header_fields", "index_texts", "search_text"]

@@ -13,7 +13,7 @@ from tidings.core.errors import MailError, MailErrorKind
 from tidings.core.mime import message_preview
 from tidings.imap.proto import commands as c
 from tidings.imap.proto import responses as r
-from tidings.storage.api import MailStore, MessageObjectIds
+from tidings.storage.api import MailStore, MessageObjectIds, TextHits, TextScope
 
 A = c.SimpleAttribute
 OBJECT_ID_ATTRIBUTES = frozenset({A.EMAILID, A.THREADID})
@@ -27,6 +27,9 @@ class MessageExtras:
     object_ids: dict[int, MessageObjectIds] = field(default_factory=dict)
     savedates: dict[int, datetime | None] = field(default_factory=dict)
     previews: dict[int, str | None] = field(default_factory=dict)
+    # The full-text index's answers for SEARCH BODY, TEXT and HEADER, by (folded string,
+    # scope): see search_scope.
+    text_hits: dict[tuple[str, TextScope], TextHits] = field(default_factory=dict)
 
 
 def is_extra(item: c.FetchItem) -> bool:
@@ -120,4 +123,27 @@ async def load_for_search(
         extras.object_ids = await store.object_ids(mailbox_id, uids)
     if any(isinstance(k, c.SearchDate) and k.field is c.DateField.SAVED for k in keys):
         extras.savedates = await store.savedates(mailbox_id, None)
+    needles = {
+        (search_fold(k.value), search_scope(k))
+        for k in keys
+        if isinstance(k, c.SearchText | c.SearchHeader) and k.value
+    }
+    if needles:
+        extras.text_hits = await store.text_search(mailbox_id, sorted(needles))
     return extras
+
+
+def search_scope(key: c.SearchText | c.SearchHeader) -> TextScope:
+    """Where the full-text index looks for the string of a BODY, TEXT or HEADER key. For
+    HEADER the answer is a superset (the string in some header, maybe not the one named):
+    only the messages it names are read."""
+    if isinstance(key, c.SearchHeader):
+        return "headers"
+    return "body" if key.body_only else "text"
+
+
+def search_fold(text: str) -> str:
+    """A search string as SEARCH compares it: Unicode case folding, so "Straße" matches
+    "STRASSE" (RFC 9051 §6.4.4 leaves the comparator to the server; Dovecot's
+    i;unicode-casemap folds likewise)."""
+    return text.casefold()

@@ -8,7 +8,7 @@ substring matches case-insensitive on decoded (RFC 2047) text.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -33,7 +33,8 @@ from tidings.imap.proto.commands import (
     SimpleAttribute,
 )
 from tidings.imap.proto.condstore import SearchModseq
-from tidings.storage.api import MessageObjectIds
+from tidings.imap.session.message_extras import search_fold, search_scope
+from tidings.storage.api import MessageObjectIds, TextHits, TextScope
 
 Loader = Callable[[], Awaitable[tuple[bytes, MessageFacts]]]
 
@@ -56,6 +57,16 @@ class SearchCandidate:
     object_ids: MessageObjectIds | None = None  # RFC 8474, when the key compares them
     savedate: datetime | None = None  # RFC 8514, None if unknown or not asked for
     modseq: int = 0  # RFC 7162 §3.1.5 MODSEQ
+    # The full-text index's answers by (folded string, scope), for BODY, TEXT and HEADER.
+    text_hits: Mapping[tuple[str, TextScope], TextHits] = field(default_factory=dict)
+
+    def indexed(self, key: SearchText | SearchHeader) -> bool | None:
+        """Whether the index holds the key's folded string for this message (in the scope
+        the key searches), or None when the index cannot tell."""
+        answer = self.text_hits.get((_fold(key.value), search_scope(key)))
+        if answer is None or self.uid in answer.unindexed:
+            return None
+        return self.uid in answer.hits
 
     async def message(self) -> tuple[bytes, MessageFacts]:
         """Raw bytes and facts, loaded on first use and cached."""
@@ -64,10 +75,7 @@ class SearchCandidate:
         return self._loaded
 
 
-def _fold(text: str) -> str:
-    # Unicode case folding: "Straße" matches "STRASSE" (RFC 9051 §6.4.4 leaves the
-    # comparator to the server; Dovecot's i;unicode-casemap folds likewise).
-    return text.casefold()
+_fold = search_fold
 
 
 def _compare_dates(day: date, relation: DateRelation, wanted: date) -> bool:
@@ -80,6 +88,8 @@ def _compare_dates(day: date, relation: DateRelation, wanted: date) -> bool:
 
 
 async def _header_matches(key: SearchHeader, candidate: SearchCandidate) -> bool:
+    if key.value and candidate.indexed(key) is False:
+        return False  # in no header at all, so not in this one (index_texts)
     raw, facts = await candidate.message()
     values = decoded_header_values(raw, facts, key.field)
     if not key.value:
@@ -104,6 +114,17 @@ async def _date_matches(key: SearchDate, candidate: SearchCandidate) -> bool:
     return _compare_dates(moment.date(), key.relation, key.date)
 
 
+async def _text_matches(key: SearchText, candidate: SearchCandidate) -> bool:
+    needle = _fold(key.value)
+    if not needle:
+        return True  # the empty string is in every text
+    indexed = candidate.indexed(key)
+    if indexed is not None:
+        return indexed  # the same substring test, made by the index (text_index)
+    raw, facts = await candidate.message()
+    return needle in _fold(search_text(raw, facts, key.body_only))
+
+
 def _flag_matches(key: SearchFlag, candidate: SearchCandidate) -> bool:
     wanted = key.flag.lower()
     if wanted == "\\recent":
@@ -125,6 +146,30 @@ def _needs_message(key: SearchKey) -> bool:
     if isinstance(key, SearchNot):
         return _needs_message(key.key)
     return False
+
+
+def possible_uids(
+    key: SearchKey, text_hits: Mapping[tuple[str, TextScope], TextHits]
+) -> frozenset[int] | None:
+    """The UIDs outside which `key` cannot match, as far as the full-text index can tell
+    (None: it cannot narrow the search), so a search for rare words evaluates a handful
+    of candidates, not the whole mailbox. A superset: every UID is still checked by
+    `matches`."""
+    if isinstance(key, SearchText | SearchHeader):
+        answer = text_hits.get((_fold(key.value), search_scope(key)))
+        if not key.value or answer is None:
+            return None
+        return answer.hits | answer.unindexed
+    if isinstance(key, SearchAnd):
+        narrowed = [
+            found for sub in key.keys if (found := possible_uids(sub, text_hits)) is not None
+        ]
+        return frozenset.intersection(*narrowed) if narrowed else None
+    if isinstance(key, SearchOr):
+        left = possible_uids(key.left, text_hits)
+        right = possible_uids(key.right, text_hits)
+        return None if left is None or right is None else left | right
+    return None
 
 
 def _age_matches(key: SearchAge, internaldate: datetime, now: datetime) -> bool:
@@ -191,8 +236,7 @@ async def matches(
         if isinstance(item, SearchAge):
             return _age_matches(item, candidate.internaldate, now)
         if isinstance(item, SearchText):
-            raw, facts = await candidate.message()
-            return _fold(item.value) in _fold(search_text(raw, facts, item.body_only))
+            return await _text_matches(item, candidate)
         raise TypeError(f"unknown search key: {item!r}")
 
     return await check(key)

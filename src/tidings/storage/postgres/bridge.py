@@ -45,6 +45,8 @@ class Rows:
 class BridgedConnection:
     """An asyncpg connection inside an open transaction, driven from a worker thread."""
 
+    engine = "postgresql"  # see tidings.storage.sqlite.sql.engine_of
+
     def __init__(self, conn: asyncpg.Connection, loop: asyncio.AbstractEventLoop) -> None:
         self._conn = conn
         self._loop = loop

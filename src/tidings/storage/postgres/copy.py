@@ -51,6 +51,9 @@ async def copy_sqlite_to_postgres(
         try:
             source.execute("BEGIN")  # one snapshot for every table
             async with target.transaction():
+                # The empty database's own floor gives way to the source's (the blob ids
+                # are copied, and with them which blobs the full-text index holds).
+                await target.execute("DELETE FROM meta WHERE key = 'text_index_floor'")
                 counts = {
                     table: await _copy_table(source, target, table, identity, progress)
                     for table, identity in schema.TABLES

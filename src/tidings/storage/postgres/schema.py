@@ -1,6 +1,6 @@
 """The PostgreSQL schema and its versioned migrations (`tidings db migrate`).
 
-The tables are those of the SQLite store (tidings/storage/sqlite/schema.py, version 4),
+The tables are those of the SQLite store (tidings/storage/sqlite/schema.py, version 5),
 column for column, so the SQL modules of tidings.storage.sqlite run on either engine and
 `tidings db copy` moves rows without translating them. What differs is the engine's:
 - ids are identity columns, integers BIGINT, blobs BYTEA;
@@ -168,8 +168,48 @@ CREATE TRIGGER acl_after_mailbox_delete AFTER DELETE ON mailboxes
     FOR EACH ROW EXECUTE FUNCTION tidings_acl_gone();
 """
 
+# Version 2: the SQLite store's version 5, the sort values and the full-text index's texts
+# (tidings/storage/sqlite/text_index.py), with pg_trgm GIN indexes where the extension can
+# be created (it ships with Debian's postgresql; a database owner may create it, PostgreSQL
+# 13+). Without it, searches scan the folded texts, still without reading a message.
+_V2_SCRIPT = """
+CREATE TABLE blob_text (
+    blob_id BIGINT PRIMARY KEY,
+    headers TEXT COLLATE "C" NOT NULL,
+    body    TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE blob_text_skipped (blob_id BIGINT PRIMARY KEY);
+CREATE TABLE blob_sort (
+    blob_id      BIGINT PRIMARY KEY,
+    sent         DOUBLE PRECISION NOT NULL,
+    subject      TEXT COLLATE "C" NOT NULL,
+    from_addr    TEXT COLLATE "C" NOT NULL,
+    to_addr      TEXT COLLATE "C" NOT NULL,
+    cc_addr      TEXT COLLATE "C" NOT NULL,
+    display_from TEXT COLLATE "C" NOT NULL,
+    display_to   TEXT COLLATE "C" NOT NULL
+);
+INSERT INTO meta (key, value)
+    SELECT 'text_index_floor', (coalesce(max(id), 0) + 1)::text FROM blobs;
+
+DO $$
+BEGIN
+    CREATE EXTENSION IF NOT EXISTS pg_trgm;
+EXCEPTION WHEN OTHERS THEN
+    RAISE NOTICE 'pg_trgm is not available, full-text search scans: %', SQLERRM;
+END $$;
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+        EXECUTE 'CREATE INDEX blob_text_headers ON blob_text USING gin (headers gin_trgm_ops)';
+        EXECUTE 'CREATE INDEX blob_text_body ON blob_text USING gin (body gin_trgm_ops)';
+    END IF;
+END $$;
+"""
+
 # Index i takes the schema from version i to i + 1. Append, never edit a released step.
-MIGRATIONS: tuple[str, ...] = (_V1_SCRIPT,)
+MIGRATIONS: tuple[str, ...] = (_V1_SCRIPT, _V2_SCRIPT)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # pg_advisory_xact_lock key: "tidings" in ASCII, so migrations of several nodes serialise.
@@ -183,6 +223,9 @@ TABLES: tuple[tuple[str, str | None], ...] = (
     ("subscriptions", None),
     ("mailbox_keywords", None),
     ("blobs", "id"),
+    ("blob_text", None),
+    ("blob_text_skipped", None),
+    ("blob_sort", None),
     ("messages", None),
     ("changes", None),
     ("metadata", None),

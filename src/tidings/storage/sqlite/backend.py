@@ -12,6 +12,7 @@ from tidings.storage.sqlite import acl, blobs, changelog, credentials, objectids
 from tidings.storage.sqlite.database import Database, WriteTxn
 from tidings.storage.sqlite.mailboxes import insert_mailbox
 from tidings.storage.sqlite.records import Owner
+from tidings.storage.sqlite.snapshots import SnapshotCache
 from tidings.storage.sqlite.sql import Connection, SqlDatabase
 from tidings.storage.sqlite.store import SqliteMailStore
 
@@ -105,6 +106,7 @@ class SqliteBackend:
         self._db = db
         self._max_message_size = max_message_size
         self._change_retention = change_retention
+        self._snapshots = SnapshotCache()  # what SELECT reads again, shared by the sessions
 
     @classmethod
     async def open(
@@ -212,7 +214,10 @@ class SqliteBackend:
     async def mail_store(self, address: str) -> SqliteMailStore:
         """The account's mail; NOTFOUND if no such account."""
         owner = await self._db.read(_owner, _address(address))
-        return SqliteMailStore(self._db, owner, self._max_message_size, self._change_retention)
+        return SqliteMailStore(
+            self._db, owner, self._max_message_size, self._change_retention,
+            snapshots=self._snapshots,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ sharing (RFC 4314)
     async def guest_store(self, owner: str, viewer: str) -> SqliteMailStore:
@@ -221,8 +226,9 @@ class SqliteBackend:
         owning = await self._db.read(_owner, _address(owner))
         viewing = await self._db.read(_owner, _address(viewer))
         return SqliteMailStore(
-            self._db, owning, self._max_message_size, self._change_retention, viewing
-        )
+            self._db, owning, self._max_message_size, self._change_retention, viewing,
+            snapshots=self._snapshots,
+        )  # fmt: skip
 
     async def add_team(self, name: str, address: str) -> None:
         """A team account `address` whose INBOX members see as Shared/`name`."""

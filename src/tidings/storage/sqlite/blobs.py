@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tidings.core import mime
+from tidings.core.sort_facts import SortFacts, sort_facts
+from tidings.storage.sqlite import sort_values, text_index
 from tidings.storage.sqlite.sql import Connection
 
 # zlib level 6 (the default): most of level 9's ratio on mail text at a fraction of the cost.
@@ -36,6 +38,10 @@ class PreparedMessage:
     # Whether it has an attachment (issue 9): which of $HasAttachment / $HasNoAttachment
     # `messages.append_many` sets.
     has_attachment: bool = False
+    # The folded (headers, body) texts for the full-text index (text_index), None when
+    # the message has too much text to index.
+    index_texts: tuple[str, str] | None = None
+    sort_values: SortFacts | None = None  # SORT's values (sort_values.py)
 
 
 def pop3_wire_size(raw: bytes) -> int:
@@ -49,6 +55,7 @@ def pop3_wire_size(raw: bytes) -> int:
 def prepare(raw: bytes) -> PreparedMessage:
     """Hash, parse (once, DESIGN.md "Storage") and compress `raw`. CPU-bound: run off-loop."""
     facts = mime.parse_message(raw)
+    texts = mime.index_texts(raw, facts)
     return PreparedMessage(
         digest=hashlib.sha256(raw).digest(),
         size=len(raw),
@@ -56,26 +63,47 @@ def prepare(raw: bytes) -> PreparedMessage:
         body=zlib.compress(raw, COMPRESSION_LEVEL),
         facts=zlib.compress(facts.to_json(), COMPRESSION_LEVEL),
         has_attachment=bool(facts.attachments),
+        index_texts=texts if text_index.indexable(*texts) else None,
+        sort_values=sort_facts(facts),
     )
+
+
+# Where a blob has rows, by key column: the blob itself last.
+BLOB_TABLES = (
+    ("blob_text", "blob_id"),
+    ("blob_text_skipped", "blob_id"),
+    ("blob_sort", "blob_id"),
+    ("blobs", "id"),
+)
 
 
 def put(conn: Connection, message: PreparedMessage) -> int:
-    """The id of the blob holding `message`, inserting it if it is new."""
-    conn.execute(
+    """The id of the blob holding `message`, inserting it (and indexing its text) if it is
+    new."""
+    inserted = conn.execute(
         "INSERT INTO blobs (digest, size, wire_size, body, facts) VALUES (?, ?, ?, ?, ?)"
-        " ON CONFLICT (digest) DO NOTHING",
+        " ON CONFLICT (digest) DO NOTHING RETURNING id",
         (message.digest, message.size, message.wire_size, message.body, message.facts),
-    )
-    row = conn.execute("SELECT id FROM blobs WHERE digest = ?", (message.digest,)).fetchone()
-    return int(row[0])
+    ).fetchone()
+    if inserted is None:
+        row = conn.execute("SELECT id FROM blobs WHERE digest = ?", (message.digest,)).fetchone()
+        return int(row[0])
+    blob_id = int(inserted[0])
+    text_index.record(conn, blob_id, message.index_texts)
+    if message.sort_values is not None:
+        sort_values.record(conn, blob_id, message.sort_values)
+    return blob_id
 
 
 def collect(conn: Connection, blob_ids: Iterable[int]) -> None:
-    """Delete those of `blob_ids` that no message references any more."""
-    conn.executemany(
-        "DELETE FROM blobs WHERE id = ? AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?)",
-        ((blob_id, blob_id) for blob_id in set(blob_ids)),
-    )
+    """Delete those of `blob_ids` that no message references any more, with their text."""
+    chosen = sorted(set(blob_ids))
+    for table, key in BLOB_TABLES:
+        conn.executemany(
+            f"DELETE FROM {table} WHERE {key} = ?"
+            " AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?)",
+            ((blob_id, blob_id) for blob_id in chosen),
+        )
 
 
 def body(conn: Connection, blob_id: int) -> bytes:

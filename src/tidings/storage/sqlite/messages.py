@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from tidings.core import mime
 from tidings.core.errors import MailError, MailErrorKind
@@ -46,6 +47,9 @@ from tidings.storage.sqlite.records import (
 )
 from tidings.storage.sqlite.sql import Connection
 
+if TYPE_CHECKING:
+    from tidings.storage.sqlite.snapshots import SnapshotCache
+
 
 def all_metas(conn: Connection, mailbox_id: int) -> tuple[MessageMeta, ...]:
     """Every message of the mailbox, ascending by UID."""
@@ -63,10 +67,14 @@ def all_metas(conn: Connection, mailbox_id: int) -> tuple[MessageMeta, ...]:
     )
 
 
-def open_mailbox(conn: Connection, owner: Owner, name: str) -> MailboxSnapshot:
-    """The mailbox and all its messages, ascending by UID, with no \\Recent claimed."""
+def open_mailbox(
+    conn: Connection, owner: Owner, name: str, snapshots: SnapshotCache | None = None
+) -> MailboxSnapshot:
+    """The mailbox and all its messages, ascending by UID, with no \\Recent claimed; from
+    `snapshots` when it holds the mailbox (snapshots.py)."""
     row = mailbox_by_name(conn, owner.id, names.normalize(name))
-    return MailboxSnapshot(mailbox_info(conn, owner, row), all_metas(conn, row.id), frozenset())
+    metas = all_metas(conn, row.id) if snapshots is None else snapshots.messages(conn, owner, row)
+    return MailboxSnapshot(mailbox_info(conn, owner, row), metas, frozenset())
 
 
 def _raise_floor(conn: Connection, row: MailboxRow, up_to_uid: int) -> None:

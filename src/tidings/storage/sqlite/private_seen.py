@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidings.storage.api import (
     AppendResult,
@@ -45,6 +45,9 @@ from tidings.storage.sqlite.records import (
     uid_filter,
 )
 from tidings.storage.sqlite.sql import Connection
+
+if TYPE_CHECKING:
+    from tidings.storage.sqlite.snapshots import SnapshotCache
 
 SEEN_FLAG = "\\Seen"
 
@@ -82,9 +85,15 @@ def _overlay_changes(changes: Iterable[Change], seen: frozenset[int]) -> tuple[C
     )
 
 
-def open_mailbox(conn: Connection, owner: Owner, viewer: Owner, name: str) -> MailboxSnapshot:
+def open_mailbox(
+    conn: Connection,
+    owner: Owner,
+    viewer: Owner,
+    name: str,
+    snapshots: SnapshotCache | None = None,
+) -> MailboxSnapshot:
     """messages.open_mailbox as `viewer` sees it."""
-    snapshot = messages.open_mailbox(conn, owner, name)
+    snapshot = messages.open_mailbox(conn, owner, name, snapshots)
     seen = seen_uids(conn, snapshot.info.id, viewer.id)
     return dataclasses.replace(snapshot, messages=_overlay_all(snapshot.messages, seen))
 

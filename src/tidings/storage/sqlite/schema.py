@@ -195,6 +195,59 @@ CREATE TRIGGER acl_after_mailbox_delete AFTER DELETE ON mailboxes BEGIN
 END;
 """
 
+# Version 5 (issue 5): the full-text index (tidings/storage/sqlite/text_index.py) and the
+# sort values of each blob (`blob_sort`, sort_values.py).
+# `blob_text` holds each blob's folded search texts; `blob_text_index` is an FTS5 trigram
+# index over them with `blob_text` as its external content (so the text is stored once),
+# kept by triggers. detail=none: substring (GLOB) queries need no positions, and the index
+# is a fraction of the size. Blobs stored before this version (ids below the meta row
+# `text_index_floor`) and those with too much text (`blob_text_skipped`) have no text row:
+# SEARCH reads those messages, as it always did.
+_V5_TABLE = """
+CREATE TABLE blob_text (
+    blob_id INTEGER PRIMARY KEY,
+    headers TEXT NOT NULL,
+    body    TEXT NOT NULL
+);
+CREATE TABLE blob_text_skipped (blob_id INTEGER PRIMARY KEY);
+
+-- SORT's values of each blob (tidings/storage/sqlite/sort_values.py).
+CREATE TABLE blob_sort (
+    blob_id      INTEGER PRIMARY KEY,
+    sent         REAL NOT NULL,
+    subject      TEXT NOT NULL,
+    from_addr    TEXT NOT NULL,
+    to_addr      TEXT NOT NULL,
+    cc_addr      TEXT NOT NULL,
+    display_from TEXT NOT NULL,
+    display_to   TEXT NOT NULL
+);
+INSERT INTO meta (key, value)
+    SELECT 'text_index_floor', coalesce(max(id), 0) + 1 FROM blobs;
+"""
+_V5_INDEX = """
+CREATE VIRTUAL TABLE blob_text_index USING fts5(
+    headers, body,
+    content = 'blob_text', content_rowid = 'blob_id',
+    tokenize = 'trigram case_sensitive 1', detail = 'none'
+);
+
+CREATE TRIGGER blob_text_after_insert AFTER INSERT ON blob_text BEGIN
+    INSERT INTO blob_text_index (rowid, headers, body) VALUES (NEW.blob_id, NEW.headers, NEW.body);
+END;
+
+CREATE TRIGGER blob_text_after_delete AFTER DELETE ON blob_text BEGIN
+    INSERT INTO blob_text_index (blob_text_index, rowid, headers, body)
+        VALUES ('delete', OLD.blob_id, OLD.headers, OLD.body);
+END;
+"""
+
+
+def _v5(conn: sqlite3.Connection) -> None:
+    run_script(conn, _V5_TABLE)
+    run_script(conn, _V5_INDEX)
+
+
 # Blobs whose wire size the version-2 step computes per batch: bounds the memory the
 # decompressed bodies take while upgrading a large store.
 _BACKFILL_BATCH = 256
@@ -224,7 +277,7 @@ def _v2(conn: sqlite3.Connection) -> None:
 # A step is a SQL script or a function of the connection; either runs inside the step's
 # transaction. Index i takes the schema from version i to i + 1.
 Migration = str | Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (V1_SCRIPT, _v2, _V3_SCRIPT, _V4_SCRIPT)
+MIGRATIONS: tuple[Migration, ...] = (V1_SCRIPT, _v2, _V3_SCRIPT, _V4_SCRIPT, _v5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

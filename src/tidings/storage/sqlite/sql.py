@@ -33,6 +33,12 @@ class Connection(Protocol):
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Cursor: ...
 
 
+def engine_of(conn: Connection) -> str:
+    """Which engine runs `conn`, "sqlite" or "postgresql": for the few statements that
+    cannot be written in the common subset (full-text search, text_index.py)."""
+    return str(getattr(conn, "engine", "sqlite"))
+
+
 class SqlDatabase(Protocol):
     """Where the store runs its SQL: `tidings.storage.sqlite.database.Database` or
     `tidings.storage.postgres.database.PostgresDatabase`.

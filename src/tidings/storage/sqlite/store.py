@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from tidings.core import mime
 from tidings.core.errors import MailError, MailErrorKind
+from tidings.core.sort_facts import SortFacts
 from tidings.storage.api import (
     AccountSettings,
     AppendManyResult,
@@ -30,13 +31,25 @@ from tidings.storage.api import (
     MetadataLimits,
     NewMessage,
     Quota,
+    TextHits,
+    TextScope,
 )
-from tidings.storage.sqlite import blobs, changelog, mailboxes, maildrop, messages, private_seen
+from tidings.storage.sqlite import (
+    blobs,
+    changelog,
+    mailboxes,
+    maildrop,
+    messages,
+    private_seen,
+    sort_values,
+    text_index,
+)
 from tidings.storage.sqlite import metadata as account_metadata
 from tidings.storage.sqlite import objectids as message_ids
 from tidings.storage.sqlite import quota as account_quota
 from tidings.storage.sqlite.messages import append_many as store_many
 from tidings.storage.sqlite.records import Owner
+from tidings.storage.sqlite.snapshots import SnapshotCache
 from tidings.storage.sqlite.sql import SqlDatabase
 
 
@@ -59,8 +72,11 @@ class SqliteMailStore:
         max_message_size: int | None,
         change_retention: float = changelog.DEFAULT_RETENTION,
         viewer: Owner | None = None,
+        *,
+        snapshots: SnapshotCache | None = None,
     ) -> None:
         self._db = db
+        self._snapshots = snapshots
         self._owner = owner
         # Another user working in this account's shared mailboxes: \Seen is the viewer's
         # own (storage/sqlite/private_seen.py), every other flag is the owner's.
@@ -114,10 +130,12 @@ class SqliteMailStore:
         # the claim is a short write covering exactly the UIDs the snapshot can hold.
         if self._guest is not None:
             snapshot = await self._db.read(
-                private_seen.open_mailbox, self._owner, self._guest, name
+                private_seen.open_mailbox, self._owner, self._guest, name, self._snapshots
             )
         else:
-            snapshot = await self._db.read(messages.open_mailbox, self._owner, name)
+            snapshot = await self._db.read(
+                messages.open_mailbox, self._owner, name, self._snapshots
+            )
         if not claim_recent:
             return snapshot
         info = snapshot.info
@@ -329,6 +347,19 @@ class SqliteMailStore:
         """RFC 8514 save dates (None where unknown) of the existing messages among `uids`."""
         chosen = None if uids is None else tuple(uids)
         return await self._db.read(message_ids.savedates, self._owner, mailbox_id, chosen)
+
+    async def sort_facts_many(self, mailbox_id: int, uids: Sequence[int]) -> dict[int, SortFacts]:
+        """SORT's values of the messages among `uids` that have them stored."""
+        return await self._db.read(sort_values.read_many, self._owner.id, mailbox_id, tuple(uids))
+
+    async def text_search(
+        self, mailbox_id: int, needles: Sequence[tuple[str, TextScope]]
+    ) -> dict[tuple[str, TextScope], TextHits]:
+        """The full-text index's answer for each searchable (folded string, scope)."""
+        wanted = [(needle, scope) for needle, scope in needles if text_index.searchable(needle)]
+        if not wanted:
+            return {}
+        return await self._db.read(text_index.search_many, self._owner.id, mailbox_id, wanted)
 
     async def get_metadata(
         self, mailbox: str | None, entries: Sequence[str], depth: MetadataDepth

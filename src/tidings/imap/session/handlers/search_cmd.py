@@ -13,7 +13,7 @@ from tidings.imap.session import condstore
 from tidings.imap.session.core import CommandFailed, ImapSession
 from tidings.imap.session.message_extras import load_for_search
 from tidings.imap.session.registry import handles
-from tidings.imap.session.search import SearchCandidate, matches
+from tidings.imap.session.search import SearchCandidate, matches, possible_uids
 
 SUPPORTED_CHARSETS = ("US-ASCII", "UTF-8")
 
@@ -69,10 +69,21 @@ async def matching_messages(
     function that loads a candidate's raw bytes and facts, if the caller wants to see them."""
     view = session.selected
     assert view is not None
-    make_loader = loader or _Prefetcher(session, list(view.uids)).loader
+    if isinstance(key, c.SearchAll):  # SORT and THREAD ask this most: no key to evaluate
+        return [
+            (seq, uid)
+            for seq, uid in enumerate(list(view.uids), 1)
+            if uid in view.messages and uid not in view.expunged_unannounced
+        ]
     extras = await load_for_search(session.store, view.mailbox_id, key, view.uids)
+    possible = possible_uids(key, extras.text_hits)  # the index rules out the others
+    uids = list(view.uids)
+    candidates = uids if possible is None else [uid for uid in uids if uid in possible]
+    make_loader = loader or _Prefetcher(session, candidates).loader
     found: list[tuple[int, int]] = []
-    for seq, uid in enumerate(list(view.uids), 1):
+    for seq, uid in enumerate(uids, 1):
+        if possible is not None and uid not in possible:
+            continue
         meta = view.messages.get(uid)
         if meta is None or uid in view.expunged_unannounced:
             continue
@@ -87,6 +98,7 @@ async def matching_messages(
             object_ids=extras.object_ids.get(uid),
             savedate=extras.savedates.get(uid),
             modseq=meta.modseq,
+            text_hits=extras.text_hits,
         )
         if await matches(
             key,

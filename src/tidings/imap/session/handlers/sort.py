@@ -14,6 +14,7 @@ from tidings.core import threads
 from tidings.core.base_subject import base_subject
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.core.mime import BodyPart, Envelope, MessageFacts, header_fields
+from tidings.core.sort_facts import SortFacts, sent_seconds, sort_facts
 from tidings.imap.proto import commands as c
 from tidings.imap.proto.sort import sort_response, thread_response
 from tidings.imap.session import condstore
@@ -121,13 +122,18 @@ async def sort(session: ImapSession, command: c.Sort) -> None:
     cache = _FactsCache(session)
     found = await _matches(session, command, cache)
     needs_facts = any(criterion.key not in METADATA_KEYS for criterion in command.criteria)
-    rows = []
+    stored: dict[int, SortFacts] = {}
     if needs_facts:
-        await cache.prefetch([uid for _, uid in found])
+        uids = [uid for _, uid in found]
+        stored = await session.store.sort_facts_many(view.mailbox_id, uids)
+        await cache.prefetch([uid for uid in uids if uid not in stored])
+    rows = []
     for seq, uid in found:
         meta = view.messages[uid]
-        facts = await cache.get(uid) if needs_facts else None
-        values = tuple(sort_value(criterion.key, meta, facts) for criterion in command.criteria)
+        values_of = None
+        if needs_facts:
+            values_of = stored.get(uid) or sort_facts(await cache.get(uid))
+        values = tuple(sort_value(key.key, meta, values_of) for key in command.criteria)
         rows.append((seq, uid, values))
     # Stable sorts from the last criterion to the first: each REVERSE flips its own key
     # only, and messages equal on every key stay in sequence order (as in Dovecot).
@@ -156,7 +162,7 @@ async def thread(session: ImapSession, command: c.Thread) -> None:
             threads.ThreadMessage(
                 number=uid if command.uid else seq,
                 order=seq,
-                date=sent_timestamp(facts, view.messages[uid].internaldate),
+                date=sent_timestamp(sent_seconds(facts), view.messages[uid].internaldate),
                 subject=base_subject(envelope.subject),
                 has_subject=envelope.subject is not None,
                 message_id=envelope.message_id,
