@@ -1064,6 +1064,39 @@ def db_migrate(ctx: typer.Context) -> None:
         typer.echo(f"schema migrated from version {before} to {after}")
 
 
+@db_app.command("index")
+@store_options
+def db_index(ctx: typer.Context) -> None:
+    """Fill in the full-text index and SORT values of mail stored before they existed
+    (upgrades from before schema version 5), the newest mail first; safe while serving,
+    and to stop and run again."""
+    from tidings.app import open_backend  # noqa: PLC0415
+    from tidings.core.errors import MailError  # noqa: PLC0415
+
+    async def index_all() -> int:
+        backend = await open_backend(_resolve_config(ctx))
+        total = 0
+        try:
+            while True:
+                done, left = await backend.index_old_mail()
+                total += done
+                if not done or not left:
+                    return total
+                if total % 1024 < done:
+                    typer.echo(f"indexed {total} messages, {left} to go")
+        finally:
+            await backend.close()
+
+    try:
+        total = asyncio.run(index_all())
+    except MailError as error:
+        fail(error.reason)
+    if total:
+        typer.echo(f"indexed {total} messages stored before the full-text index")
+    else:
+        typer.echo("every message is indexed already")
+
+
 @db_app.command("copy")
 def db_copy(
     source: Annotated[

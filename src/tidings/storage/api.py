@@ -556,6 +556,11 @@ class AccountStore(Protocol):
 class Backend(AccountStore, Protocol):
     """A storage backend: accounts plus lifecycle."""
 
+    async def index_old_mail(self) -> tuple[int, int]:
+        """Index one batch of the mail stored before the full-text index existed (`tidings
+        db index`); (how many messages' contents were indexed, how many are left)."""
+        ...
+
     async def close(self) -> None:
         """Finish pending work and release connections and files."""
         ...

@@ -8,7 +8,7 @@ from typing import Self
 from tidings.core.errors import MailError, MailErrorKind
 from tidings.notify.hub import NotificationHub
 from tidings.storage.api import DEFAULT_MAILBOXES, AccountSettings, SharedMailbox
-from tidings.storage.sqlite import acl, blobs, changelog, credentials, objectids, quota
+from tidings.storage.sqlite import acl, backfill, blobs, changelog, credentials, objectids, quota
 from tidings.storage.sqlite.database import Database, WriteTxn
 from tidings.storage.sqlite.mailboxes import insert_mailbox
 from tidings.storage.sqlite.records import Owner
@@ -210,6 +210,11 @@ class SqliteBackend:
     async def password_hash(self, address: str) -> str | None:
         """The stored hash, None if there is no such account."""
         return await self._db.read(_password_hash, _address(address))
+
+    async def index_old_mail(self, batch: int = backfill.BACKFILL_BATCH) -> tuple[int, int]:
+        """Index one batch of the mail stored before the full-text index existed (the
+        newest first); (how many messages' blobs were indexed, how many are left)."""
+        return await self._db.write(backfill.index_batch, batch)
 
     async def mail_store(self, address: str) -> SqliteMailStore:
         """The account's mail; NOTFOUND if no such account."""

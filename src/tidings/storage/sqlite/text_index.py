@@ -61,8 +61,9 @@ def record(conn: Connection, blob_id: int, texts: tuple[str, str] | None) -> Non
     )
 
 
-def _floor(conn: Connection) -> int:
-    # Blobs below this id were stored before the index existed (schema version 5).
+def floor(conn: Connection) -> int:
+    """The blob id below which blobs are not indexed: stored before the index existed
+    (schema version 5) and not yet filled in by `tidings db index` (backfill.py)."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'text_index_floor'").fetchone()
     return int(row[0]) if row is not None else 0
 
@@ -82,7 +83,7 @@ def search_many(
         for (uid,) in conn.execute(
             "SELECT uid FROM messages WHERE mailbox_id = ?"
             " AND (blob_id < ? OR blob_id IN (SELECT blob_id FROM blob_text_skipped))",
-            (mailbox_id, _floor(conn)),
+            (mailbox_id, floor(conn)),
         )
     )
     found = {}
