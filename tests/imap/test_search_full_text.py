@@ -27,12 +27,13 @@ SEARCHES: list[tuple[tuple[str, ...], set[int]]] = [
     (("TEXT", "quokka"), {3}),
     (("BODY", "wombat", "TEXT", "quokka"), {3}),
     (("OR", "BODY", "wombat", "BODY", "strasse"), {0, 3}),
-    (("NOT", "BODY", "strasse"), {1, 2, 3, 4}),
+    (("NOT", "BODY", "strasse"), {1, 2, 3, 4, 5}),
+    (("BODY", "quixotic"), {5}),  # a body with octets that are not UTF-8
     (("BODY", "strasse", "NOT", "SEEN"), {0}),
     (("BODY", "strasse", "SEEN"), set()),
     (("BODY", "Köln"), {4}),
     (("BODY", "is"), {2, 4}),  # shorter than a trigram: "ist" in both
-    (("TEXT", '""'), {0, 1, 2, 3, 4}),
+    (("TEXT", '""'), {0, 1, 2, 3, 4, 5}),
     (("BODY", "nowhere-to-be-found"), set()),
 ]
 

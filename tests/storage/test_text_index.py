@@ -42,6 +42,10 @@ CRAFTED = [
         b"From: a@example.test\r\nSubject: qp\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
         b"Content-Transfer-Encoding: quoted-printable\r\n\r\nK=F6ln ist sch=F6n, na=EFve caf=E9\r\n"
     ),
+    # Octets that are not UTF-8, without a charset, in a header and in the body (what an
+    # old or broken mailer sends): stored, indexed and found as reading finds them.
+    b"From: x@example.test\r\nSubject: caf\xe9 \x80 zanzibarmenu\r\n\r\n"
+    b"the cr\xe8me \x80\xff quixotic br\xfbl\xe9e\r\n",
 ]
 
 # Needles with an answer known by hand: (needle, body_only) -> indexes into CRAFTED.
@@ -69,6 +73,9 @@ KNOWN: dict[tuple[str, TextScope], set[int]] = {
     ("quokka", "headers"): {3},
     ("subject: grüsse", "headers"): {0},
     ("wombat", "headers"): set(),
+    ("zanzibarmenu", "headers"): {5},
+    ("zanzibarmenu", "body"): set(),
+    ("quixotic", "body"): {5},
 }
 SCOPES: dict[str, bool] = {"body": True, "text": False}  # scope -> search_text's body_only
 HEADER_FIELDS = ("subject", "from", "message-id", "to")
@@ -85,7 +92,10 @@ def _substrings(text: str, rng: random.Random) -> list[str]:
         if len(text) > length:
             start = rng.randrange(len(text) - length)
             needle = text[start : start + length]
-            if "\n" not in needle and "\r" not in needle:
+            if text_index.searchable(needle) and not any(
+                "\ud800" <= char <= "\udfff"
+                for char in needle  # no client sends these
+            ):
                 found.append(needle)
     return found
 

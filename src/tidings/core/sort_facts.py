@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from tidings.core.base_subject import base_subject
 from tidings.core.collation import unicode_casemap
 from tidings.core.mime import Address, MessageFacts, decode_words
+from tidings.core.mime.text import storable
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +62,14 @@ def sent_seconds(facts: MessageFacts) -> float:
 def sort_facts(facts: MessageFacts) -> SortFacts:
     """The sort values of a message with these facts."""
     envelope = facts.envelope
+    # storable: an 8-bit header octet (a lone surrogate) as U+FFFD, as i;unicode-casemap
+    # folds it anyway, so that the values can be stored.
     return SortFacts(
         sent=sent_seconds(facts),
-        subject=base_subject(envelope.subject).text,
-        from_=_mailbox(envelope.from_),
-        to=_mailbox(envelope.to),
-        cc=_mailbox(envelope.cc),
-        display_from=_display(envelope.from_),
-        display_to=_display(envelope.to),
+        subject=storable(base_subject(envelope.subject).text),
+        from_=storable(_mailbox(envelope.from_)),
+        to=storable(_mailbox(envelope.to)),
+        cc=storable(_mailbox(envelope.cc)),
+        display_from=storable(_display(envelope.from_)),
+        display_to=storable(_display(envelope.to)),
     )

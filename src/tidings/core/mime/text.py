@@ -3,11 +3,12 @@ the stored offsets: decoded (RFC 2047 words, transfer encodings, charsets) and u
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from tidings.core.mime.attachments import attachment_search_text, find_attachments
 from tidings.core.mime.facts import BodyPart, MessageFacts
-from tidings.core.mime.headers import decode_words, header_block_fields, unfold
+from tidings.core.mime.headers import REPLACEMENT, decode_words, header_block_fields, unfold
 from tidings.core.mime.params import decode_charset, part_charset
 from tidings.core.mime.sections import UnknownTransferEncoding, decode_body
 
@@ -103,7 +104,18 @@ def index_texts(raw: bytes, facts: MessageFacts) -> tuple[str, str]:
     for is_header, text in _chunks(raw, facts.body):
         (headers if is_header else body).append(text)
     body.extend(_attachment_chunk(raw, facts))
-    return "\n".join(headers).casefold(), "\n".join(body).casefold()
+    return storable("\n".join(headers).casefold()), storable("\n".join(body).casefold())
 
 
-__all__ = ["decoded_header_values", "header_fields", "index_texts", "search_text"]
+_UNDECODED = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """`text` with each octet that was not UTF-8 (a lone surrogate, from surrogateescape)
+    as U+FFFD, so that it can be stored (UTF-8 has no surrogates). A search string is
+    never a surrogate, so no match is lost; one holding U+FFFD is left to reading the
+    message (text_index.searchable), where the octet is still itself."""
+    return _UNDECODED.sub(REPLACEMENT, text)
+
+
+__all__ = ["decoded_header_values", "header_fields", "index_texts", "search_text", "storable"]

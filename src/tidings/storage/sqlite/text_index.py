@@ -47,7 +47,7 @@ def indexable(headers: str, body: str) -> bool:
 
 def searchable(needle: str) -> bool:
     """Whether the index can answer a search for the folded `needle` (see the module)."""
-    return "\n" not in needle and "\r" not in needle
+    return not any(char in needle for char in "\n\r\ufffd")  # see mime.text.storable
 
 
 def record(conn: Connection, blob_id: int, texts: tuple[str, str] | None) -> None:
