@@ -63,7 +63,7 @@ class SearchCandidate:
     def indexed(self, key: SearchText | SearchHeader) -> bool | None:
         """Whether the index holds the key's folded string for this message (in the scope
         the key searches), or None when the index cannot tell."""
-        answer = self.text_hits.get((_fold(key.value), search_scope(key)))
+        answer = _index_answer(key, self.text_hits)
         if answer is None or self.uid in answer.unindexed:
             return None
         return self.uid in answer.hits
@@ -78,6 +78,16 @@ class SearchCandidate:
 _fold = search_fold
 
 
+def _index_answer(
+    key: SearchText | SearchHeader, text_hits: Mapping[tuple[str, TextScope], TextHits]
+) -> TextHits | None:
+    # The index's answer for the key's string (None for the empty string, which every text
+    # holds, and for one the index was not asked about).
+    if not key.value:
+        return None
+    return text_hits.get((_fold(key.value), search_scope(key)))
+
+
 def _compare_dates(day: date, relation: DateRelation, wanted: date) -> bool:
     # RFC 9051 §6.4.4: dates only, disregarding time and timezone.
     if relation is DateRelation.BEFORE:
@@ -88,7 +98,7 @@ def _compare_dates(day: date, relation: DateRelation, wanted: date) -> bool:
 
 
 async def _header_matches(key: SearchHeader, candidate: SearchCandidate) -> bool:
-    if key.value and candidate.indexed(key) is False:
+    if candidate.indexed(key) is False:
         return False  # in no header at all, so not in this one (index_texts)
     raw, facts = await candidate.message()
     values = decoded_header_values(raw, facts, key.field)
@@ -156,10 +166,8 @@ def possible_uids(
     of candidates, not the whole mailbox. A superset: every UID is still checked by
     `matches`."""
     if isinstance(key, SearchText | SearchHeader):
-        answer = text_hits.get((_fold(key.value), search_scope(key)))
-        if not key.value or answer is None:
-            return None
-        return answer.hits | answer.unindexed
+        answer = _index_answer(key, text_hits)
+        return None if answer is None else answer.hits | answer.unindexed
     if isinstance(key, SearchAnd):
         narrowed = [
             found for sub in key.keys if (found := possible_uids(sub, text_hits)) is not None

@@ -10,9 +10,7 @@ Batches are small because each holds the store's write lock while it parses.
 
 from __future__ import annotations
 
-from tidings.core import mime
-from tidings.core.sort_facts import sort_facts
-from tidings.storage.sqlite import blobs, sort_values, text_index
+from tidings.storage.sqlite import blobs, text_index
 from tidings.storage.sqlite.database import WriteTxn
 
 BACKFILL_BATCH = 32
@@ -33,9 +31,7 @@ def index_batch(txn: WriteTxn, batch: int = BACKFILL_BATCH) -> tuple[int, int]:
     raws = blobs.bodies(conn, (int(blob_id) for blob_id, _ in rows))
     for blob_id, stored_facts in rows:
         facts = blobs.load_facts(bytes(stored_facts))
-        texts = mime.index_texts(raws[int(blob_id)], facts)
-        text_index.record(conn, int(blob_id), texts if text_index.indexable(*texts) else None)
-        sort_values.record(conn, int(blob_id), sort_facts(facts))
+        blobs.record_derived(conn, int(blob_id), *blobs.derived(raws[int(blob_id)], facts))
     lowest = min(int(blob_id) for blob_id, _ in rows)
     conn.execute(
         "UPDATE meta SET value = ? WHERE key = 'text_index_floor'",

@@ -37,11 +37,11 @@ class PreparedMessage:
     facts: bytes  # zlib-compressed MessageFacts JSON
     # Whether it has an attachment (issue 9): which of $HasAttachment / $HasNoAttachment
     # `messages.append_many` sets.
-    has_attachment: bool = False
+    sort_values: SortFacts  # SORT's values (sort_values.py)
     # The folded (headers, body) texts for the full-text index (text_index), None when
     # the message has too much text to index.
-    index_texts: tuple[str, str] | None = None
-    sort_values: SortFacts | None = None  # SORT's values (sort_values.py)
+    index_texts: tuple[str, str] | None
+    has_attachment: bool = False
 
 
 def pop3_wire_size(raw: bytes) -> int:
@@ -55,17 +55,32 @@ def pop3_wire_size(raw: bytes) -> int:
 def prepare(raw: bytes) -> PreparedMessage:
     """Hash, parse (once, DESIGN.md "Storage") and compress `raw`. CPU-bound: run off-loop."""
     facts = mime.parse_message(raw)
-    texts = mime.index_texts(raw, facts)
+    texts, values = derived(raw, facts)
     return PreparedMessage(
         digest=hashlib.sha256(raw).digest(),
         size=len(raw),
         wire_size=pop3_wire_size(raw),
         body=zlib.compress(raw, COMPRESSION_LEVEL),
         facts=zlib.compress(facts.to_json(), COMPRESSION_LEVEL),
+        sort_values=values,
+        index_texts=texts,
         has_attachment=bool(facts.attachments),
-        index_texts=texts if text_index.indexable(*texts) else None,
-        sort_values=sort_facts(facts),
     )
+
+
+def derived(raw: bytes, facts: mime.MessageFacts) -> tuple[tuple[str, str] | None, SortFacts]:
+    """What the index and SORT keep of a message besides its facts: the folded texts (None
+    when there is too much text to index) and the sort values."""
+    texts = mime.index_texts(raw, facts)
+    return (texts if text_index.indexable(*texts) else None), sort_facts(facts)
+
+
+def record_derived(
+    conn: Connection, blob_id: int, texts: tuple[str, str] | None, values: SortFacts
+) -> None:
+    """Write what `derived` gave for the blob `blob_id`."""
+    text_index.record(conn, blob_id, texts)
+    sort_values.record(conn, blob_id, values)
 
 
 # Where a blob has rows, by key column: the blob itself last.
@@ -89,21 +104,23 @@ def put(conn: Connection, message: PreparedMessage) -> int:
         row = conn.execute("SELECT id FROM blobs WHERE digest = ?", (message.digest,)).fetchone()
         return int(row[0])
     blob_id = int(inserted[0])
-    text_index.record(conn, blob_id, message.index_texts)
-    if message.sort_values is not None:
-        sort_values.record(conn, blob_id, message.sort_values)
+    record_derived(conn, blob_id, message.index_texts, message.sort_values)
     return blob_id
 
 
 def collect(conn: Connection, blob_ids: Iterable[int]) -> None:
-    """Delete those of `blob_ids` that no message references any more, with their text."""
-    chosen = sorted(set(blob_ids))
-    for table, key in BLOB_TABLES:
-        conn.executemany(
-            f"DELETE FROM {table} WHERE {key} = ?"
-            " AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = ?)",
-            ((blob_id, blob_id) for blob_id in chosen),
+    """Delete those of `blob_ids` that no message references any more, with their rows in
+    the other blob tables."""
+    unreferenced = [
+        (int(blob_id),)
+        for (blob_id,) in conn.execute(
+            "SELECT id FROM blobs WHERE id IN (SELECT value FROM json_each(?))"
+            " AND NOT EXISTS (SELECT 1 FROM messages WHERE blob_id = blobs.id)",
+            (json.dumps(sorted(set(blob_ids))),),
         )
+    ]
+    for table, key in BLOB_TABLES:
+        conn.executemany(f"DELETE FROM {table} WHERE {key} = ?", unreferenced)
 
 
 def body(conn: Connection, blob_id: int) -> bytes:

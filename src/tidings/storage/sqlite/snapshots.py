@@ -24,7 +24,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from tidings.storage.api import ChangeKind, MessageMeta
-from tidings.storage.sqlite import messages
+from tidings.storage.sqlite import changelog, messages
 from tidings.storage.sqlite.records import MailboxRow, Owner
 from tidings.storage.sqlite.sql import Connection
 
@@ -95,14 +95,12 @@ class SnapshotCache:
 def _replayed(
     conn: Connection, owner: Owner, row: MailboxRow, entry: _Entry
 ) -> tuple[MessageMeta, ...] | None:
-    # The entry brought up to row.highestmodseq from the change log; None if the log does
-    # not reach back to it (pruned) or the gap is large.
-    floor = int(
-        conn.execute("SELECT vanished_floor FROM mailboxes WHERE id = ?", (row.id,)).fetchone()[0]
-    )
-    if entry.modseq < floor:
-        return None
-    changes = messages.changes_since(conn, owner, row.id, entry.modseq)
+    # The entry brought up to row.highestmodseq from the change log (the mailbox as it is,
+    # when the log no longer reaches back to the entry); None if the gap is large.
+    log = changelog.change_log(conn, owner, row.id, entry.modseq)
+    if log.current is not None:
+        return log.current
+    changes = log.changes
     if len(changes) > MAX_REPLAYED_CHANGES:
         return None
     current = list(entry.messages)

@@ -11,13 +11,13 @@ from tidings.core.sort_facts import SortFacts
 from tidings.storage.sqlite.records import mailbox_by_id, uid_filter
 from tidings.storage.sqlite.sql import Connection
 
-_COLUMNS = "sent, subject, from_addr, to_addr, cc_addr, display_from, display_to"
+_COLUMNS = ("sent", "subject", "from_addr", "to_addr", "cc_addr", "display_from", "display_to")
 
 
 def record(conn: Connection, blob_id: int, values: SortFacts) -> None:
     """Keep the sort values of the new blob `blob_id`."""
     conn.execute(
-        f"INSERT INTO blob_sort (blob_id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO blob_sort (blob_id, {', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             blob_id, values.sent, values.subject, values.from_, values.to, values.cc,
             values.display_from, values.display_to,
@@ -32,7 +32,7 @@ def read_many(
     stored before they were kept, is absent). NOTFOUND for another account's mailbox."""
     mailbox_by_id(conn, account_id, mailbox_id)
     rows = conn.execute(
-        f"SELECT m.uid, {', '.join('s.' + c.strip() for c in _COLUMNS.split(','))}"
+        f"SELECT m.uid, {', '.join('s.' + column for column in _COLUMNS)}"
         " FROM messages m JOIN blob_sort s ON s.blob_id = m.blob_id"
         " WHERE m.mailbox_id = ? AND m.uid IN (SELECT value FROM json_each(?))",
         (mailbox_id, uid_filter(uids)),
