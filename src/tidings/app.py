@@ -125,8 +125,11 @@ async def run_server(
         # deliver`'s too; the loopback relay is for stores that cannot.
         if config.storage.kind != "postgresql":
             relay = await _start_relay(config, hub)
-        servers = await _start_listeners(config, backend, hub, connections, bound)
+        # Signals are handled before the first listener accepts: a client can be greeted
+        # while the later listeners are still starting, and a SIGTERM then must stop the
+        # server cleanly rather than kill it (seen in CI).
         with signals_set(stop_event) if handle_signals else contextlib.nullcontext():
+            servers = await _start_listeners(config, backend, hub, connections, bound)
             if ready is not None:
                 ready()
             await stop_event.wait()
