@@ -314,6 +314,10 @@ class PostgresDatabase:
         self._check_open()
         return await self._on_io(self._read(fn, args, None))
 
+    async def read_small(self, fn: Callable[..., T], *args: Any) -> T:
+        """`read`: every statement goes over the network, so there is no cheaper way."""
+        return await self.read(fn, *args)
+
     async def read_shared(self, fn: Callable[..., T], *args: Any) -> T:
         """`read`, shared with identical reads (same `fn`, same hashable `args`) asked for
         before this one took its snapshot: fifty IDLE sessions woken by one delivery read

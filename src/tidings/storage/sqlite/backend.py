@@ -180,7 +180,7 @@ class SqliteBackend:
 
     async def scram_sha256(self, address: str) -> str | None:
         """The stored SCRAM-SHA-256 secrets, None if no such account or none stored."""
-        return await self._db.read(credentials.scram_sha256, _address(address))
+        return await self._db.read_small(credentials.scram_sha256, _address(address))
 
     async def set_scram_sha256(self, address: str, scram_sha256: str, password_hash: str) -> bool:
         """Store SCRAM secrets while the hash is still `password_hash`; whether stored."""
@@ -190,7 +190,7 @@ class SqliteBackend:
 
     async def auth_secret(self) -> bytes:
         """The store's random auth key, made on first use."""
-        secret = await self._db.read(credentials.read_auth_secret)
+        secret = await self._db.read_small(credentials.read_auth_secret)
         if secret is None:
             secret = await self._db.write(credentials.ensure_auth_secret)
         return secret
@@ -209,7 +209,7 @@ class SqliteBackend:
 
     async def password_hash(self, address: str) -> str | None:
         """The stored hash, None if there is no such account."""
-        return await self._db.read(_password_hash, _address(address))
+        return await self._db.read_small(_password_hash, _address(address))
 
     async def index_old_mail(self, batch: int = backfill.BACKFILL_BATCH) -> tuple[int, int]:
         """Index one batch of the mail stored before the full-text index existed (the
@@ -218,7 +218,7 @@ class SqliteBackend:
 
     async def mail_store(self, address: str) -> SqliteMailStore:
         """The account's mail; NOTFOUND if no such account."""
-        owner = await self._db.read(_owner, _address(address))
+        owner = await self._db.read_small(_owner, _address(address))
         return SqliteMailStore(
             self._db, owner, self._max_message_size, self._change_retention,
             snapshots=self._snapshots,
@@ -228,8 +228,8 @@ class SqliteBackend:
     async def guest_store(self, owner: str, viewer: str) -> SqliteMailStore:
         """`owner`'s mail as `viewer` works in it: \\Seen is the viewer's own. Rights are
         not checked here (tidings.storage.namespaces does); NOTFOUND if either is missing."""
-        owning = await self._db.read(_owner, _address(owner))
-        viewing = await self._db.read(_owner, _address(viewer))
+        owning = await self._db.read_small(_owner, _address(owner))
+        viewing = await self._db.read_small(_owner, _address(viewer))
         return SqliteMailStore(
             self._db, owning, self._max_message_size, self._change_retention, viewing,
             snapshots=self._snapshots,
@@ -245,7 +245,7 @@ class SqliteBackend:
 
     async def shared_with(self, viewer: str) -> list[SharedMailbox]:
         """The mailboxes of other accounts `viewer` holds rights on."""
-        viewing = await self._db.read(_owner, _address(viewer))
+        viewing = await self._db.read_small(_owner, _address(viewer))
         return await self._db.read(acl.shared_with, viewing.id, viewing.address)
 
     async def get_acl(self, mailbox_id: int) -> list[tuple[str, str]]:

@@ -53,7 +53,8 @@ def pop3_wire_size(raw: bytes) -> int:
 
 
 def prepare(raw: bytes) -> PreparedMessage:
-    """Hash, parse (once, DESIGN.md "Storage") and compress `raw`. CPU-bound: run off-loop."""
+    """Hash, parse (once, DESIGN.md "Storage") and compress `raw`. CPU-bound: a big
+    message is prepared off the loop (store.SMALL_PREPARE_OCTETS)."""
     facts = mime.parse_message(raw)
     texts, values = derived(raw, facts)
     return PreparedMessage(

@@ -77,6 +77,18 @@ def open_mailbox(
     return MailboxSnapshot(mailbox_info(conn, owner, row), metas, frozenset())
 
 
+def open_held_mailbox(
+    conn: Connection, owner: Owner, name: str, snapshots: SnapshotCache
+) -> MailboxSnapshot | None:
+    """`open_mailbox` when `snapshots` holds the mailbox, so that no message row is read
+    (a small read); None when every message must be read."""
+    row = mailbox_by_name(conn, owner.id, names.normalize(name))
+    metas = snapshots.held_messages(conn, owner, row)
+    if metas is None:
+        return None
+    return MailboxSnapshot(mailbox_info(conn, owner, row), metas, frozenset())
+
+
 def _raise_floor(conn: Connection, row: MailboxRow, up_to_uid: int) -> None:
     conn.execute(
         "UPDATE mailboxes SET recent_floor = max(recent_floor, ?) WHERE id = ?",

@@ -56,6 +56,18 @@ class SnapshotCache:
     def messages(self, conn: Connection, owner: Owner, row: MailboxRow) -> tuple[MessageMeta, ...]:
         """Every message of the mailbox `row` (read in `conn`'s transaction), ascending by
         UID, exactly as messages.all_metas reads them."""
+        held = self.held_messages(conn, owner, row)
+        if held is not None:
+            return held
+        current = messages.all_metas(conn, row.id)
+        self._keep((row.id, row.uidvalidity), _Entry(row.highestmodseq, current))
+        return current
+
+    def held_messages(
+        self, conn: Connection, owner: Owner, row: MailboxRow
+    ) -> tuple[MessageMeta, ...] | None:
+        """`messages` when this cache holds the mailbox (brought up to date from the change
+        log if need be); None when only reading every message would tell."""
         key = (row.id, row.uidvalidity)
         with self._lock:
             entry = self._entries.get(key)
@@ -63,12 +75,11 @@ class SnapshotCache:
                 self._entries.move_to_end(key)
         if entry is not None and entry.modseq == row.highestmodseq:
             return entry.messages
-        current = None
-        if entry is not None and entry.modseq < row.highestmodseq:
-            current = _replayed(conn, owner, row, entry)
-        if current is None:
-            current = messages.all_metas(conn, row.id)
-        self._keep(key, _Entry(row.highestmodseq, current))
+        if entry is None or entry.modseq > row.highestmodseq:
+            return None
+        current = _replayed(conn, owner, row, entry)
+        if current is not None:
+            self._keep(key, _Entry(row.highestmodseq, current))
         return current
 
     def _keep(self, key: tuple[int, int], entry: _Entry) -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from tidings.core import mime
 from tidings.core.errors import MailError, MailErrorKind
@@ -52,6 +53,16 @@ from tidings.storage.sqlite.records import Owner
 from tidings.storage.sqlite.snapshots import SnapshotCache
 from tidings.storage.sqlite.sql import SqlDatabase
 
+SMALL_READ_UIDS = 64
+"""A read of the messages among at most this many UIDs is a small read (sql.SqlDatabase):
+FETCH of a screenful, not of a whole mailbox."""
+
+SMALL_PREPARE_OCTETS = 128 * 1024
+"""A message up to this size is parsed on the loop (SqliteMailStore._prepare): about a
+millisecond of work."""
+
+T = TypeVar("T")
+
 
 def _internaldate(value: datetime | None) -> datetime:
     if value is None:
@@ -92,15 +103,15 @@ class SqliteMailStore:
 
     async def list_mailboxes(self) -> list[MailboxInfo]:
         """Every existing mailbox, sorted by name."""
-        return await self._db.read(mailboxes.list_mailboxes, self._owner)
+        return await self._db.read_small(mailboxes.list_mailboxes, self._owner)
 
     async def list_subscriptions(self) -> list[str]:
         """Subscribed names, which may include mailboxes that no longer exist."""
-        return await self._db.read(mailboxes.list_subscriptions, self._owner)
+        return await self._db.read_small(mailboxes.list_subscriptions, self._owner)
 
     async def get_mailbox(self, name: str) -> MailboxInfo:
         """The mailbox called `name`; NOTFOUND if none."""
-        return await self._db.read(mailboxes.get_mailbox, self._owner, name)
+        return await self._db.read_small(mailboxes.get_mailbox, self._owner, name)
 
     async def create_mailbox(self, name: str, special_use: str | None = None) -> MailboxInfo:
         """Create `name` and any missing parents; EXISTS if it exists, CANNOT if invalid."""
@@ -122,16 +133,19 @@ class SqliteMailStore:
         """Counters of `name`; NOTFOUND if none."""
         if self._guest is not None:
             return await self._db.read(private_seen.status, self._owner, self._guest, name)
-        return await self._db.read(mailboxes.status, self._owner, name)
+        return await self._db.read_small(mailboxes.status, self._owner, name)
 
     async def open_mailbox(self, name: str, claim_recent: bool) -> MailboxSnapshot:
         """Snapshot for SELECT (claim_recent=True) or EXAMINE (False)."""
-        # The snapshot is read beside the writer (a large mailbox takes a while to load);
-        # the claim is a short write covering exactly the UIDs the snapshot can hold.
+        # The snapshot is read beside the writer (a large mailbox takes a while to load),
+        # or on the loop when the cache holds it; the claim is a short write covering
+        # exactly the UIDs the snapshot can hold.
         if self._guest is not None:
             snapshot = await self._db.read(
                 private_seen.open_mailbox, self._owner, self._guest, name, self._snapshots
             )
+        elif (held := await self._open_held_mailbox(name)) is not None:
+            snapshot = held
         else:
             snapshot = await self._db.read(
                 messages.open_mailbox, self._owner, name, self._snapshots
@@ -141,6 +155,14 @@ class SqliteMailStore:
         info = snapshot.info
         recent = await self.claim_recent(info.id, info.uidnext - 1)
         return dataclasses.replace(snapshot, recent_uids=recent)
+
+    async def _open_held_mailbox(self, name: str) -> MailboxSnapshot | None:
+        """The snapshot as a small read when the cache holds the mailbox; None if not."""
+        if self._snapshots is None:
+            return None
+        return await self._db.read_small(
+            messages.open_held_mailbox, self._owner, name, self._snapshots
+        )
 
     async def claim_recent(self, mailbox_id: int, up_to_uid: int) -> frozenset[int]:
         """Claim \\Recent for unclaimed messages with UIDs up to `up_to_uid`."""
@@ -164,7 +186,7 @@ class SqliteMailStore:
 
     async def expunged_since(self, mailbox_id: int, modseq: int) -> tuple[int, ...] | None:
         """UIDs expunged above `modseq`; None when the log was pruned past it."""
-        return await self._db.read(changelog.expunged_since, self._owner, mailbox_id, modseq)
+        return await self._db.read_small(changelog.expunged_since, self._owner, mailbox_id, modseq)
 
     async def store_flags_unchanged_since(
         self,
@@ -197,6 +219,14 @@ class SqliteMailStore:
             unchanged_since=unchanged_since,
         )
 
+    async def _prepare(self, raw: bytes) -> blobs.PreparedMessage:
+        """`blobs.prepare` (parse, compress, index texts): on the loop for a message of up
+        to SMALL_PREPARE_OCTETS, where handing it to a thread costs more than it saves (it
+        is Python, holding the GIL either way); a bigger one off the loop."""
+        if len(raw) <= SMALL_PREPARE_OCTETS:
+            return blobs.prepare(raw)
+        return await self._db.compute(blobs.prepare, raw)
+
     async def append(
         self,
         name: str,
@@ -208,7 +238,7 @@ class SqliteMailStore:
         if it does not fit in the account's quota, TOOBIG above the size limit."""
         if self._max_message_size is not None and len(raw) > self._max_message_size:
             raise MailError(MailErrorKind.TOOBIG, "Message is larger than the size limit")
-        prepared = await self._db.compute(blobs.prepare, raw)
+        prepared = await self._prepare(raw)
         if self._guest is not None:
             return await self._db.write(
                 private_seen.append,
@@ -243,7 +273,7 @@ class SqliteMailStore:
             raise MailError(MailErrorKind.CANNOT, "Given UIDs must cover the batch, ascending")
         # Hashing, parsing and compressing run side by side on the pool (zlib and hashlib
         # release the GIL): a batch of an import uses every core.
-        parsed = await asyncio.gather(*(self._db.compute(blobs.prepare, m.raw) for m in messages))
+        parsed = await asyncio.gather(*(self._prepare(m.raw) for m in messages))
         prepared = [
             (one, new.flags, _internaldate(new.internaldate))
             for one, new in zip(parsed, messages, strict=True)
@@ -317,29 +347,27 @@ class SqliteMailStore:
 
     async def read_message(self, mailbox_id: int, uid: int) -> bytes:
         """The message exactly as stored; EXPUNGED if it is gone."""
-        return await self._db.read(messages.read_message, self._owner, mailbox_id, uid)
+        return await self._db.read_small(messages.read_message, self._owner, mailbox_id, uid)
 
     async def read_facts(self, mailbox_id: int, uid: int) -> mime.MessageFacts:
         """The facts parsed at APPEND; EXPUNGED if gone."""
-        return await self._db.read(messages.read_facts, self._owner, mailbox_id, uid)
+        return await self._db.read_small(messages.read_facts, self._owner, mailbox_id, uid)
 
     async def read_messages_many(
         self, mailbox_id: int, uids: Sequence[int]
     ) -> dict[int, tuple[bytes, mime.MessageFacts]]:
         """Raw bytes and facts of the existing messages among `uids`, at once."""
-        return await self._db.read(
-            messages.read_messages_many, self._owner, mailbox_id, tuple(uids)
-        )
+        return await self._read_many(messages.read_messages_many, self._owner, mailbox_id, uids)
 
     async def read_facts_many(
         self, mailbox_id: int, uids: Sequence[int]
     ) -> dict[int, mime.MessageFacts]:
         """The facts of the existing messages among `uids` (absent: expunged), at once."""
-        return await self._db.read(messages.read_facts_many, self._owner, mailbox_id, tuple(uids))
+        return await self._read_many(messages.read_facts_many, self._owner, mailbox_id, uids)
 
     async def object_ids(self, mailbox_id: int, uids: Sequence[int]) -> dict[int, MessageObjectIds]:
         """RFC 8474 EMAILID/THREADID of the existing messages among `uids`."""
-        return await self._db.read(message_ids.object_ids, self._owner, mailbox_id, tuple(uids))
+        return await self._read_many(message_ids.object_ids, self._owner, mailbox_id, uids)
 
     async def savedates(
         self, mailbox_id: int, uids: Sequence[int] | None = None
@@ -350,7 +378,15 @@ class SqliteMailStore:
 
     async def sort_facts_many(self, mailbox_id: int, uids: Sequence[int]) -> dict[int, SortFacts]:
         """SORT's values of the messages among `uids` that have them stored."""
-        return await self._db.read(sort_values.read_many, self._owner.id, mailbox_id, tuple(uids))
+        return await self._read_many(sort_values.read_many, self._owner.id, mailbox_id, uids)
+
+    async def _read_many(
+        self, fn: Callable[..., T], owner: object, mailbox_id: int, uids: Sequence[int]
+    ) -> T:
+        """`fn(conn, owner, mailbox_id, uids)`, a small read for at most SMALL_READ_UIDS."""
+        chosen = tuple(uids)
+        read = self._db.read_small if len(chosen) <= SMALL_READ_UIDS else self._db.read
+        return await read(fn, owner, mailbox_id, chosen)
 
     async def text_search(
         self, mailbox_id: int, needles: Sequence[tuple[str, TextScope]]
@@ -382,11 +418,11 @@ class SqliteMailStore:
 
     async def quota(self) -> Quota:
         """The account's quota limits and its exact current usage."""
-        return await self._db.read(account_quota.read_quota, self._owner)
+        return await self._db.read_small(account_quota.read_quota, self._owner)
 
     async def settings(self) -> AccountSettings:
         """The account's delivery settings."""
-        return await self._db.read(account_quota.read_settings, self._owner)
+        return await self._db.read_small(account_quota.read_settings, self._owner)
 
     async def open_maildrop(self) -> Maildrop:
         """INBOX with every message's POP3 wire size, in one consistent read."""
