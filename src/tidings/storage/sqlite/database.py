@@ -285,16 +285,14 @@ class Database:
         return self._read_now(fn, args)
 
     async def read_shared(self, fn: Callable[..., T], *args: Any) -> T:
-        """`read` of a change log that many sessions ask for at once (a delivery wakes fifty
-        IDLE sessions of one mailbox). On a file it is a small read on the loop's thread:
-        fifty of those cost less than one read on a reader thread (the log is small; only
-        a session it was pruned past, one that missed days of notices, gets every message
-        of the mailbox). In memory, where reads queue behind the writer, it is shared with
-        identical reads (same `fn`, same hashable `args`) asked for while this one has not
-        started yet; only a read that has not begun is joined, so every caller still gets a
-        snapshot taken after it asked. The result may be shared: it must be immutable."""
-        if not self._in_memory:
-            return await self.read_small(fn, *args)
+        """`read`, shared with identical reads (same `fn`, same hashable `args`) asked for
+        while this one has not started yet: when a delivery wakes fifty IDLE sessions of one
+        mailbox, they read its change log once. Only a read that has not begun is joined, so
+        every caller still gets a snapshot taken after it asked. The result is shared: it
+        must be immutable. On a file it is a small read: it runs on the loop's thread at the
+        loop's next turn, after every session woken with the first has asked (the change log
+        is small; only a session it was pruned past, one that missed days of notices, gets
+        every message of the mailbox)."""
         key = (fn, args)
         pending = self._pending_reads.get(key)
         if pending is not None:
@@ -304,10 +302,28 @@ class Database:
             self._pending_reads.pop(key, None)  # from now on, newcomers start their own
             return self._read_now(fn, args)
 
-        future = self._submit_read(run)
+        future = self._submit_read(run) if self._in_memory else self._run_soon(run)
         self._pending_reads[key] = future
         future.add_done_callback(lambda _: self._forget_read(key, future))
         return await asyncio.shield(future)
+
+    def _run_soon(self, call: Callable[[], T]) -> asyncio.Future[T]:
+        """A future for `call()`, run on the loop's thread at its next turn."""
+        if self._closed:
+            raise MailError(MailErrorKind.TEMP, "storage is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def run() -> None:
+            try:
+                if self._closed:
+                    raise MailError(MailErrorKind.TEMP, "storage is closed")
+                future.set_result(call())
+            except BaseException as error:  # handed to the callers
+                future.set_exception(error)
+
+        loop.call_soon(run)
+        return future
 
     def _forget_read(self, key: tuple[Any, ...], future: asyncio.Future[Any]) -> None:
         if self._pending_reads.get(key) is future:
