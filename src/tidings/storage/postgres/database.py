@@ -314,6 +314,10 @@ class PostgresDatabase:
         self._check_open()
         return await self._on_io(self._read(fn, args, None))
 
+    async def write_small(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`write`: every statement goes over the network, so there is no cheaper way."""
+        return await self.write(fn, *args, **kwargs)
+
     async def read_small(self, fn: Callable[..., T], *args: Any) -> T:
         """`read`: every statement goes over the network, so there is no cheaper way."""
         return await self.read(fn, *args)

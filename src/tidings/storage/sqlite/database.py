@@ -1,7 +1,7 @@
 """Threads and connections: the only place that touches sqlite3 connections directly.
 
-SQLite calls block, so none runs on the event loop. All writes go through one thread with
-one connection (SQLite allows a single writer anyway; serialising in-process avoids
+SQLite calls block, so the long ones run off the event loop. All writes go through one
+thread with one connection (SQLite allows a single writer anyway; serialising in-process avoids
 SQLITE_BUSY between our own connections). Reads run on a small pool, one connection per
 thread: in WAL mode readers see the last committed state without waiting for the writer.
 
@@ -11,7 +11,10 @@ than the read. Besides the two thread switches, the sqlite3 module lets go of th
 around every SQLite call, and a reader thread then waits to take it back from a busy loop
 thread, once per statement and per row (issue 5, measured with 50 mixed sessions: with the
 small reads on the loop, 860 -> 1,700 operations per second at half the CPU per
-operation). The big reads stay on the pool, so the loop is never held for long.
+operation). The big reads stay on the pool, so the loop is never held for long. Small
+writes (`write_small`) likewise: the writer thread opens the group commit's transaction,
+hands the small writes of a loop to that loop's thread in one go, waits for them, and
+commits; their statements never wait for the GIL one by one.
 
 Writes are group-committed: the writer thread takes every write queued at that moment (at
 most `GROUP_COMMIT_MAX`), runs each inside its own SAVEPOINT within one `BEGIN IMMEDIATE
@@ -56,6 +59,10 @@ READER_THREADS = 4
 # of a burst waits for the others.
 GROUP_COMMIT_MAX = 64
 CACHE_KIB = 16 * 1024
+# How long the writer thread waits for a loop to start the small writes it handed over
+# (write_small) before running them itself: a loop that is busy starts them within
+# milliseconds; one that has stopped never would.
+LOOP_START_SECONDS = 2.0
 
 
 @dataclass(slots=True)
@@ -116,6 +123,24 @@ class _WriteJob:
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
     read: Callable[[], Any] | None = None  # in memory: a read to run between commits
+    small: bool = False  # its statements run on its loop's thread (write_small)
+
+
+_Outcome = tuple[bool, Any, list[ChangeNotice]]
+
+
+@dataclass
+class _LoopRun:
+    """Small writes the writer thread has handed to their loop's thread, inside its open
+    transaction; `abandoned` if the loop did not start them in time (it may have stopped)."""
+
+    jobs: list[_WriteJob]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    done: threading.Event = field(default_factory=threading.Event)
+    started: bool = False
+    abandoned: bool = False
+    outcomes: list[_Outcome] = field(default_factory=list)
+    error: BaseException | None = None
 
 
 class Database:
@@ -183,6 +208,18 @@ class Database:
         self._jobs.put(_WriteJob(lambda txn: fn(txn, *args, **kwargs), loop, future))
         return await future
 
+    async def write_small(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`write` for a write known to be small (a few rows by key): committed in the same
+        group commit, but its statements run on the caller's loop thread while the writer
+        thread holds the transaction open, so they do not wait for the GIL one by one."""
+        if self._closed:
+            raise MailError(MailErrorKind.TEMP, "storage is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        job = _WriteJob(lambda txn: fn(txn, *args, **kwargs), loop, future, small=True)
+        self._jobs.put(job)
+        return await future
+
     def _write_loop(self) -> None:
         """The writer thread: take what is queued, commit it as one transaction."""
         while True:
@@ -225,22 +262,21 @@ class Database:
 
     def _commit(self, batch: list[_WriteJob]) -> None:
         conn = self._writer_conn
-        outcomes: list[tuple[bool, Any, list[ChangeNotice]]] = []
+        outcomes: list[_Outcome] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job in batch:
-                txn = WriteTxn(conn)
-                conn.execute("SAVEPOINT one_write")
-                try:
-                    result = job.fn(txn)
-                except BaseException as error:  # handed to its caller
-                    conn.execute("ROLLBACK TO one_write")
-                    conn.execute("RELEASE one_write")
-                    failure = _translate(error) if isinstance(error, sqlite3.Error) else error
-                    outcomes.append((False, failure, []))
-                else:
-                    conn.execute("RELEASE one_write")
-                    outcomes.append((True, result, txn.notices))
+            at = 0
+            while at < len(batch):
+                job = batch[at]
+                if not job.small:
+                    outcomes.append(self._one_write(job))
+                    at += 1
+                    continue
+                end = at + 1  # the small writes that follow, from the same loop
+                while end < len(batch) and batch[end].small and batch[end].loop is job.loop:
+                    end += 1
+                outcomes.extend(self._on_loop(batch[at:end]))
+                at = end
             conn.execute("COMMIT")
         except sqlite3.Error as error:
             with contextlib.suppress(sqlite3.Error):
@@ -250,6 +286,55 @@ class Database:
             outcomes = [(False, failure, []) for _ in batch]
         for job, outcome in zip(batch, outcomes, strict=True):
             job.loop.call_soon_threadsafe(self._settle, job.future, outcome)
+
+    def _one_write(self, job: _WriteJob) -> _Outcome:
+        """One write in its own savepoint of the open transaction; a failure rolls back
+        to the savepoint and is the write's outcome. Raises sqlite3.Error if the
+        savepoint itself fails (the whole batch then fails)."""
+        conn = self._writer_conn
+        txn = WriteTxn(conn)
+        conn.execute("SAVEPOINT one_write")
+        try:
+            result = job.fn(txn)
+        except BaseException as error:  # handed to its caller
+            conn.execute("ROLLBACK TO one_write")
+            conn.execute("RELEASE one_write")
+            failure = _translate(error) if isinstance(error, sqlite3.Error) else error
+            return (False, failure, [])
+        conn.execute("RELEASE one_write")
+        return (True, result, txn.notices)
+
+    def _on_loop(self, jobs: list[_WriteJob]) -> list[_Outcome]:
+        """On the writer thread, inside the open transaction: run `jobs` (small writes of
+        one loop) on that loop's thread and wait for them. If the loop has not started
+        them within LOOP_START_SECONDS (stopped, or closed), they run here instead."""
+        run = _LoopRun(jobs)
+
+        def on_loop() -> None:
+            with run.lock:
+                if run.abandoned:
+                    return
+                run.started = True
+            try:
+                run.outcomes = [self._one_write(job) for job in jobs]
+            except BaseException as error:  # re-raised on the writer thread
+                run.error = error
+            finally:
+                run.done.set()
+
+        try:
+            jobs[0].loop.call_soon_threadsafe(on_loop)
+        except RuntimeError:  # the loop is closed
+            return [self._one_write(job) for job in jobs]
+        if not run.done.wait(LOOP_START_SECONDS):
+            with run.lock:
+                run.abandoned = not run.started
+            if run.abandoned:
+                return [self._one_write(job) for job in jobs]
+            run.done.wait()
+        if run.error is not None:
+            raise run.error
+        return run.outcomes
 
     def _settle(
         self, future: asyncio.Future[Any], outcome: tuple[bool, Any, list[ChangeNotice]]

@@ -45,10 +45,13 @@ class SqlDatabase(Protocol):
 
     `write` runs `fn(txn, *args)` as one atomic, durable transaction (`txn` is a
     `database.WriteTxn`) and returns once it is committed; `read` runs `fn(conn, *args)` on
-    one consistent snapshot; `read_small` is `read` for a read of a few rows by key (SQLite
-    runs it on the event loop's thread); `compute` runs CPU-bound work off the event loop."""
+    one consistent snapshot; `read_small` and `write_small` are `read` and `write` for a
+    few rows by key (SQLite runs their statements on the event loop's thread); `compute`
+    runs CPU-bound work off the event loop."""
 
     async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
+
+    async def write_small(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T: ...
 

@@ -8,7 +8,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tidings.core import mime
 from tidings.core.errors import MailError, MailErrorKind
@@ -53,9 +53,9 @@ from tidings.storage.sqlite.records import Owner
 from tidings.storage.sqlite.snapshots import SnapshotCache
 from tidings.storage.sqlite.sql import SqlDatabase
 
-SMALL_READ_UIDS = 64
-"""A read of the messages among at most this many UIDs is a small read (sql.SqlDatabase):
-FETCH of a screenful, not of a whole mailbox."""
+SMALL_UIDS = 64
+"""A read or write of the messages among at most this many UIDs is small (sql.SqlDatabase:
+`read_small`, `write_small`): FETCH or STORE of a screenful, not of a whole mailbox."""
 
 SMALL_PREPARE_OCTETS = 128 * 1024
 """A message up to this size is parsed on the loop (SqliteMailStore._prepare): about a
@@ -153,8 +153,21 @@ class SqliteMailStore:
         if not claim_recent:
             return snapshot
         info = snapshot.info
-        recent = await self.claim_recent(info.id, info.uidnext - 1)
+        # It claims at most the messages the snapshot holds (the later ones have greater
+        # UIDs): a small write for a small mailbox.
+        recent = await self._write_sized(
+            len(snapshot.messages), messages.claim_recent, self._owner, info.id, info.uidnext - 1
+        )
         return dataclasses.replace(snapshot, recent_uids=recent)
+
+    async def _write_sized(
+        self, messages_touched: int | None, fn: Callable[..., T], *args: Any, **kwargs: Any
+    ) -> T:
+        """`write_small` for a write of at most SMALL_UIDS messages, else `write` (None:
+        how many is not known beforehand)."""
+        if messages_touched is not None and messages_touched <= SMALL_UIDS:
+            return await self._db.write_small(fn, *args, **kwargs)
+        return await self._db.write(fn, *args, **kwargs)
 
     async def _open_held_mailbox(self, name: str) -> MailboxSnapshot | None:
         """The snapshot as a small read when the cache holds the mailbox; None if not."""
@@ -249,7 +262,7 @@ class SqliteMailStore:
                 flags=tuple(flags),
                 internaldate=_internaldate(internaldate),
             )
-        return await self._db.write(
+        return await self._db.write_small(
             messages.append,
             self._owner,
             name,
@@ -299,7 +312,8 @@ class SqliteMailStore:
                 operation=operation,
                 flags=tuple(flags),
             )
-        return await self._db.write(
+        return await self._write_sized(
+            len(uids),
             messages.store_flags,
             self._owner,
             mailbox_id,
@@ -311,7 +325,8 @@ class SqliteMailStore:
     async def expunge(self, mailbox_id: int, uids: Sequence[int] | None = None) -> list[int]:
         """Remove the \\Deleted messages (only among `uids` if given); expunged UIDs."""
         chosen = None if uids is None else tuple(uids)
-        return await self._db.write(
+        return await self._write_sized(
+            None if chosen is None else len(chosen),
             changelog.expunge_and_prune,
             self._owner,
             mailbox_id,
@@ -322,7 +337,8 @@ class SqliteMailStore:
     async def copy(self, mailbox_id: int, uids: Sequence[int], dest_name: str) -> CopyResult:
         """Copy `uids` to `dest_name` with flags and dates; OVERQUOTA (copying nothing) if
         the copies do not fit in the account's quota."""
-        return await self._db.write(
+        return await self._write_sized(
+            len(uids),
             private_seen.carried,
             messages.copy,
             self._owner,
@@ -335,7 +351,8 @@ class SqliteMailStore:
     async def move(self, mailbox_id: int, uids: Sequence[int], dest_name: str) -> CopyResult:
         """Copy then expunge from the source, in one transaction (RFC 6851); usage does not
         change, so it is never refused for quota."""
-        return await self._db.write(
+        return await self._write_sized(
+            len(uids),
             private_seen.carried,
             changelog.move_and_prune,
             self._owner,
@@ -383,9 +400,9 @@ class SqliteMailStore:
     async def _read_many(
         self, fn: Callable[..., T], owner: object, mailbox_id: int, uids: Sequence[int]
     ) -> T:
-        """`fn(conn, owner, mailbox_id, uids)`, a small read for at most SMALL_READ_UIDS."""
+        """`fn(conn, owner, mailbox_id, uids)`, a small read for at most SMALL_UIDS."""
         chosen = tuple(uids)
-        read = self._db.read_small if len(chosen) <= SMALL_READ_UIDS else self._db.read
+        read = self._db.read_small if len(chosen) <= SMALL_UIDS else self._db.read
         return await read(fn, owner, mailbox_id, chosen)
 
     async def text_search(
