@@ -6,6 +6,7 @@ are noisy); `make bench` measures it."""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,8 @@ def test_mixed_and_delivery_run_against_both_servers(tmp_path: Path) -> None:
         run_delivery_scenario(servers, TINY, report)
     table = report.markdown()
     assert "| mixed, 4 clients | operations |" in table
+    if (os.cpu_count() or 1) > 1:  # the default: a worker per core, beside Dovecot
+        assert f"| mixed, 4 clients, Tidings --workers {os.cpu_count()} | operations |" in table
     assert "| LMTP delivery, 2 sessions | messages |" in table
     for row in report.rows:
         if row.metric in ("operations", "messages"):

@@ -314,14 +314,17 @@ def copy(
 
 
 def _blob_of(conn: Connection, owner: Owner, mailbox_id: int, uid: int) -> tuple[int, bytes]:
-    """The blob id and the stored facts column of a message; EXPUNGED if it is gone."""
-    mailbox_by_id(conn, owner.id, mailbox_id)
+    """The blob id and the stored facts column of a message; NOTFOUND if the mailbox is
+    not the account's, EXPUNGED if the message is gone. One statement when it is there
+    (FETCH reads a message at a time)."""
     row = conn.execute(
-        "SELECT b.id, b.facts FROM messages m JOIN blobs b ON b.id = m.blob_id"
-        " WHERE m.mailbox_id = ? AND m.uid = ?",
-        (mailbox_id, uid),
+        "SELECT b.id, b.facts FROM messages m JOIN mailboxes x ON x.id = m.mailbox_id"
+        " JOIN blobs b ON b.id = m.blob_id"
+        " WHERE m.mailbox_id = ? AND m.uid = ? AND x.account_id = ?",
+        (mailbox_id, uid, owner.id),
     ).fetchone()
     if row is None:
+        mailbox_by_id(conn, owner.id, mailbox_id)  # NOTFOUND, or else:
         raise MailError(MailErrorKind.EXPUNGED, "Message was expunged")
     return int(row[0]), bytes(row[1])
 
