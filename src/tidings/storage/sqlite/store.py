@@ -178,8 +178,11 @@ class SqliteMailStore:
         )
 
     async def claim_recent(self, mailbox_id: int, up_to_uid: int) -> frozenset[int]:
-        """Claim \\Recent for unclaimed messages with UIDs up to `up_to_uid`."""
-        return await self._db.write(messages.claim_recent, self._owner, mailbox_id, up_to_uid)
+        """Claim \\Recent for unclaimed messages with UIDs up to `up_to_uid`. A small write:
+        the sessions that have the mailbox selected claim what arrives as it arrives, so
+        only the few messages above the floor are touched (SELECT, which may claim a whole
+        mailbox's worth, sizes its own claim in open_mailbox)."""
+        return await self._db.write_small(messages.claim_recent, self._owner, mailbox_id, up_to_uid)
 
     async def changes_since(self, mailbox_id: int, modseq: int) -> list[Change]:
         """Change-log rows with modseq > `modseq`, ascending; NOTFOUND if the mailbox is gone."""
