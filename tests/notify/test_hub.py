@@ -57,6 +57,27 @@ def test_wait_wakes_on_publish_and_close_unsubscribes() -> None:
     asyncio.run(scenario())
 
 
+def test_waiter_is_a_future_done_on_publish_and_a_cancelled_one_is_forgotten() -> None:
+    async def scenario() -> None:
+        hub = NotificationHub()
+        sub = hub.subscribe("a@x")
+        for _ in range(100):  # an IDLE connection's ticks: wait, time out, cancel
+            sub.waiter().cancel()
+        await asyncio.sleep(0)
+        assert sub._waiters == []  # the cancelled ones are not kept
+        waiter = sub.waiter()
+        assert not asyncio.iscoroutine(waiter) and not isinstance(waiter, asyncio.Task)
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        hub.publish(ChangeNotice("a@x", 7, 9))
+        assert waiter.done() and sub.has_pending
+        assert sub.waiter().done()  # a notice is pending: done at once
+        sub.drain()
+        assert not sub.waiter().done()
+
+    asyncio.run(scenario())
+
+
 def test_local_notices_go_to_forwarders_external_ones_do_not() -> None:
     hub = NotificationHub()
     forwarded: list[ChangeNotice] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from tidings.imap.proto import commands as c
 from tidings.imap.proto import responses as r
@@ -150,10 +151,11 @@ class ImapConnection:
             if left <= 0:
                 return IdleEvent.TIMEOUT
             read_task = self.io.pending_read()
-            notice_task = asyncio.ensure_future(subscription.wait())
+            notice_task = subscription.waiter()
+            waiting: set[asyncio.Future[Any]] = {read_task, notice_task}
             try:
                 done, _ = await asyncio.wait(
-                    {read_task, notice_task},
+                    waiting,
                     timeout=min(tick, left),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
@@ -207,10 +209,11 @@ class ImapConnection:
             if left <= 0:
                 return False
             read_task = self.io.pending_read()
-            notice_task = asyncio.ensure_future(watch.subscription.wait())
+            notice_task = watch.subscription.waiter()
+            waiting: set[asyncio.Future[Any]] = {read_task, notice_task}
             try:
                 done, _ = await asyncio.wait(
-                    {read_task, notice_task}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                    waiting, timeout=left, return_when=asyncio.FIRST_COMPLETED
                 )
             finally:
                 notice_task.cancel()

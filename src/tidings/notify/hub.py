@@ -13,6 +13,7 @@ elsewhere to `publish_external`, which never forwards, so no notice travels in a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -32,6 +33,7 @@ class Subscription:
         self._pending: dict[int | None, ChangeNotice] = {}
         self._metadata: list[MetadataNotice] = []  # in order; they do not coalesce
         self._event = asyncio.Event()
+        self._waiters: list[asyncio.Future[None]] = []  # from `waiter`, not yet done
         self.overflowed = False
 
     def _deliver(self, notice: ChangeNotice | MetadataNotice) -> None:
@@ -45,10 +47,31 @@ class Subscription:
         else:
             self._pending[notice.mailbox_id] = notice
         self._event.set()
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def wait(self) -> None:
         """Return once at least one notice is pending (at once if one already is)."""
         await self._event.wait()
+
+    def waiter(self) -> asyncio.Future[None]:
+        """A future done once a notice is pending (at once if one already is): what an IDLE
+        connection waits on beside its socket. A plain future, not a task around `wait`:
+        ten thousand idle connections hold one each (issue 5: memory per connection).
+        Cancel it when no longer waiting."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._event.is_set():
+            future.set_result(None)
+        else:
+            self._waiters.append(future)
+            future.add_done_callback(self._forget_waiter)
+        return future
+
+    def _forget_waiter(self, future: asyncio.Future[None]) -> None:
+        with contextlib.suppress(ValueError):  # not there: woken by _deliver
+            self._waiters.remove(future)
 
     def drain(self) -> list[ChangeNotice]:
         """Take the pending notices (one per mailbox, the newest) and reset the overflow."""
