@@ -10,11 +10,51 @@ FETCH, STORE or SEARCH is answered. Until announced, an expunged message keeps i
 from __future__ import annotations
 
 import bisect
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tidings.core.seqset import SequenceSet
 from tidings.storage.api import Change, ChangeKind, MailboxSnapshot, MailStore, MessageMeta
+
+SHARED_MESSAGES = 500_000
+"""Messages kept over the snapshots' shared (UIDs, messages by UID), the least recently
+opened leaving first (the storage's snapshot cache holds as many)."""
+
+_Index = tuple[list[int], dict[int, MessageMeta]]
+
+
+class _SharedIndexes:
+    """The UID list and the messages by UID of a snapshot's `messages`, built once for the
+    sessions that get the same snapshot (storage/sqlite/snapshots.py hands them one tuple):
+    ten thousand IDLE sessions on a hundred mailboxes then hold a hundred of them, not ten
+    thousand (issue 5: memory per idle connection). A session copies them before its first
+    change (SelectedMailbox._own). Keyed by the tuple's identity; the entry holds the tuple,
+    so the identity is not reused while it is kept. On the event loop only."""
+
+    def __init__(self, max_messages: int = SHARED_MESSAGES) -> None:
+        self._max_messages = max_messages
+        self._entries: OrderedDict[int, tuple[tuple[MessageMeta, ...], _Index]] = OrderedDict()
+        self._held = 0
+
+    def index(self, messages: tuple[MessageMeta, ...]) -> _Index:
+        key = id(messages)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is messages:
+            self._entries.move_to_end(key)
+            return entry[1]
+        index = ([meta.uid for meta in messages], {meta.uid: meta for meta in messages})
+        if len(messages) > self._max_messages:
+            return index
+        self._entries[key] = (messages, index)
+        self._held += len(messages)
+        while self._held > self._max_messages:
+            _, (dropped, _index) = self._entries.popitem(last=False)
+            self._held -= len(dropped)
+        return index
+
+
+_shared_indexes = _SharedIndexes()
 
 
 @dataclass(slots=True)
@@ -39,8 +79,10 @@ class SelectedMailbox:
         self.uidnext = info.uidnext
         self.read_only = read_only
         self.modseq = info.highestmodseq
-        self.uids: list[int] = [meta.uid for meta in snapshot.messages]
-        self.messages: dict[int, MessageMeta] = {meta.uid: meta for meta in snapshot.messages}
+        # Shared with the other sessions of this snapshot until the first change (_own):
+        # read them freely, change them only after _own.
+        self.uids, self.messages = _shared_indexes.index(snapshot.messages)
+        self._owned = False
         self.recent: set[int] = set(snapshot.recent_uids)
         # Expunged by someone, not yet announced to this client (keeps its sequence number).
         self.expunged_unannounced: set[int] = set()
@@ -111,10 +153,17 @@ class SelectedMailbox:
         return True
 
     # ------------------------------------------------------------------ own changes
+    def _own(self) -> None:
+        """Copy the shared UID list and messages before changing them."""
+        if not self._owned:
+            self.uids, self.messages = list(self.uids), dict(self.messages)
+            self._owned = True
+
     def update_flags(self, metas: Iterable[MessageMeta]) -> None:
         """Record flag changes this session made itself (they need no announcement)."""
         for meta in metas:
             if meta.uid in self.messages:
+                self._own()
                 self.messages[meta.uid] = meta
 
     def remove(self, uid: int) -> int | None:
@@ -122,6 +171,7 @@ class SelectedMailbox:
         seq = self.seq_of(uid)
         if seq is None:
             return None
+        self._own()
         del self.uids[seq - 1]
         self.messages.pop(uid, None)
         self.recent.discard(uid)
@@ -223,6 +273,7 @@ class SelectedMailbox:
         for uid, meta in changed_flags.items():
             if uid in self.expunged_unannounced or uid not in self.messages:
                 continue
+            self._own()
             if self.messages[uid].flags != meta.flags:
                 self.messages[uid] = meta
                 seq = self.seq_of(uid)
@@ -231,6 +282,7 @@ class SelectedMailbox:
             else:
                 self.messages[uid] = meta
         if appended:
+            self._own()
             for uid, meta in appended.items():
                 self.uids.append(uid)
                 self.messages[uid] = meta
