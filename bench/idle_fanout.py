@@ -66,6 +66,9 @@ SPARE_PIDS = 2000
 INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
 # File descriptors a server process needs beyond one per connection (store, listeners, logs).
 SPARE_FDS = 200
+# A worker of `serve --workers N` is sized to hold this share of its file limit (see
+# workers_to_hold): connections do not spread evenly.
+WORKER_SHARE = 0.6
 
 _EXISTS = re.compile(rb"^\* (\d+) EXISTS")
 
@@ -127,11 +130,24 @@ def inotify_instances(server: Server, connections: int) -> Iterator[None]:
         INOTIFY_INSTANCES.write_text(f"{current}\n")
 
 
-def skip_reason(server: Server, connections: int) -> str | None:
-    """Why `connections` idle connections to `server` would not fit here, or None."""
-    if server.name == "Tidings":  # one process holds every connection
+def workers_to_hold(server: Server, connections: int) -> int:
+    """How many Tidings worker processes (`serve --workers N`) hold `connections` within
+    each one's RLIMIT_NOFILE: 1 when one process can. The kernel gives a connection to
+    whichever worker accepts first, so each is sized for 1/WORKER_SHARE of the limit's
+    room, not an exact share."""
+    limit = open_files_limit(server.pid)
+    if limit is None or connections + SPARE_FDS <= limit:
+        return 1
+    return math.ceil(connections / (WORKER_SHARE * (limit - SPARE_FDS)))
+
+
+def skip_reason(server: Server, connections: int, workers: int = 1) -> str | None:
+    """Why `connections` idle connections to `server` (Tidings: over `workers` worker
+    processes) would not fit here, or None."""
+    if server.name == "Tidings":
         limit = open_files_limit(server.pid)
-        if limit is not None and connections + SPARE_FDS > limit:
+        each = math.ceil(connections / (WORKER_SHARE * workers)) if workers > 1 else connections
+        if limit is not None and each + SPARE_FDS > limit:
             return (
                 f"{connections:,} connections need as many file descriptors in the one Tidings"
                 f" process; its RLIMIT_NOFILE is {limit:,} (raising the hard limit needs"
@@ -393,6 +409,7 @@ def _wait_ready(out: Any, workers: int, deadline: float) -> _Setup:
 def run_idle(
     server: Server, connections: int, *, accounts: int, hot: int = 50, deliveries: int = 20,
     processes: int = 4, window: int = 64, setup_timeout: float | None = None, warm: bool = True,
+    workers: int = 1,
 ) -> dict[str, float]:  # fmt: skip
     """Open `connections` IDLE connections (`hot` on account(0)), deliver `deliveries`
     messages to account(0) one at a time; the figures in the module docstring.
@@ -400,8 +417,9 @@ def run_idle(
     `window` connections per process are set up at once. With `warm`, every account logs in
     once before the timed setup ("warm-up s"), so "setup conn/s" measures connections, not
     each account's first password check. Raises Skipped when the run would
-    not fit (skip_reason), RuntimeError when no connection could be set up."""
-    reason = skip_reason(server, connections)
+    not fit (skip_reason), RuntimeError when no connection could be set up. `workers`: how
+    many worker processes the Tidings `server` runs (for skip_reason)."""
+    reason = skip_reason(server, connections, workers)
     if reason:
         raise Skipped(reason)
     raise_fd_limit()

@@ -33,7 +33,7 @@ from tests.support.dovecot import DovecotServer
 from bench.big_mailbox import prepare_big, run_big
 from bench.common import Report, Row, account, corpus_messages, raise_fd_limit
 from bench.delivery import run_delivery
-from bench.idle_fanout import run_idle
+from bench.idle_fanout import run_idle, workers_to_hold
 from bench.mixed import run_mixed
 from bench.scale import WARM_ROUNDS, ScaleSize, run_scale
 from bench.servers import Server, both, fill
@@ -108,6 +108,20 @@ def run_mixed_scenario(servers: list[Server], plan: Plan, report: Report) -> Non
     run_mixed_on_every_core(servers, plan, report, dovecot_at)
 
 
+def _run_idle_on(server: Server, connections: int, plan: Plan) -> dict[str, Any]:
+    """run_idle; Tidings with as many workers as hold `connections` within each one's file
+    limit (idle_fanout.workers_to_hold), back to one worker after."""
+    workers = workers_to_hold(server, connections) if server.name == "Tidings" else 1
+    if workers == 1:
+        return run_idle(server, connections, accounts=plan.accounts)
+    _restart_tidings(server, "--workers", str(workers))
+    try:
+        result = run_idle(server, connections, accounts=plan.accounts, workers=workers)
+    finally:
+        _restart_tidings(server, "--workers", "1")
+    return {**result, "workers": workers}
+
+
 def run_mixed_on_every_core(
     servers: list[Server], plan: Plan, report: Report, dovecot_at: dict[int, dict[str, Any]]
 ) -> None:
@@ -170,12 +184,16 @@ def run_delivery_scenario(servers: list[Server], plan: Plan, report: Report) -> 
 def run_idle_scenario(servers: list[Server], plan: Plan, report: Report) -> None:
     for connections in plan.idle_connections:
         results: dict[str, dict[str, Any]] = {}
+        workers = 1
         for server in servers:
             try:
-                results[server.name] = run_idle(server, connections, accounts=plan.accounts)
+                results[server.name] = _run_idle_on(server, connections, plan)
             except Exception as error:  # a scenario that cannot run is a note
                 results[server.name] = {"skipped": f"{type(error).__name__}: {error}"}
+            workers = int(results[server.name].get("workers", workers))
         name = f"IDLE, {connections:,} connections"
+        if workers > 1:  # more than one process's file limit: a worker set (the issue's
+            name += f", Tidings --workers {workers}"  # "one server process set")
         for server in servers:
             skipped = results[server.name].get("skipped")
             if skipped:

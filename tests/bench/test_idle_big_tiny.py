@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from bench.big_mailbox import prepare_big, rare_count, run_big
 from bench.common import account
-from bench.idle_fanout import Skipped, run_idle, skip_reason
+from bench.idle_fanout import Skipped, open_files_limit, run_idle, skip_reason, workers_to_hold
 from bench.servers import Server, start_dovecot_bench, start_tidings
 from tests.support.dovecot import skip_requested
 
@@ -62,6 +62,18 @@ def test_idle_fanout_refuses_what_would_not_fit(bench_server: Server) -> None:
     assert "100,000,000" in reason
     with pytest.raises(Skipped):
         run_idle(bench_server, 100_000_000, accounts=ACCOUNTS)
+
+
+def test_more_connections_than_one_process_holds_take_a_worker_set(bench_server: Server) -> None:
+    limit = open_files_limit(bench_server.pid)
+    if bench_server.name != "Tidings" or limit is None:
+        pytest.skip("Tidings with a file limit: one process would hold any number")
+    assert workers_to_hold(bench_server, limit // 2) == 1
+    workers = workers_to_hold(bench_server, limit * 3)
+    assert workers >= 5  # each sized for 0.6 of its room (WORKER_SHARE)
+    with_workers = skip_reason(bench_server, limit * 3, workers)
+    assert with_workers is None or "RLIMIT_NOFILE" not in with_workers  # memory may not fit
+    assert "RLIMIT_NOFILE" in str(skip_reason(bench_server, limit * 3))  # one process
 
 
 def test_big_mailbox_answers_are_right(bench_server: Server) -> None:

@@ -8,6 +8,7 @@ substring matches case-insensitive on decoded (RFC 2047) text.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -138,10 +139,15 @@ async def _text_matches(key: SearchText, candidate: SearchCandidate) -> bool:
 def _flag_matches(key: SearchFlag, candidate: SearchCandidate) -> bool:
     wanted = key.flag.lower()
     if wanted == "\\recent":
-        present = candidate.recent
-    else:
-        present = any(flag.lower() == wanted for flag in candidate.flags)
-    return present == key.present
+        return candidate.recent == key.present
+    return (wanted in _folded_flags(candidate.flags)) == key.present
+
+
+@functools.lru_cache(maxsize=4096)
+def _folded_flags(flags: frozenset[str]) -> frozenset[str]:
+    """The flags lower-cased (compared case-insensitively, as Dovecot does); a mailbox has
+    few distinct flag sets, so each is folded once, not once per message and search."""
+    return frozenset(flag.lower() for flag in flags)
 
 
 def _needs_message(key: SearchKey) -> bool:

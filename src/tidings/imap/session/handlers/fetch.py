@@ -30,9 +30,20 @@ _HEADER = c.Section(specifier="HEADER")
 _TEXT = c.Section(specifier="TEXT")
 
 
+_NEEDS_RAW = {A.RFC822, A.RFC822_HEADER, A.RFC822_TEXT}
+
+
 def _needs_message(item: c.FetchItem) -> bool:
     if isinstance(item, c.FetchAttribute):
         return item.attribute in _NEEDS_FACTS or item.attribute is A.RFC822
+    return isinstance(item, c.FetchSection | c.FetchBinarySize)
+
+
+def _needs_raw(item: c.FetchItem) -> bool:
+    """Whether the item shows the message's octets (ENVELOPE, BODY and BODYSTRUCTURE come
+    from its facts alone, so FETCH ENVELOPE never reads and inflates the message)."""
+    if isinstance(item, c.FetchAttribute):
+        return item.attribute in _NEEDS_RAW
     return isinstance(item, c.FetchSection | c.FetchBinarySize)
 
 
@@ -84,6 +95,7 @@ async def fetch(session: ImapSession, command: c.Fetch) -> None:
     # RFC 8474 / 8514 / 8970 items, read for every message at once.
     extras = await load_for_fetch(session.store, view.mailbox_id, items, [u for _, u in pairs])
     needs_message = any(_needs_message(item) for item in items)
+    needs_raw = any(_needs_raw(item) for item in items)
     wants_flags = c.FetchAttribute(A.FLAGS) in items
     seen_now: set[int] = set()
     if any(_sets_seen(item) for item in items) and not view.read_only:
@@ -97,10 +109,8 @@ async def fetch(session: ImapSession, command: c.Fetch) -> None:
         message: tuple[bytes, MessageFacts] | None = None
         if needs_message:
             try:
-                message = (
-                    await session.store.read_message(view.mailbox_id, uid),
-                    await session.store.read_facts(view.mailbox_id, uid),
-                )
+                raw = await session.store.read_message(view.mailbox_id, uid) if needs_raw else b""
+                message = (raw, await session.store.read_facts(view.mailbox_id, uid))
             except MailError as error:
                 if error.kind is not MailErrorKind.EXPUNGED:
                     raise
