@@ -7,10 +7,8 @@ protocol meaning lives in the sans-IO parser (imap/proto) and the session (imap/
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from typing import Any
 
 from tidings.imap.proto import commands as c
 from tidings.imap.proto import responses as r
@@ -45,6 +43,7 @@ from tidings.imap.session.handlers.metadata import metadata_literal_refusal
 from tidings.imap.session.state import SessionState
 from tidings.net.buffered import BufferedStream
 from tidings.net.stream import Stream, StreamClosed
+from tidings.net.waiting import first_done
 from tidings.notify.hub import Subscription
 
 log = logging.getLogger(__name__)
@@ -152,13 +151,8 @@ class ImapConnection:
                 return IdleEvent.TIMEOUT
             read_task = self.io.pending_read()
             notice_task = subscription.waiter()
-            waiting: set[asyncio.Future[Any]] = {read_task, notice_task}
             try:
-                done, _ = await asyncio.wait(
-                    waiting,
-                    timeout=min(tick, left),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+                done = await first_done((read_task, notice_task), min(tick, left))
             finally:
                 notice_task.cancel()
             if read_task in done:
@@ -210,11 +204,8 @@ class ImapConnection:
                 return False
             read_task = self.io.pending_read()
             notice_task = watch.subscription.waiter()
-            waiting: set[asyncio.Future[Any]] = {read_task, notice_task}
             try:
-                done, _ = await asyncio.wait(
-                    waiting, timeout=left, return_when=asyncio.FIRST_COMPLETED
-                )
+                done = await first_done((read_task, notice_task), left)
             finally:
                 notice_task.cancel()
             if read_task in done:

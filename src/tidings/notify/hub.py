@@ -32,7 +32,9 @@ class Subscription:
         self._max_pending = max_pending
         self._pending: dict[int | None, ChangeNotice] = {}
         self._metadata: list[MetadataNotice] = []  # in order; they do not coalesce
-        self._event = asyncio.Event()
+        # Whether a notice is pending, and who waits for one: a flag and a list rather than
+        # an asyncio.Event, whose deque alone is most of a kilobyte per idle connection.
+        self._notified = False
         self._waiters: list[asyncio.Future[None]] = []  # from `waiter`, not yet done
         self.overflowed = False
 
@@ -46,7 +48,7 @@ class Subscription:
             self.overflowed = True
         else:
             self._pending[notice.mailbox_id] = notice
-        self._event.set()
+        self._notified = True
         waiters, self._waiters = self._waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -54,7 +56,11 @@ class Subscription:
 
     async def wait(self) -> None:
         """Return once at least one notice is pending (at once if one already is)."""
-        await self._event.wait()
+        waiter = self.waiter()
+        try:
+            await waiter
+        finally:
+            waiter.cancel()  # if we were cancelled: not left among the waiters
 
     def waiter(self) -> asyncio.Future[None]:
         """A future done once a notice is pending (at once if one already is): what an IDLE
@@ -62,7 +68,7 @@ class Subscription:
         ten thousand idle connections hold one each (issue 5: memory per connection).
         Cancel it when no longer waiting."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self._event.is_set():
+        if self._notified:
             future.set_result(None)
         else:
             self._waiters.append(future)
@@ -79,7 +85,7 @@ class Subscription:
         self._pending.clear()
         self._metadata.clear()
         self.overflowed = False
-        self._event.clear()
+        self._notified = False
         return notices
 
     def drain_all(self) -> tuple[list[ChangeNotice], list[MetadataNotice]]:
@@ -90,7 +96,7 @@ class Subscription:
     @property
     def has_pending(self) -> bool:
         """Whether a notice (or an overflow) is waiting to be drained."""
-        return self._event.is_set()
+        return self._notified
 
     def also(self, account: str) -> None:
         """Receive the notices of `account` as well (the owner of a shared mailbox the
