@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from tidings.imap.client import ImapClient
+from tidings.imap.client import CommandFailed, CommandResult, ImapClient
 from tidings.imap.proto.client_responses import (
     Exists,
     Expunge,
@@ -170,8 +170,23 @@ class MailboxSync:
         await self.emit(None, self.stored)
 
     async def _fetch(self, uid_set: str, items: str) -> list[Fetch]:
-        result = await self.client.command("UID", "FETCH", uid_set.encode(), items.encode())
+        """UID FETCH. A message expunged by another client but not yet announced to us makes
+        the server answer NO [EXPUNGEISSUED] (RFC 5530 §3; `n:*` names the highest UID even
+        below n, RFC 9051 §6.4.8); a NOOP then lets it announce the expunge, which is
+        reported, and the FETCH is asked once more."""
+        try:
+            result = await self._uid_fetch(uid_set, items)
+        except CommandFailed as failure:
+            code = failure.tagged.code
+            if code is None or code.name.upper() != "EXPUNGEISSUED":
+                raise
+            for response in (await self.client.command("NOOP")).untagged:
+                await self.handle(response)
+            result = await self._uid_fetch(uid_set, items)
         return [u for u in result.untagged if isinstance(u, Fetch)]
+
+    async def _uid_fetch(self, uid_set: str, items: str) -> CommandResult:
+        return await self.client.command("UID", "FETCH", uid_set.encode(), items.encode())
 
     async def handle(self, response: Untagged) -> bool:
         """Turn an unsolicited response into events; True when new messages should be fetched
