@@ -289,7 +289,7 @@ class SqliteMailStore:
             raise MailError(MailErrorKind.CANNOT, "Given UIDs must cover the batch, ascending")
         # Hashing, parsing and compressing run side by side on the pool (zlib and hashlib
         # release the GIL): a batch of an import uses every core.
-        parsed = await asyncio.gather(*(self._prepare(m.raw) for m in messages))
+        parsed = await asyncio.gather(*(self._db.compute(blobs.prepare, m.raw) for m in messages))
         prepared = [
             (one, new.flags, _internaldate(new.internaldate))
             for one, new in zip(parsed, messages, strict=True)
